@@ -1,0 +1,53 @@
+"""Registration of curbench's own components, through the same entry-point path as third parties.
+
+Factories are lazy ``module:attribute`` strings: listing plugins imports no model code.
+"""
+
+from curbench import hookimpl
+
+
+@hookimpl
+def curbench_register_datasets(register):
+    register("digits", "curbench.datasets.digits:load_digits", "scikit-learn's 8x8 handwritten digits (1797 images, 10 classes, offline)")
+    register("toy", "curbench.datasets.toy:load_toy", "2-D Gaussian mixture on a ring with a known fraction of outliers")
+    register("npy", "curbench.datasets.arrays:load_arrays", "uint8 N x C x H x W images from a .npy file, with optional labels .npy")
+    register("folder", "curbench.datasets.folder:load_image_folder", "an image folder, one sub-folder per class")
+    register("mnist", "curbench.datasets.torchvision_sets:load_mnist", "torchvision MNIST from a local root")
+    register("fashion-mnist", "curbench.datasets.torchvision_sets:load_fashion_mnist", "torchvision FashionMNIST from a local root")
+    register("cifar10", "curbench.datasets.torchvision_sets:load_cifar10", "torchvision CIFAR-10 from a local root")
+    register("celeba", "curbench.datasets.torchvision_sets:load_celeba", "torchvision CelebA from a local root, attributes as groups")
+
+
+@hookimpl
+def curbench_register_embedders(register):
+    register("pixels", "curbench.embedders.offline:PixelEmbedder", "raw pixels scaled to [0, 1], flattened (offline)")
+    register("classifier", "curbench.embedders.offline:ClassifierEmbedder", "small CNN trained on the dataset's labels, penultimate layer (offline, cached)")
+    register("random-cnn", "curbench.embedders.offline:RandomCNNEmbedder", "randomly initialised CNN, a known baseline (offline)")
+    register("inception", "curbench.embedders.inception:FIDInceptionEmbedder", "FID Inception-v3 (TF 2015-12-05 weights), 2048-d pool features")
+    register("inception-torchvision", "curbench.embedders.inception:TorchvisionInceptionEmbedder", "torchvision ImageNet Inception-v3, 2048-d (the paper's selection embedder)")
+    register("clip", "curbench.embedders.clip:CLIPEmbedder", "CLIP ViT-B/32 image features (OpenAI weights)")
+    register("swav", "curbench.embedders.swav:SwAVEmbedder", "ResNet-50 with the SwAV 800-epoch checkpoint, 2048-d pooled")
+
+
+@hookimpl
+def curbench_register_scorers(register):
+    register("gaussian", "curbench.scorers.density:GaussianScorer", "log-density under a full-covariance Gaussian (reg 1e-5)")
+    register("ppca", "curbench.scorers.density:PPCAScorer", "probabilistic PCA log-likelihood (95% explained variance)")
+    register("knn", "curbench.scorers.knn:KNNScorer", "negative distance to the 5th nearest neighbour")
+    register("random", "curbench.scorers.random:RandomScorer", "uniform random scores: the random-subset baseline")
+    register("truncation", "curbench.scorers.sample_time:TruncationCurator", "sample-time: truncated normal latents (psi)")
+    register("drs", "curbench.scorers.sample_time:DRSCurator", "sample-time: discriminator rejection sampling")
+
+
+@hookimpl
+def curbench_register_generators(register):
+    register("dcgan", "curbench.generators.dcgan:DCGAN", "DCGAN-style image GAN, hinge loss, EMA generator, optional class-conditional")
+    register("mlp", "curbench.generators.mlp:MLPGAN", "MLP GAN for 2-D point data (toy track)")
+    register("checkpoint", "curbench.generators.checkpoint:CheckpointGenerator", "sample a user's pretrained generator without training")
+
+
+@hookimpl
+def curbench_register_metrics(register):
+    register("fid", "curbench.metrics.fid:FID", "Frechet distance between Gaussian fits of real and fake features")
+    register("kid", "curbench.metrics.kid:KID", "kernel inception distance: unbiased MMD^2, cubic polynomial kernel")
+    register("prdc", "curbench.metrics.prdc:PRDC", "precision, recall (Kynkaanniemi) and density, coverage (Naeem)")

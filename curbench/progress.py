@@ -1,0 +1,29 @@
+"""Progress bars that stay quiet when asked to or when stderr is not a terminal."""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Iterable
+from typing import TypeVar
+
+from tqdm.auto import tqdm
+
+T = TypeVar("T")
+
+QUIET_ENV = "CURBENCH_QUIET"
+
+
+def enabled() -> bool:
+    return os.environ.get(QUIET_ENV, "") in ("", "0") and sys.stderr.isatty()
+
+
+def set_quiet(quiet: bool) -> None:
+    """Silence every progress bar in this process and its children (``--quiet``)."""
+    if quiet:
+        os.environ[QUIET_ENV] = "1"
+
+
+def progress(iterable: Iterable[T] | None = None, *, total: int | None = None, desc: str = "", unit: str = "it") -> tqdm:
+    """A tqdm bar; disabled unless :func:`enabled`."""
+    return tqdm(iterable, total=total, desc=desc, unit=unit, disable=not enabled(), leave=False, dynamic_ncols=True)
