@@ -54,11 +54,27 @@ class PluginRecord:
             ) from None
         return target
 
-    def create(self, **options: Any) -> Any:
-        """Build the component, rejecting option names its factory does not take."""
+    def create(self, options: dict[str, Any] | None = None, /, **defaults: Any) -> Any:
+        """Build the component from user ``options``, rejecting names its factory does not take.
+
+        ``defaults`` (e.g. the run's device or seed) fill in options the user left
+        out, and only where the factory accepts them.
+        """
         factory = self.load()
+        options = dict(options or {})
         check_options(factory, options, f"{self.kind} '{self.name}'")
+        for key, value in defaults.items():
+            if key not in options and accepts_option(factory, key):
+                options[key] = value
         return factory(**options)
+
+
+def accepts_option(factory: Callable[..., Any], option: str) -> bool:
+    try:
+        parameters = inspect.signature(factory).parameters
+    except (TypeError, ValueError):
+        return False
+    return option in parameters or any(p.kind is inspect.Parameter.VAR_KEYWORD for p in parameters.values())
 
 
 def check_options(factory: Callable[..., Any], options: dict[str, Any], what: str) -> None:
@@ -126,8 +142,8 @@ class Registry:
         suggestion = f"did you mean {', '.join(repr(c) for c in close)}? " if close else ""
         raise PluginError(f"unknown {kind} '{name}'; {suggestion}available: {', '.join(known) or 'none'}{hint}")
 
-    def create(self, kind: Kind, name: str, **options: Any) -> Any:
-        return self.get(kind, name).create(**options)
+    def create(self, kind: Kind, name: str, options: dict[str, Any] | None = None, /, **defaults: Any) -> Any:
+        return self.get(kind, name).create(options, **defaults)
 
 
 def _distribution_of(entry_point: EntryPoint) -> tuple[str, str]:

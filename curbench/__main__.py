@@ -1,0 +1,3 @@
+from curbench.cli import main
+
+main()

@@ -1,0 +1,214 @@
+"""The ``curbench`` command line: parses flags, calls the library, prints results."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Annotated, Optional
+
+import numpy as np
+import typer
+
+from curbench.errors import CurbenchError
+
+app = typer.Typer(
+    add_completion=False,
+    no_args_is_help=False,
+    pretty_exceptions_enable=False,
+    help="Benchmark data-curation methods for generative models.",
+)
+
+OptionList = Optional[list[str]]  # noqa: UP045 - typer needs Optional at runtime
+ConfigOpt = Annotated[Optional[Path], typer.Option("--config", help="YAML file whose keys are these flags (dashes -> underscores).")]  # noqa: UP045
+QuietOpt = Annotated[bool, typer.Option("--quiet", "-q", help="No progress bars.")]
+
+
+def _quiet(quiet: bool) -> None:
+    from curbench.progress import set_quiet
+
+    set_quiet(quiet)
+
+
+@app.command()
+def run(
+    config: ConfigOpt = None,
+    dataset: Annotated[Optional[str], typer.Option(help="Dataset plugin name (default: digits).")] = None,  # noqa: UP045
+    dataset_option: Annotated[OptionList, typer.Option(help="Dataset option key=value (repeatable).")] = None,
+    data_root: Annotated[Optional[str], typer.Option(help="Root folder of on-disk datasets.")] = None,  # noqa: UP045
+    embedder: Annotated[Optional[str], typer.Option(help="Selection embedder (default: classifier).")] = None,  # noqa: UP045
+    embedder_option: Annotated[OptionList, typer.Option(help="Selection-embedder option key=value.")] = None,
+    weights: Annotated[Optional[str], typer.Option(help="Weights file of the selection embedder.")] = None,  # noqa: UP045
+    scorer: Annotated[Optional[str], typer.Option(help="Scorer plugin name (default: knn).")] = None,  # noqa: UP045
+    scorer_option: Annotated[OptionList, typer.Option("--scorer-option", "--option", help="Scorer option key=value.")] = None,
+    stage: Annotated[Optional[str], typer.Option(help="Curate the training data ('data') or generated samples ('sample').")] = None,  # noqa: UP045
+    retention: Annotated[Optional[float], typer.Option(help="Percent of instances kept, in (0, 100] (default: 50).")] = None,  # noqa: UP045
+    selection: Annotated[Optional[str], typer.Option(help="'per-class' (default when labelled) or 'global'.")] = None,  # noqa: UP045
+    selection_mode: Annotated[Optional[str], typer.Option(help="'percentile' (paper's rule) or 'count' (exact count).")] = None,  # noqa: UP045
+    generator: Annotated[Optional[str], typer.Option(help="Generator plugin name (default: dcgan).")] = None,  # noqa: UP045
+    generator_option: Annotated[OptionList, typer.Option(help="Generator option key=value, e.g. steps=2000.")] = None,
+    eval_embedder: Annotated[Optional[str], typer.Option(help="Embedder for the metrics (default: pixels).")] = None,  # noqa: UP045
+    eval_embedder_option: Annotated[OptionList, typer.Option(help="Eval-embedder option key=value.")] = None,
+    eval_weights: Annotated[Optional[str], typer.Option(help="Weights file of the eval embedder.")] = None,  # noqa: UP045
+    samples: Annotated[Optional[int], typer.Option(help="Generated samples to evaluate (default: dataset size).")] = None,  # noqa: UP045
+    k: Annotated[Optional[int], typer.Option(help="Neighbourhood size of precision/recall/density/coverage (default: 5).")] = None,  # noqa: UP045
+    tie: Annotated[Optional[str], typer.Option(help="Ball membership: 'lt' (prdc, default) or 'le' (torch-fidelity).")] = None,  # noqa: UP045
+    seed: Annotated[Optional[int], typer.Option(help="Seed of selection, training and sampling (default: 0).")] = None,  # noqa: UP045
+    baselines: Annotated[Optional[bool], typer.Option("--baselines/--no-baselines", help="Also run the full-data and random baselines.")] = None,  # noqa: UP045
+    output_dir: Annotated[Optional[str], typer.Option(help="Where cells and tables are written (default: runs).")] = None,  # noqa: UP045
+    device: Annotated[Optional[str], typer.Option(help="auto, cpu, cuda or cuda:N (default: auto).")] = None,  # noqa: UP045
+    quiet: QuietOpt = False,
+) -> None:
+    """Run one cell plus its baselines; print and write the comparison table."""
+    from curbench.config import build_run_config, parse_options
+    from curbench.report import comparison_frame
+    from curbench.runner import run_with_baselines
+    from curbench.tables import to_markdown, write_table
+
+    _quiet(quiet)
+    flags = dict(
+        dataset=dataset, dataset_options=parse_options(dataset_option, "--dataset-option"), data_root=data_root,
+        embedder=embedder, embedder_options=parse_options(embedder_option, "--embedder-option"), weights=weights,
+        scorer=scorer, scorer_options=parse_options(scorer_option, "--option"), stage=stage, retention=retention,
+        selection=selection, selection_mode=selection_mode, generator=generator,
+        generator_options=parse_options(generator_option, "--generator-option"), eval_embedder=eval_embedder,
+        eval_embedder_options=parse_options(eval_embedder_option, "--eval-embedder-option"), eval_weights=eval_weights,
+        samples=samples, k=k, tie=tie, seed=seed, baselines=baselines, output_dir=output_dir, device=device,
+    )
+    run_config = build_run_config(config, flags)
+    records = run_with_baselines(run_config)
+    frame = comparison_frame(records)
+    md_path, _ = write_table(frame, Path(run_config.output_dir) / "comparison", title="curbench comparison")
+    typer.echo(to_markdown(frame))
+    typer.echo(f"cells: {', '.join(r.cell_id for r in records.values())}; table: {md_path}")
+
+
+@app.command()
+def embed(
+    out: Annotated[Path, typer.Option(help="Output .npy file of float32 features (N x D).")],
+    embedder: Annotated[str, typer.Option(help="Embedder plugin name.")] = "pixels",
+    dataset: Annotated[Optional[str], typer.Option(help="Dataset plugin name.")] = None,  # noqa: UP045
+    images: Annotated[Optional[Path], typer.Option(help="uint8 N x C x H x W .npy file instead of --dataset.")] = None,  # noqa: UP045
+    labels: Annotated[Optional[Path], typer.Option(help="Labels .npy for --images (trainable embedders use them).")] = None,  # noqa: UP045
+    data_root: Annotated[Optional[str], typer.Option(help="Root folder of on-disk datasets.")] = None,  # noqa: UP045
+    weights: Annotated[Optional[str], typer.Option(help="Embedder weights file.")] = None,  # noqa: UP045
+    embedder_option: Annotated[OptionList, typer.Option(help="Embedder option key=value.")] = None,
+    batch_size: Annotated[Optional[int], typer.Option(help="Images per forward pass.")] = None,  # noqa: UP045
+    device: Annotated[str, typer.Option(help="auto, cpu, cuda or cuda:N.")] = "auto",
+    no_cache: Annotated[bool, typer.Option("--no-cache", help="Do not read or write the feature cache.")] = False,
+    quiet: QuietOpt = False,
+) -> None:
+    """Embed a dataset or an image array; under torchrun the work is sharded across processes."""
+    from curbench import atomic, distributed
+    from curbench.config import parse_options
+    from curbench.device import resolve_device
+    from curbench.embedders.features import embed_dataset
+    from curbench.errors import InvalidInputError
+    from curbench.plugins import load_registry
+
+    _quiet(quiet)
+    if (dataset is None) == (images is None):
+        raise InvalidInputError("pass exactly one of --dataset NAME or --images IMAGES.npy")
+    registry = load_registry()
+    if images is not None:
+        options = {"images": str(images), "labels": str(labels) if labels else None}
+        data = registry.create("dataset", "npy", options)
+    else:
+        data = registry.create("dataset", dataset, root=data_root)
+    distributed.init_from_env()
+    resolved = resolve_device(device)
+    model = registry.create("embedder", embedder, parse_options(embedder_option, "--embedder-option"), weights=weights, device=resolved)
+    features = embed_dataset(model, data, cache=not no_cache, batch_size=batch_size, device=resolved)
+    if distributed.is_main():
+        atomic.save_npy(out, features.astype(np.float32, copy=False))
+        typer.echo(f"{features.shape[0]} x {features.shape[1]} features -> {out}")
+
+
+@app.command()
+def score(
+    features: Annotated[Path, typer.Argument(help="Features .npy (N x D).")],
+    out: Annotated[Path, typer.Option(help="Output .npy of one score per instance (higher = keep).")],
+    scorer: Annotated[str, typer.Option(help="Scorer plugin name.")] = "knn",
+    scorer_option: Annotated[OptionList, typer.Option("--option", "--scorer-option", help="Scorer option key=value.")] = None,
+    labels: Annotated[Optional[Path], typer.Option(help="Labels .npy: scores and selection per class.")] = None,  # noqa: UP045
+    retention: Annotated[Optional[float], typer.Option(help="Also select this percent; writes --kept-out.")] = None,  # noqa: UP045
+    kept_out: Annotated[Optional[Path], typer.Option(help="Output .npy of kept indices (with --retention).")] = None,  # noqa: UP045
+    selection: Annotated[str, typer.Option(help="'per-class' or 'global'.")] = "per-class",
+    selection_mode: Annotated[str, typer.Option(help="'percentile' or 'count'.")] = "percentile",
+    seed: Annotated[int, typer.Option(help="Seed for stochastic scorers.")] = 0,
+) -> None:
+    """Score every instance of a feature file, and optionally select the top percent."""
+    from curbench import atomic
+    from curbench.config import RunConfig, parse_options
+    from curbench.plugins import load_registry
+    from curbench.scorers.selection import score_instances, select
+    from curbench.validation import check_features, check_labels, load_npy
+
+    array = check_features(load_npy(features, "features"), "features")
+    label_array = check_labels(load_npy(labels, "labels"), len(array)) if labels else None
+    RunConfig(retention=retention or 100.0, selection=selection, selection_mode=selection_mode)  # validates flags
+    options = parse_options(scorer_option)
+    record = load_registry().get("scorer", scorer)
+    per_class = selection == "per-class" and label_array is not None
+    scores = score_instances(lambda: record.create(options, seed=seed), array, label_array, per_class=per_class)
+    atomic.save_npy(out, scores)
+    message = f"{len(scores)} scores -> {out}"
+    if retention is not None:
+        kept = select(scores, retention, labels=label_array, per_class=per_class, mode=selection_mode)
+        kept_path = kept_out or out.with_name(out.stem + "_kept.npy")
+        atomic.save_npy(kept_path, kept)
+        message += f"; kept {len(kept)} -> {kept_path}"
+    typer.echo(message)
+
+
+@app.command()
+def metrics(
+    real: Annotated[Path, typer.Argument(help="Real (reference) features .npy.")],
+    fake: Annotated[Path, typer.Argument(help="Generated features .npy.")],
+    k: Annotated[int, typer.Option(help="Neighbourhood size for precision/recall/density/coverage.")] = 5,
+    tie: Annotated[str, typer.Option(help="'lt' (prdc) or 'le' (torch-fidelity) ball membership.")] = "lt",
+    seed: Annotated[int, typer.Option(help="Seed of the KID subsets.")] = 0,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+    no_cache: Annotated[bool, typer.Option("--no-cache", help="Do not cache reference statistics.")] = False,
+    quiet: QuietOpt = False,
+) -> None:
+    """FID, KID, precision, recall, density and coverage of FAKE against REAL."""
+    from curbench.config import RunConfig
+    from curbench.metrics import evaluate
+    from curbench.validation import load_npy
+
+    _quiet(quiet)
+    RunConfig(k=k, tie=tie)  # validates flags
+    result = evaluate(load_npy(real, "real features"), load_npy(fake, "fake features"), k=k, tie=tie, seed=seed, cache=not no_cache)
+    if as_json:
+        typer.echo(json.dumps(result, indent=2, sort_keys=True))
+    else:
+        for name, value in result.items():
+            typer.echo(f"{name:>10}: {value:.6g}")
+
+
+@app.command()
+def plugins() -> None:
+    """List every registered component and any plugin that failed to load."""
+    from curbench.plugins import load_registry
+
+    registry = load_registry()
+    rows = [(r.kind, r.name, f"{r.distribution} {r.version}", r.description) for r in registry]
+    rows += [(kind, name, "CONFLICT: " + " & ".join(r.distribution for r in recs), "") for (kind, name), recs in registry.conflicts.items()]
+    width = [max(len(row[i]) for row in rows) for i in range(3)]
+    for row in rows:
+        typer.echo("  ".join(cell.ljust(width[i]) for i, cell in enumerate(row[:3])) + "  " + row[3])
+    for broken in registry.broken:
+        typer.echo(f"BROKEN  {broken.plugin}  {broken.distribution} {broken.version}  {broken.error}")
+
+
+def main() -> None:
+    """Console entry point: user errors become one line on stderr and a non-zero exit."""
+    try:
+        app()
+    except CurbenchError as exc:
+        typer.echo(f"curbench: error: {exc}", err=True)
+        sys.exit(exc.exit_code)
+    except KeyboardInterrupt:
+        typer.echo("curbench: interrupted; finished cells are kept and will be reused", err=True)
+        sys.exit(130)

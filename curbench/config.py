@@ -1,0 +1,123 @@
+"""Typed run configuration. YAML keys are the CLI flag names with dashes as underscores."""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal, get_args
+
+import yaml
+
+from curbench.errors import InvalidInputError
+
+Stage = Literal["data", "sample"]
+Selection = Literal["per-class", "global"]
+SelectionMode = Literal["percentile", "count"]
+Tie = Literal["lt", "le"]
+
+# Fields that change where or how a cell runs, not what it computes: left out of the cell hash.
+EXECUTION_FIELDS = frozenset({"baselines", "output_dir", "device"})
+
+
+@dataclass(frozen=True)
+class RunConfig:
+    """One cell of the benchmark grid, plus how to execute it."""
+
+    dataset: str = "digits"
+    dataset_options: dict[str, Any] = field(default_factory=dict)
+    data_root: str | None = None
+    embedder: str = "classifier"
+    embedder_options: dict[str, Any] = field(default_factory=dict)
+    weights: str | None = None
+    scorer: str = "knn"
+    scorer_options: dict[str, Any] = field(default_factory=dict)
+    stage: Stage = "data"
+    retention: float = 50.0
+    selection: Selection = "per-class"
+    selection_mode: SelectionMode = "percentile"
+    generator: str = "dcgan"
+    generator_options: dict[str, Any] = field(default_factory=dict)
+    eval_embedder: str = "pixels"
+    eval_embedder_options: dict[str, Any] = field(default_factory=dict)
+    eval_weights: str | None = None
+    samples: int | None = None
+    k: int = 5
+    tie: Tie = "lt"
+    seed: int = 0
+    baselines: bool = True
+    output_dir: str = "runs"
+    device: str = "auto"
+
+    def __post_init__(self) -> None:
+        if not 0 < self.retention <= 100:
+            raise InvalidInputError(f"retention must be in (0, 100], got {self.retention}; pass e.g. --retention 50")
+        if self.k < 1:
+            raise InvalidInputError(f"k must be at least 1, got {self.k}")
+        if self.samples is not None and self.samples < self.k + 1:
+            raise InvalidInputError(f"samples must be more than k={self.k}, got {self.samples}")
+        for name, literal in (("stage", Stage), ("selection", Selection), ("selection_mode", SelectionMode), ("tie", Tie)):
+            value = getattr(self, name)
+            if value not in get_args(literal):
+                choices = ", ".join(get_args(literal))
+                raise InvalidInputError(f"{name} must be one of {choices}, got {value!r}")
+
+    def cell(self) -> dict[str, Any]:
+        """The fields that determine the result; hashed to name the cell."""
+        return {k: v for k, v in dataclasses.asdict(self).items() if k not in EXECUTION_FIELDS}
+
+    def replace(self, **changes: Any) -> RunConfig:
+        return dataclasses.replace(self, **changes)
+
+
+RUN_FIELDS = tuple(f.name for f in dataclasses.fields(RunConfig))
+
+
+def check_keys(keys: Any, allowed: tuple[str, ...], where: str) -> None:
+    for key in keys:
+        if key not in allowed:
+            close = difflib.get_close_matches(str(key), allowed, n=3)
+            hint = f"did you mean {', '.join(close)}? " if close else ""
+            raise InvalidInputError(f"unknown key '{key}' in {where}; {hint}valid keys: {', '.join(allowed)}")
+
+
+def load_yaml(path: str | Path) -> dict[str, Any]:
+    path = Path(path)
+    if not path.is_file():
+        raise InvalidInputError(f"config file not found: {path}; pass an existing YAML file to --config")
+    try:
+        loaded = yaml.safe_load(path.read_text()) or {}
+    except yaml.YAMLError as exc:
+        reason = str(exc).splitlines()[0]
+        raise InvalidInputError(f"config file {path} is not valid YAML ({reason})") from None
+    if not isinstance(loaded, dict):
+        raise InvalidInputError(f"config file {path} must be a mapping of flag names to values")
+    return loaded
+
+
+def build_run_config(config_file: str | Path | None, flags: dict[str, Any]) -> RunConfig:
+    """Defaults, overridden by the YAML file, overridden by flags the user passed (non-None)."""
+    values: dict[str, Any] = {}
+    if config_file is not None:
+        values.update(load_yaml(config_file))
+        check_keys(values, RUN_FIELDS, str(config_file))
+    values.update({k: v for k, v in flags.items() if v is not None and v != {}})
+    try:
+        return RunConfig(**values)
+    except TypeError as exc:
+        raise InvalidInputError(f"invalid run configuration: {exc}") from None
+
+
+def parse_options(pairs: list[str] | None, flag: str = "--option") -> dict[str, Any]:
+    """``["k=5", "metric=cosine"]`` -> ``{"k": 5, "metric": "cosine"}``; values are parsed as YAML scalars."""
+    options: dict[str, Any] = {}
+    for pair in pairs or []:
+        key, sep, raw = pair.partition("=")
+        if not sep or not key.strip():
+            raise InvalidInputError(f"{flag} expects key=value, got {pair!r}")
+        try:
+            options[key.strip()] = yaml.safe_load(raw) if raw.strip() else ""
+        except yaml.YAMLError:
+            options[key.strip()] = raw
+    return options

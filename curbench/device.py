@@ -1,0 +1,19 @@
+"""Device selection: CUDA when present unless the user says otherwise."""
+
+from __future__ import annotations
+
+import torch
+
+from curbench.errors import InvalidInputError
+
+
+def resolve_device(requested: str = "auto") -> str:
+    if requested == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    if requested.startswith("cuda") and not torch.cuda.is_available():
+        raise InvalidInputError(f"device '{requested}' requested but CUDA is not available; use --device cpu or auto")
+    try:
+        torch.device(requested)
+    except RuntimeError:
+        raise InvalidInputError(f"unknown device '{requested}'; use auto, cpu, cuda or cuda:N") from None
+    return requested

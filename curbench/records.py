@@ -1,0 +1,117 @@
+"""Result records: one JSON per cell, named by the hash of the cell's configuration."""
+
+from __future__ import annotations
+
+import json
+import platform
+import subprocess
+from dataclasses import asdict, dataclass, field
+from datetime import datetime, timezone
+from importlib.metadata import PackageNotFoundError, version
+from pathlib import Path
+from typing import Any
+
+from curbench import __version__, atomic
+from curbench.cache import key_digest
+
+RECORD_FILE = "result.json"
+SCHEMA_VERSION = 1
+_TRACKED_PACKAGES = ("torch", "torchvision", "numpy", "scipy", "scikit-learn", "torch-fidelity", "pluggy")
+
+
+def cell_id(cell: dict[str, Any]) -> str:
+    """A stable short identifier of a cell's configuration."""
+    return key_digest(schema=SCHEMA_VERSION, **cell)[:16]
+
+
+@dataclass
+class Provenance:
+    curbench_version: str
+    packages: dict[str, str]
+    git_commit: str | None
+    python: str
+    device: str
+    wall_time_s: float
+    finished_at: str
+
+    @classmethod
+    def collect(cls, device: str, wall_time_s: float) -> Provenance:
+        packages = {}
+        for name in _TRACKED_PACKAGES:
+            try:
+                packages[name] = version(name)
+            except PackageNotFoundError:
+                continue
+        return cls(
+            curbench_version=__version__,
+            packages=packages,
+            git_commit=_git_commit(),
+            python=platform.python_version(),
+            device=device,
+            wall_time_s=round(wall_time_s, 3),
+            finished_at=datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        )
+
+
+def _git_commit() -> str | None:
+    try:
+        out = subprocess.run(
+            ["git", "rev-parse", "HEAD"], capture_output=True, text=True, timeout=5, cwd=Path(__file__).parent
+        )
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return out.stdout.strip() or None
+
+
+@dataclass
+class Selection:
+    """What the scorer kept: sizes, a hash of the kept indices, and retention per group."""
+
+    n_total: int
+    n_kept: int
+    kept_hash: str
+    retention_by_group: dict[str, dict[str, float]] = field(default_factory=dict)
+
+
+@dataclass
+class ResultRecord:
+    cell_id: str
+    config: dict[str, Any]
+    metrics: dict[str, float]
+    selection: Selection
+    sampling: dict[str, float]
+    audit: dict[str, Any]
+    provenance: Provenance
+    schema: int = SCHEMA_VERSION
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> ResultRecord:
+        return cls(
+            cell_id=data["cell_id"],
+            config=data["config"],
+            metrics=data["metrics"],
+            selection=Selection(**data["selection"]),
+            sampling=data.get("sampling", {}),
+            audit=data.get("audit", {}),
+            provenance=Provenance(**data["provenance"]),
+            schema=data.get("schema", SCHEMA_VERSION),
+        )
+
+    def write(self, directory: str | Path) -> Path:
+        path = Path(directory) / RECORD_FILE
+        atomic.write_json(path, self.to_dict())
+        return path
+
+
+def read_record(path: str | Path) -> ResultRecord | None:
+    """The record at ``path``, or None when it is missing, unreadable or from another schema."""
+    try:
+        data = json.loads(Path(path).read_text())
+        if data.get("schema") != SCHEMA_VERSION:
+            return None
+        return ResultRecord.from_dict(data)
+    except (OSError, ValueError, KeyError, TypeError):
+        return None

@@ -1,0 +1,169 @@
+"""One benchmark cell: data -> embed -> score -> select -> train -> sample -> evaluate -> record."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from curbench.cache import array_digest, key_digest
+from curbench.config import RunConfig
+from curbench.datasets.base import Dataset
+from curbench.device import resolve_device
+from curbench.plugins import Registry, load_registry
+from curbench.records import RECORD_FILE, Provenance, ResultRecord, Selection, cell_id, read_record
+from curbench.training import TrainingHooks
+
+CELLS_DIR = "cells"
+GENERATORS_DIR = "generators"
+
+
+@dataclass(frozen=True)
+class Baselines:
+    """The cells a method is compared against: all the data, and a random subset of the same size."""
+
+    full: RunConfig
+    random: RunConfig | None
+
+
+def baselines_for(config: RunConfig, *, sample_time: bool) -> Baselines:
+    """Sample-time curation is compared with the uncurated sampler, which is the full-data cell."""
+    full = config.replace(scorer="random", scorer_options={}, retention=100.0, stage="data")
+    if config.retention >= 100 or sample_time:
+        return Baselines(full=full, random=None)
+    random = config.replace(scorer="random", scorer_options={}, stage="data")
+    return Baselines(full=full, random=random)
+
+
+class CellRunner:
+    """Runs cells against one registry; finished cells are read back instead of recomputed."""
+
+    def __init__(self, registry: Registry | None = None) -> None:
+        self.registry = registry or load_registry()
+
+    def cell_dir(self, config: RunConfig) -> Path:
+        return Path(config.output_dir) / CELLS_DIR / cell_id(config.cell())
+
+    def run(self, config: RunConfig) -> ResultRecord:
+        directory = self.cell_dir(config)
+        finished = read_record(directory / RECORD_FILE)
+        if finished is not None:
+            return finished
+        started = time.perf_counter()
+        device = resolve_device(config.device)
+        dataset = self.registry.create("dataset", config.dataset, config.dataset_options, root=config.data_root)
+        scorer = self._scorer(config, device)
+        is_curator = _is_curator(scorer)
+
+        kept = np.arange(len(dataset))
+        if not is_curator and config.stage == "data" and config.retention < 100:
+            kept = self._select(config, dataset, device)
+
+        generator = self._train(config, dataset.subset(kept), array_digest(kept), device)
+        n_samples = config.samples or len(dataset)
+        sampling: dict[str, float] = {}
+        if is_curator:
+            samples, sampling = scorer.curate(generator, n_samples, seed=config.seed, real=dataset)
+        elif config.stage == "sample":
+            samples, sampling = self._reject_by_density(config, dataset, generator, n_samples, device)
+        else:
+            samples = generator.sample(n_samples, seed=config.seed)
+
+        from curbench.audit import audit
+        from curbench.metrics import evaluate
+
+        eval_embedder = self.registry.create(
+            "embedder", config.eval_embedder, config.eval_embedder_options, device=device, weights=config.eval_weights
+        )
+        real_features = self._embed(eval_embedder, dataset, device)
+        fake_features = eval_embedder.embed(samples)
+        metrics = evaluate(real_features, fake_features, k=config.k, tie=config.tie, seed=config.seed)
+        report = audit(dataset, kept, real_features, fake_features, k=config.k, tie=config.tie)
+
+        record = ResultRecord(
+            cell_id=cell_id(config.cell()),
+            config=config.cell(),
+            metrics=metrics,
+            selection=Selection(
+                n_total=len(dataset),
+                n_kept=len(kept),
+                kept_hash=array_digest(kept),
+                retention_by_group=report.pop("retention_by_group"),
+            ),
+            sampling=sampling,
+            audit=report,
+            provenance=Provenance.collect(device, time.perf_counter() - started),
+        )
+        record.write(directory)
+        return record
+
+    def is_sample_time(self, config: RunConfig) -> bool:
+        return config.stage == "sample" or _is_curator(self._scorer(config, resolve_device(config.device)))
+
+    def _scorer(self, config: RunConfig, device: str) -> Any:
+        return self.registry.create("scorer", config.scorer, config.scorer_options, seed=config.seed, device=device)
+
+    def _embed(self, embedder: Any, dataset: Dataset, device: str) -> np.ndarray:
+        from curbench.embedders.features import embed_dataset
+
+        return embed_dataset(embedder, dataset, device=device)
+
+    def _selection_features(self, config: RunConfig, dataset: Dataset, device: str) -> tuple[Any, np.ndarray]:
+        embedder = self.registry.create(
+            "embedder", config.embedder, config.embedder_options, device=device, weights=config.weights
+        )
+        return embedder, self._embed(embedder, dataset, device)
+
+    def _select(self, config: RunConfig, dataset: Dataset, device: str) -> np.ndarray:
+        from curbench.scorers.selection import score_instances, select
+
+        _, features = self._selection_features(config, dataset, device)
+        per_class = config.selection == "per-class" and dataset.labels is not None
+        scores = score_instances(
+            lambda: self._scorer(config, device), features, dataset.labels, per_class=per_class
+        )
+        return select(
+            scores, config.retention, labels=dataset.labels, per_class=per_class, mode=config.selection_mode
+        )
+
+    def _train(self, config: RunConfig, subset: Dataset, kept_hash: str, device: str) -> Any:
+        generator = self.registry.create("generator", config.generator, config.generator_options, device=device)
+        # Cells that train on the same data with the same generator share one trained model.
+        training_key = key_digest(
+            data=subset.content_hash, kept=kept_hash, generator=config.generator,
+            options=config.generator_options, seed=config.seed,
+        )[:16]
+        checkpoint_dir = Path(config.output_dir) / GENERATORS_DIR / training_key
+        hooks = TrainingHooks(self.registry.plugin_manager)
+        return generator.fit(subset, seed=config.seed, hooks=hooks, checkpoint_dir=checkpoint_dir)
+
+    def _reject_by_density(
+        self, config: RunConfig, dataset: Dataset, generator: Any, n_samples: int, device: str
+    ) -> tuple[np.ndarray, dict[str, float]]:
+        """Sample-time use of a data scorer: oversample, keep the most typical ``retention`` percent."""
+        embedder, real_features = self._selection_features(config, dataset, device)
+        scorer = self._scorer(config, device).fit(real_features)
+        n_drawn = int(np.ceil(n_samples * 100 / config.retention))
+        candidates = generator.sample(n_drawn, seed=config.seed)
+        scores = scorer.score(embedder.embed(candidates))
+        keep = np.sort(np.argsort(-scores, kind="stable")[:n_samples])
+        return candidates[keep], {"acceptance_rate": n_samples / n_drawn}
+
+
+def _is_curator(scorer: Any) -> bool:
+    return getattr(scorer, "stage", "data") == "sample"
+
+
+def run_with_baselines(config: RunConfig, runner: CellRunner | None = None) -> dict[str, ResultRecord]:
+    """The method cell plus its baselines, keyed by role ('method', 'full', 'random')."""
+    runner = runner or CellRunner()
+    baselines = baselines_for(config, sample_time=runner.is_sample_time(config))
+    records = {"method": runner.run(config)}
+    if config.baselines:
+        records["full"] = runner.run(baselines.full)
+        if baselines.random is not None:
+            records["random"] = runner.run(baselines.random)
+    return records

@@ -1,0 +1,35 @@
+"""Plain Markdown and CSV renderings of pandas frames (no optional table dependencies)."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import pandas as pd
+
+from curbench import atomic
+
+
+def format_cell(value: object, digits: int = 4) -> str:
+    if isinstance(value, float):
+        if math.isnan(value):
+            return "—"
+        return f"{value:.{digits}g}" if abs(value) >= 1e4 or (value and abs(value) < 1e-3) else f"{value:.{digits}f}"
+    return str(value)
+
+
+def to_markdown(frame: pd.DataFrame, digits: int = 4) -> str:
+    header = "| " + " | ".join(str(c) for c in frame.columns) + " |"
+    rule = "|" + "|".join("---" for _ in frame.columns) + "|"
+    rows = ["| " + " | ".join(format_cell(v, digits) for v in row) + " |" for row in frame.itertuples(index=False)]
+    return "\n".join([header, rule, *rows]) + "\n"
+
+
+def write_table(frame: pd.DataFrame, stem: str | Path, title: str = "", digits: int = 4) -> tuple[Path, Path]:
+    """Write ``stem.md`` and ``stem.csv`` atomically; returns both paths."""
+    stem = Path(stem)
+    markdown = (f"# {title}\n\n" if title else "") + to_markdown(frame, digits)
+    md_path, csv_path = stem.with_suffix(".md"), stem.with_suffix(".csv")
+    atomic.write_text(md_path, markdown)
+    atomic.write_text(csv_path, frame.to_csv(index=False, float_format="%.6g"))
+    return md_path, csv_path

@@ -1,0 +1,114 @@
+"""Typed configs (YAML <-> flags), option parsing, the verified array cache, atomic writes, records."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+
+import numpy as np
+import pytest
+
+from curbench import atomic
+from curbench.cache import ArrayCache, array_digest
+from curbench.config import RUN_FIELDS, RunConfig, build_run_config, parse_options
+from curbench.errors import InvalidInputError
+from curbench.records import Provenance, ResultRecord, Selection, cell_id, read_record
+
+
+def test_yaml_keys_are_flags_and_flags_override(tmp_path):
+    path = tmp_path / "c.yaml"
+    path.write_text("scorer: gaussian\nretention: 30\nscorer_options: {reg_covar: 0.001}\n")
+    config = build_run_config(path, {"retention": 70.0, "seed": None})
+    assert (config.scorer, config.retention, config.seed) == ("gaussian", 70.0, 0)
+    assert config.scorer_options == {"reg_covar": 0.001}
+
+
+def test_shipped_default_config_is_the_no_argument_run():
+    assert build_run_config("configs/default.yaml", {}) == RunConfig()
+
+
+def test_every_cli_flag_of_run_is_a_config_field():
+    from typer.main import get_command
+
+    from curbench.cli import app
+
+    run = get_command(app).commands["run"]
+    names = {p.name for p in run.params} - {"config", "quiet"}
+    fields = {f[:-len("_options")] + "_option" if f.endswith("_options") else f for f in RUN_FIELDS}
+    assert names == fields
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [("scorre: knn\n", "unknown key 'scorre'.*did you mean scorer"), ("retention: 0\n", "retention must be in"),
+     ("[1, 2]\n", "must be a mapping"), ("a: [\n", "not valid YAML"), ("tie: lte\n", "tie must be one of lt, le")],
+)
+def test_bad_config_files_fail_with_one_line(tmp_path, text, message):
+    path = tmp_path / "bad.yaml"
+    path.write_text(text)
+    with pytest.raises(InvalidInputError, match=message) as info:
+        build_run_config(path, {})
+    assert "\n" not in str(info.value)
+
+
+def test_parse_options_types_values():
+    assert parse_options(["k=5", "psi=0.5", "name=cosine", "flag=true"]) == {"k": 5, "psi": 0.5, "name": "cosine", "flag": True}
+    with pytest.raises(InvalidInputError, match="expects key=value"):
+        parse_options(["novalue"])
+
+
+def test_cache_roundtrip_and_corruption_is_rebuilt(tmp_path):
+    cache = ArrayCache("unit", root=tmp_path)
+    calls = []
+
+    def compute():
+        calls.append(1)
+        return {"mu": np.arange(3.0)}
+
+    first = cache.get_or_compute("key", compute)
+    second = cache.get_or_compute("key", compute)
+    np.testing.assert_array_equal(first["mu"], second["mu"])
+    assert len(calls) == 1
+    raw = bytearray(cache.path("key").read_bytes())
+    raw[len(raw) // 2] ^= 0xFF
+    cache.path("key").write_bytes(bytes(raw))
+    assert cache.get("key") is None and not cache.path("key").exists()
+    cache.get_or_compute("key", compute)
+    assert len(calls) == 2
+
+
+def test_array_digest_depends_on_dtype_shape_and_content():
+    a = np.zeros((2, 3), np.float32)
+    assert array_digest(a) == array_digest(a.copy())
+    assert len({array_digest(a), array_digest(a.astype(np.float64)), array_digest(a.reshape(3, 2))}) == 3
+
+
+def test_atomic_write_leaves_old_file_on_failure(tmp_path):
+    target = tmp_path / "out.json"
+    atomic.write_json(target, {"v": 1})
+    with pytest.raises(RuntimeError), atomic.atomic_path(target) as tmp:
+        tmp.write_text("half")
+        raise RuntimeError("crash mid-write")
+    assert json.loads(target.read_text()) == {"v": 1}
+    assert [p.name for p in tmp_path.iterdir()] == ["out.json"]
+
+
+def test_records_roundtrip_and_cell_hash_ignores_execution_fields(tmp_path):
+    config = RunConfig()
+    assert cell_id(config.cell()) == cell_id(config.replace(output_dir="elsewhere", device="cpu").cell())
+    assert cell_id(config.cell()) != cell_id(config.replace(seed=1).cell())
+    record = ResultRecord(
+        cell_id=cell_id(config.cell()), config=config.cell(), metrics={"fid": 1.5},
+        selection=Selection(10, 5, "abc", {"class": {"0": 0.5}}), sampling={}, audit={},
+        provenance=Provenance.collect("cpu", 1.0),
+    )
+    path = record.write(tmp_path)
+    assert read_record(path) == record
+    assert "numpy" in record.provenance.packages
+    path.write_text("{ truncated")
+    assert read_record(path) is None
+
+
+def test_config_is_a_typed_frozen_dataclass():
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        RunConfig().seed = 3
