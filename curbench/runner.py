@@ -13,8 +13,9 @@ from curbench.cache import array_digest, key_digest
 from curbench.config import RunConfig
 from curbench.datasets.base import Dataset
 from curbench.device import resolve_device
-from curbench.plugins import Registry, load_registry
+from curbench.plugins import Registry, accepts_option, check_options, load_registry
 from curbench.records import RECORD_FILE, Provenance, ResultRecord, Selection, cell_id, read_record
+from curbench.scorers.context import ScoringContext
 from curbench.training import TrainingHooks
 
 CELLS_DIR = "cells"
@@ -100,6 +101,18 @@ class CellRunner:
         record.write(directory)
         return record
 
+    def validate(self, config: RunConfig) -> None:
+        """Fail before any work when a component name or option is wrong."""
+        for kind, name, options in (
+            ("dataset", config.dataset, config.dataset_options),
+            ("embedder", config.embedder, config.embedder_options),
+            ("scorer", config.scorer, config.scorer_options),
+            ("generator", config.generator, config.generator_options),
+            ("embedder", config.eval_embedder, config.eval_embedder_options),
+        ):
+            record = self.registry.get(kind, name)
+            check_options(record.load(), options, f"{kind} '{name}'")
+
     def is_sample_time(self, config: RunConfig) -> bool:
         return config.stage == "sample" or _is_curator(self._scorer(config, resolve_device(config.device)))
 
@@ -122,9 +135,18 @@ class CellRunner:
 
         _, features = self._selection_features(config, dataset, device)
         per_class = config.selection == "per-class" and dataset.labels is not None
-        scores = score_instances(
-            lambda: self._scorer(config, device), features, dataset.labels, per_class=per_class
-        )
+        scorer = self._scorer(config, device)
+        if accepts_option(scorer.fit, "context"):
+            context = ScoringContext(
+                dataset=dataset, features=features, config=config, registry=self.registry,
+                hooks=TrainingHooks(self.registry.plugin_manager), device=device,
+                work_dir=Path(config.output_dir) / "scorers" / cell_id(config.cell()),
+            )
+            scores = scorer.fit(features, dataset.labels, context=context).score(features)
+        else:
+            scores = score_instances(
+                lambda: self._scorer(config, device), features, dataset.labels, per_class=per_class
+            )
         return select(
             scores, config.retention, labels=dataset.labels, per_class=per_class, mode=config.selection_mode
         )
@@ -160,6 +182,7 @@ def _is_curator(scorer: Any) -> bool:
 def run_with_baselines(config: RunConfig, runner: CellRunner | None = None) -> dict[str, ResultRecord]:
     """The method cell plus its baselines, keyed by role ('method', 'full', 'random')."""
     runner = runner or CellRunner()
+    runner.validate(config)
     baselines = baselines_for(config, sample_time=runner.is_sample_time(config))
     records = {"method": runner.run(config)}
     if config.baselines:
