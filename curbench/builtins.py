@@ -10,6 +10,11 @@ from curbench import hookimpl
 def curbench_register_datasets(register):
     register("digits", "curbench.datasets.digits:load_digits", "scikit-learn's 8x8 handwritten digits (1797 images, 10 classes, offline)")
     register("toy", "curbench.datasets.toy:load_toy", "2-D Gaussian mixture on a ring with a known fraction of outliers")
+    register(
+        "digits-corrupted",
+        "curbench.datasets.corrupt:load_corrupted",
+        "digits with a known fraction of corrupted instances (ground-truth track)",
+    )
     register("npy", "curbench.datasets.arrays:load_arrays", "uint8 N x C x H x W images from a .npy file, with optional labels .npy")
     register("folder", "curbench.datasets.folder:load_image_folder", "an image folder, one sub-folder per class")
     register("mnist", "curbench.datasets.torchvision_sets:load_mnist", "torchvision MNIST from a local root")

@@ -188,6 +188,38 @@ def metrics(
 
 
 @app.command()
+def show(
+    scorer: Annotated[OptionList, typer.Option(help="Scorer to draw (repeatable; default: gaussian, ppca, knn).")] = None,
+    dataset: Annotated[str, typer.Option(help="Image dataset plugin name.")] = "digits",
+    data_root: Annotated[Optional[str], typer.Option(help="Root folder of on-disk datasets.")] = None,  # noqa: UP045
+    embedder: Annotated[str, typer.Option(help="Selection embedder.")] = "classifier",
+    weights: Annotated[Optional[str], typer.Option(help="Weights file of the embedder.")] = None,  # noqa: UP045
+    selection: Annotated[str, typer.Option(help="Score 'per-class' or 'global'.")] = "per-class",
+    out_dir: Annotated[Path, typer.Option(help="Folder for the PNG grids.")] = Path("runs/show"),
+    seed: Annotated[int, typer.Option(help="Seed of stochastic scorers and embedders.")] = 0,
+    device: Annotated[str, typer.Option(help="auto, cpu, cuda or cuda:N.")] = "auto",
+    quiet: QuietOpt = False,
+) -> None:
+    """Draw the most and least typical training images per class under each scorer (the paper's Figure 1)."""
+    from curbench.config import RunConfig
+    from curbench.device import resolve_device
+    from curbench.runner import CellRunner
+    from curbench.visualize import save_typicality_grid
+
+    _quiet(quiet)
+    runner = CellRunner()
+    resolved = resolve_device(device)
+    base = RunConfig(dataset=dataset, data_root=data_root, embedder=embedder, weights=weights, selection=selection, seed=seed)
+    data = runner.registry.create("dataset", dataset, root=data_root)
+    for name in scorer or ["gaussian", "ppca", "knn"]:
+        config = base.replace(scorer=name)
+        runner.validate(config)
+        path = out_dir / f"typicality_{dataset}_{embedder}_{name}.png"
+        save_typicality_grid(data, runner.scores(config, data, resolved), path)
+        typer.echo(f"{name}: {path}")
+
+
+@app.command()
 def plugins() -> None:
     """List every registered component and any plugin that failed to load."""
     from curbench.plugins import load_registry

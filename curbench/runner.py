@@ -61,7 +61,16 @@ class CellRunner:
 
         kept = np.arange(len(dataset))
         if not is_curator and config.stage == "data" and config.retention < 100:
-            kept = self._select(config, dataset, device)
+            from curbench.scorers.selection import select
+            from curbench.visualize import save_typicality_grid
+
+            scores = self.scores(config, dataset, device)
+            kept = select(
+                scores, config.retention, labels=dataset.labels,
+                per_class=_per_class(config, dataset), mode=config.selection_mode,
+            )
+            if dataset.is_image:
+                save_typicality_grid(dataset, scores, directory / "typicality.png")
 
         generator = self._train(config, dataset.subset(kept), array_digest(kept), device)
         n_samples = config.samples or len(dataset)
@@ -75,6 +84,9 @@ class CellRunner:
 
         from curbench.audit import audit
         from curbench.metrics import evaluate
+        from curbench.visualize import save_grid
+
+        save_grid(samples[:64], directory / "samples.png")
 
         eval_embedder = self.registry.create(
             "embedder", config.eval_embedder, config.eval_embedder_options, device=device, weights=config.eval_weights
@@ -130,11 +142,11 @@ class CellRunner:
         )
         return embedder, self._embed(embedder, dataset, device)
 
-    def _select(self, config: RunConfig, dataset: Dataset, device: str) -> np.ndarray:
-        from curbench.scorers.selection import score_instances, select
+    def scores(self, config: RunConfig, dataset: Dataset, device: str) -> np.ndarray:
+        """One score per instance of ``dataset`` (higher = more typical), per class when configured."""
+        from curbench.scorers.selection import score_instances
 
         _, features = self._selection_features(config, dataset, device)
-        per_class = config.selection == "per-class" and dataset.labels is not None
         scorer = self._scorer(config, device)
         if accepts_option(scorer.fit, "context"):
             context = ScoringContext(
@@ -142,13 +154,9 @@ class CellRunner:
                 hooks=TrainingHooks(self.registry.plugin_manager), device=device,
                 work_dir=Path(config.output_dir) / "scorers" / cell_id(config.cell()),
             )
-            scores = scorer.fit(features, dataset.labels, context=context).score(features)
-        else:
-            scores = score_instances(
-                lambda: self._scorer(config, device), features, dataset.labels, per_class=per_class
-            )
-        return select(
-            scores, config.retention, labels=dataset.labels, per_class=per_class, mode=config.selection_mode
+            return scorer.fit(features, dataset.labels, context=context).score(features)
+        return score_instances(
+            lambda: self._scorer(config, device), features, dataset.labels, per_class=_per_class(config, dataset)
         )
 
     def _train(self, config: RunConfig, subset: Dataset, kept_hash: str, device: str) -> Any:
@@ -173,6 +181,10 @@ class CellRunner:
         scores = scorer.score(embedder.embed(candidates))
         keep = np.sort(np.argsort(-scores, kind="stable")[:n_samples])
         return candidates[keep], {"acceptance_rate": n_samples / n_drawn}
+
+
+def _per_class(config: RunConfig, dataset: Dataset) -> bool:
+    return config.selection == "per-class" and dataset.labels is not None
 
 
 def _is_curator(scorer: Any) -> bool:

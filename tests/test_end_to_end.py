@@ -1,0 +1,65 @@
+"""The whole pipeline through the CLI on small, fast settings: digits with DCGAN, toy with the MLP GAN."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from curbench.datasets.digits import load_digits
+from curbench.records import read_record
+
+pytestmark = pytest.mark.slow
+
+
+def curbench(*args: str) -> subprocess.CompletedProcess:
+    result = subprocess.run([sys.executable, "-m", "curbench", *args], capture_output=True, text=True, timeout=900)
+    assert result.returncode == 0, result.stderr
+    return result
+
+
+def _records(output_dir: Path) -> dict[str, dict]:
+    return {p.parent.name: json.loads(p.read_text()) for p in (output_dir / "cells").glob("*/result.json")}
+
+
+def test_digits_run_with_baselines_is_recorded_and_reused(tmp_path):
+    out = tmp_path / "runs"
+    args = ("run", "--generator-option", "steps=40", "--samples", "300", "--output-dir", str(out), "--quiet")
+    first = curbench(*args)
+    records = _records(out)
+    assert len(records) == 3  # method, full data, random subset
+    by_scorer = {(r["config"]["scorer"], r["config"]["retention"]): r for r in records.values()}
+    method, full, random = by_scorer[("knn", 50.0)], by_scorer[("random", 100.0)], by_scorer[("random", 50.0)]
+    labels = load_digits().labels
+    # Strictly above each class's median (distinct scores): floor(c / 2) of a class of c.
+    expected_kept = int(sum(c // 2 for c in np.bincount(labels)))
+    assert method["selection"]["n_kept"] == random["selection"]["n_kept"] == expected_kept
+    assert full["selection"]["n_kept"] == len(labels)
+    for record in records.values():
+        metrics = record["metrics"]
+        assert metrics["fid"] >= 0 and 0 <= metrics["precision"] <= 1 and 0 <= metrics["coverage"] <= 1
+        assert record["provenance"]["wall_time_s"] > 0 and "torch" in record["provenance"]["packages"]
+        assert set(record["selection"]["retention_by_group"]["class"]) == {str(c) for c in range(10)}
+    assert (out / "comparison.md").exists() and "random subset" in first.stdout
+    for cell in records:
+        assert (out / "cells" / cell / "samples.png").exists()
+
+    mtimes = {p: p.stat().st_mtime_ns for p in (out / "cells").glob("*/result.json")}
+    curbench(*args)
+    assert {p: p.stat().st_mtime_ns for p in (out / "cells").glob("*/result.json")} == mtimes
+
+
+def test_toy_track_with_sample_time_curation(tmp_path):
+    out = tmp_path / "runs"
+    curbench(
+        "run", "--dataset", "toy", "--embedder", "pixels", "--eval-embedder", "pixels", "--generator", "mlp",
+        "--scorer", "truncation", "--option", "psi=1.0", "--samples", "500", "--output-dir", str(out), "--quiet",
+    )
+    records = [read_record(p) for p in (out / "cells").glob("*/result.json")]
+    assert sorted(r.config["scorer"] for r in records) == ["random", "truncation"]  # no random-subset row
+    truncated = next(r for r in records if r.config["scorer"] == "truncation")
+    assert truncated.metrics["n_fake"] == 500
