@@ -1,0 +1,63 @@
+"""The data-stage scorer protocol and a base class that validates its inputs.
+
+A data-stage scorer is built from keyword options, fitted on the embedded set,
+and gives one score per instance; higher means more typical, i.e. kept first.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from typing import ClassVar, Protocol, runtime_checkable
+
+import numpy as np
+
+from curbench.errors import InvalidInputError
+from curbench.validation import check_features, check_labels
+
+
+@runtime_checkable
+class DataScorer(Protocol):
+    """What the runner needs from a data-stage scorer (plugins need not subclass anything)."""
+
+    stage: str
+
+    def fit(self, features: np.ndarray, labels: np.ndarray | None = None) -> DataScorer: ...
+
+    def score(self, features: np.ndarray) -> np.ndarray: ...
+
+
+class Scorer(ABC):
+    """Convenience base: validates arrays, remembers the fitted dimension, returns float64 scores.
+
+    Subclasses implement :meth:`_fit` and :meth:`_score` on already-checked
+    ``(N, D)`` float arrays.
+    """
+
+    stage: ClassVar[str] = "data"
+    name: ClassVar[str] = "scorer"
+
+    _n_features: int | None = None
+
+    def fit(self, features: np.ndarray, labels: np.ndarray | None = None) -> Scorer:
+        features = check_features(features, f"{self.name} fit features")
+        labels = check_labels(labels, len(features))
+        self._fit(features, labels)
+        self._n_features = features.shape[1]
+        return self
+
+    def score(self, features: np.ndarray) -> np.ndarray:
+        if self._n_features is None:
+            raise InvalidInputError(f"{self.name} scorer is not fitted; call fit(features) before score(features)")
+        features = check_features(features, f"{self.name} score features")
+        if features.shape[1] != self._n_features:
+            raise InvalidInputError(
+                f"{self.name} scorer was fitted on {self._n_features}-d features but got {features.shape[1]}-d; "
+                "score features from the same embedder"
+            )
+        return np.asarray(self._score(features), dtype=np.float64).reshape(len(features))
+
+    @abstractmethod
+    def _fit(self, features: np.ndarray, labels: np.ndarray | None) -> None: ...
+
+    @abstractmethod
+    def _score(self, features: np.ndarray) -> np.ndarray: ...

@@ -1,0 +1,1 @@
+"""curbench-outliers: outlier detectors from scikit-learn as curbench data-stage scorers."""

@@ -1,0 +1,19 @@
+"""Registration module, imported when curbench discovers plugins: lazy strings only, no scikit-learn import."""
+
+from __future__ import annotations
+
+from curbench import hookimpl
+
+
+@hookimpl
+def curbench_register_scorers(register):
+    register(
+        "isolation-forest",
+        "curbench_outliers.scorers:IsolationForestScorer",
+        "scikit-learn IsolationForest score_samples (higher = more normal)",
+    )
+    register(
+        "lof",
+        "curbench_outliers.scorers:LOFScorer",
+        "negative local outlier factor (higher = more normal)",
+    )
