@@ -10,6 +10,7 @@ from typing import Annotated, Optional
 import numpy as np
 import typer
 
+from curbench import cli_protocol
 from curbench.errors import CurbenchError
 
 app = typer.Typer(
@@ -232,6 +233,10 @@ def plugins() -> None:
         typer.echo("  ".join(cell.ljust(width[i]) for i, cell in enumerate(row[:3])) + "  " + row[3])
     for broken in registry.broken:
         typer.echo(f"BROKEN  {broken.plugin}  {broken.distribution} {broken.version}  {broken.error}")
+
+
+app.command()(cli_protocol.sweep)
+app.command()(cli_protocol.leaderboard)
 
 
 def main() -> None:
