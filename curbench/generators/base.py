@@ -1,0 +1,377 @@
+"""The generator protocol, and the torch GAN base that the built-in generators share.
+
+A generator is built from keyword options, trained with :meth:`Generator.fit`
+(resuming from ``checkpoint_dir``), and sampled with a seed. Images come back as
+uint8 ``(N, C, H, W)``, points as float32 ``(N, D)``; see ``docs/generators.md``.
+"""
+
+from __future__ import annotations
+
+import os
+from abc import ABC, abstractmethod
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, ClassVar
+
+import numpy as np
+import torch
+from torch import nn
+
+from curbench import atomic
+from curbench.device import resolve_device
+from curbench.distributed import world_size
+from curbench.errors import InvalidInputError
+
+if TYPE_CHECKING:
+    from curbench.datasets.base import Dataset
+    from curbench.training import TrainingHooks
+
+CHECKPOINT_FORMAT = "curbench.generator/1"
+SAMPLE_BATCH = 1024
+_LABEL_STREAM = 1  # labels and latents drawn from the same seed use independent streams
+
+
+def training_device(requested: str) -> torch.device:
+    """The resolved device; under DDP on CUDA, each process takes the GPU of its local rank."""
+    device = torch.device(resolve_device(requested))
+    if device.type == "cuda" and device.index is None and world_size() > 1:
+        return torch.device("cuda", int(os.environ.get("LOCAL_RANK", 0)))
+    return device
+
+
+def truncated_normal(rng: np.random.Generator, shape: tuple[int, ...], psi: float) -> np.ndarray:
+    """Standard normal draws restricted to [-psi, psi] by redrawing the entries that fall outside."""
+    if not psi > 0:
+        raise InvalidInputError(f"truncation psi must be > 0, got {psi}; pass e.g. --option psi=0.5")
+    values = rng.standard_normal(shape)
+    outside = np.abs(values) > psi
+    while outside.any():
+        values[outside] = rng.standard_normal(int(outside.sum()))
+        outside = np.abs(values) > psi
+    return values
+
+
+class Generator(ABC):
+    """What the runner and the sample-time curators need from a generator."""
+
+    data_kind: ClassVar[str]  # "image" or "points"
+    has_discriminator: ClassVar[bool] = False
+    latent_dim: int
+
+    @abstractmethod
+    def fit(
+        self,
+        dataset: Dataset,
+        *,
+        seed: int = 0,
+        hooks: TrainingHooks | None = None,
+        checkpoint_dir: Path | None = None,
+    ) -> Generator:
+        """Train on ``dataset``; resume from the last checkpoint in ``checkpoint_dir`` if there is one."""
+
+    @abstractmethod
+    def sample(
+        self, n: int, *, seed: int, labels: np.ndarray | None = None, latents: np.ndarray | None = None
+    ) -> np.ndarray:
+        """``n`` samples; ``labels`` default to draws from the training label distribution (conditional models)."""
+
+    def sample_latents(self, n: int, *, seed: int, psi: float | None = None) -> np.ndarray:
+        """``(n, latent_dim)`` prior draws: standard normal, truncated to [-psi, psi] when ``psi`` is given."""
+        rng = np.random.default_rng(seed)
+        shape = (n, self.latent_dim)
+        values = rng.standard_normal(shape) if psi is None else truncated_normal(rng, shape, psi)
+        return values.astype(np.float32)
+
+    def sample_labels(self, n: int, *, seed: int) -> np.ndarray | None:
+        """Labels ``sample`` uses for this seed when none are passed; None for unconditional models."""
+        return None
+
+    def discriminate(self, x: np.ndarray, labels: np.ndarray | None = None) -> np.ndarray:
+        """Raw discriminator logits, one per sample (higher = judged real)."""
+        raise InvalidInputError(f"{type(self).__name__} has no discriminator; use a generator that trains one")
+
+    @abstractmethod
+    def save(self, path: str | Path) -> None: ...
+
+    @abstractmethod
+    def load(self, path: str | Path) -> Generator: ...
+
+
+def read_checkpoint(path: str | Path, what: str = "generator checkpoint") -> dict[str, Any]:
+    """A curbench checkpoint as a dict, loaded without unpickling arbitrary objects."""
+    path = Path(path)
+    if not path.is_file():
+        raise InvalidInputError(f"{what} not found: {path}; check the path")
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:  # torch raises many types for truncated or foreign files
+        reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise InvalidInputError(f"{what} {path} cannot be read ({reason}); re-save it or retrain") from None
+    if not isinstance(state, dict):
+        raise InvalidInputError(f"{what} {path} holds a {type(state).__name__}, not a state dict")
+    return state
+
+
+def write_checkpoint(path: str | Path, state: dict[str, Any]) -> None:
+    with atomic.atomic_path(path) as tmp:
+        torch.save(state, tmp)
+
+
+def load_state(module: nn.Module, state: Any, what: str, path: str | Path) -> None:
+    """``module.load_state_dict`` strictly, turning a mismatch into one line."""
+    try:
+        module.load_state_dict(state)
+    except (RuntimeError, TypeError, AttributeError) as exc:
+        reason = str(exc).strip().splitlines()[0]
+        raise InvalidInputError(
+            f"{what} in {path} does not fit this architecture ({reason}); pass the options it was trained with"
+        ) from None
+
+
+def label_index(classes: np.ndarray, labels: np.ndarray, what: str = "labels") -> np.ndarray:
+    """Positions of ``labels`` in the sorted training ``classes``; unknown labels are an error."""
+    labels = np.asarray(labels)
+    positions = np.clip(np.searchsorted(classes, labels), 0, len(classes) - 1)
+    unknown = classes[positions] != labels
+    if unknown.any():
+        raise InvalidInputError(
+            f"{what} contain classes the model was not trained on (e.g. {labels[unknown][0]}); "
+            f"use labels from {classes.tolist()}"
+        )
+    return positions
+
+
+class TorchGAN(Generator):
+    """A generator/discriminator pair trained by :func:`curbench.generators.train.train_gan`.
+
+    Subclasses describe the data (:meth:`_spec`), build the two networks from
+    that description (:meth:`_build`) and convert between data and model space.
+    Networks take ``(input, class_index_or_None)``; the discriminator returns
+    one logit per sample.
+    """
+
+    architecture: ClassVar[str]
+    has_discriminator = True
+
+    def __init__(
+        self,
+        *,
+        steps: int,
+        batch_size: int,
+        lr: float,
+        latent_dim: int,
+        conditional: bool | None,
+        ema: float,
+        checkpoint_every: int,
+        device: str = "auto",
+        amp: bool = True,
+        cpu_threads: int | None = 1,
+    ) -> None:
+        for name, value in (("steps", steps), ("batch_size", batch_size), ("latent_dim", latent_dim)):
+            if not isinstance(value, int) or value < 1:
+                raise InvalidInputError(f"{self.architecture} option {name} must be a positive integer, got {value!r}")
+        if not lr > 0:
+            raise InvalidInputError(f"{self.architecture} option lr must be > 0, got {lr!r}")
+        if not 0 <= ema < 1:
+            raise InvalidInputError(f"{self.architecture} option ema must be in [0, 1), got {ema!r} (0 disables it)")
+        if cpu_threads is not None and (not isinstance(cpu_threads, int) or cpu_threads < 1):
+            raise InvalidInputError(f"{self.architecture} option cpu_threads must be a positive integer or null, got {cpu_threads!r}")
+        if not isinstance(checkpoint_every, int) or checkpoint_every < 0:
+            raise InvalidInputError(f"{self.architecture} option checkpoint_every must be an integer >= 0 (0: only at the end)")
+        self.options: dict[str, Any] = dict(
+            steps=steps, batch_size=batch_size, lr=lr, latent_dim=latent_dim, conditional=conditional,
+            ema=ema, checkpoint_every=checkpoint_every, amp=amp, cpu_threads=cpu_threads,
+        )
+        self.latent_dim = latent_dim
+        self.device = training_device(device)
+        self.spec: dict[str, Any] | None = None
+        self.generator_net: nn.Module | None = None
+        self.ema_net: nn.Module | None = None
+        self.discriminator_net: nn.Module | None = None
+
+    # --- what subclasses provide -------------------------------------------------
+    @abstractmethod
+    def _spec(self, dataset: Dataset) -> dict[str, Any]:
+        """Everything needed to rebuild the networks and data transforms (plain values only)."""
+
+    @abstractmethod
+    def _build(self, spec: dict[str, Any]) -> tuple[nn.Module, nn.Module]:
+        """Fresh (generator, discriminator) for ``spec``."""
+
+    @abstractmethod
+    def to_model(self, data: torch.Tensor) -> torch.Tensor:
+        """Data (uint8 images or raw points) -> the float tensors the networks see."""
+
+    @abstractmethod
+    def from_model(self, output: torch.Tensor) -> np.ndarray:
+        """Generator output -> data in the dataset's format."""
+
+    # --- training ------------------------------------------------------------------
+    def fit(
+        self,
+        dataset: Dataset,
+        *,
+        seed: int = 0,
+        hooks: TrainingHooks | None = None,
+        checkpoint_dir: Path | None = None,
+    ) -> TorchGAN:
+        from curbench.generators.train import train_gan
+
+        self._check_kind(dataset)
+        self.spec = self._spec(dataset)
+        self._init_networks(seed)
+        train_gan(self, dataset, seed=seed, hooks=hooks, checkpoint_dir=checkpoint_dir)
+        return self
+
+    def _check_kind(self, dataset: Dataset) -> None:
+        kind = "image" if dataset.is_image else "points"
+        if kind != self.data_kind:
+            other = "mlp" if kind == "points" else "dcgan"
+            raise InvalidInputError(
+                f"generator '{self.architecture}' needs {self.data_kind} data but dataset '{dataset.name}' holds {kind}; "
+                f"use --generator {other}"
+            )
+
+    def _conditional_for(self, dataset: Dataset) -> bool:
+        conditional = self.options["conditional"]
+        if conditional and dataset.labels is None:
+            raise InvalidInputError(
+                f"conditional {self.architecture} needs a labelled dataset but '{dataset.name}' has no labels; "
+                "pass --generator-option conditional=false"
+            )
+        return dataset.labels is not None if conditional is None else bool(conditional)
+
+    def _label_spec(self, dataset: Dataset) -> dict[str, Any]:
+        if not self._conditional_for(dataset):
+            return {"classes": None, "class_probs": None}
+        classes, counts = np.unique(dataset.labels, return_counts=True)
+        return {"classes": classes.tolist(), "class_probs": (counts / counts.sum()).tolist()}
+
+    def _init_networks(self, seed: int) -> None:
+        # Seeded without touching the caller's global RNG.
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(seed)
+            generator, discriminator = self._build(self.spec)
+        self.generator_net = generator.to(self.device)
+        self.discriminator_net = discriminator.to(self.device)
+        self.ema_net = None
+        if self.options["ema"] > 0:
+            self.ema_net = self._build(self.spec)[0].to(self.device)
+            self.ema_net.load_state_dict(self.generator_net.state_dict())
+            self.ema_net.requires_grad_(False)
+
+    # --- sampling ------------------------------------------------------------------
+    @property
+    def classes(self) -> np.ndarray | None:
+        self._require_trained()
+        classes = self.spec["classes"]
+        return None if classes is None else np.asarray(classes)
+
+    def sampler_net(self) -> nn.Module:
+        self._require_trained()
+        return self.ema_net if self.ema_net is not None else self.generator_net
+
+    def sample_labels(self, n: int, *, seed: int) -> np.ndarray | None:
+        classes = self.classes
+        if classes is None:
+            return None
+        rng = np.random.default_rng([seed, _LABEL_STREAM])
+        return rng.choice(classes, size=n, p=np.asarray(self.spec["class_probs"]))
+
+    def sample(
+        self, n: int, *, seed: int, labels: np.ndarray | None = None, latents: np.ndarray | None = None
+    ) -> np.ndarray:
+        if not isinstance(n, (int, np.integer)) or n < 1:
+            raise InvalidInputError(f"number of samples must be a positive integer, got {n!r}")
+        latents = self.sample_latents(n, seed=seed) if latents is None else np.asarray(latents, dtype=np.float32)
+        if latents.shape != (n, self.latent_dim):
+            raise InvalidInputError(f"latents must have shape ({n}, {self.latent_dim}), got {latents.shape}")
+        index = self._class_index(labels, n, seed)
+        net = self.sampler_net()
+        net.eval()
+        chunks = []
+        with torch.no_grad():
+            for start in range(0, n, SAMPLE_BATCH):
+                z = torch.from_numpy(latents[start : start + SAMPLE_BATCH]).to(self.device)
+                y = None if index is None else torch.from_numpy(index[start : start + SAMPLE_BATCH]).to(self.device)
+                chunks.append(self.from_model(net(z, y).float()))
+        return np.concatenate(chunks)
+
+    def _class_index(self, labels: np.ndarray | None, n: int, seed: int) -> np.ndarray | None:
+        classes = self.classes
+        if classes is None:
+            if labels is not None:
+                raise InvalidInputError(f"this {self.architecture} is unconditional; do not pass labels")
+            return None
+        labels = self.sample_labels(n, seed=seed) if labels is None else np.asarray(labels)
+        if labels.shape != (n,):
+            raise InvalidInputError(f"labels must have shape ({n},), got {labels.shape}")
+        return label_index(classes, labels).astype(np.int64)
+
+    def discriminate(self, x: np.ndarray, labels: np.ndarray | None = None) -> np.ndarray:
+        self._require_trained()
+        if self.discriminator_net is None:
+            raise InvalidInputError(f"this {self.architecture} was loaded without a discriminator; drs needs one")
+        x = np.asarray(x)
+        if self.classes is not None and labels is None:
+            raise InvalidInputError("this discriminator is class-conditional; pass the labels of the samples")
+        index = self._class_index(labels, len(x), seed=0) if labels is not None else None
+        net = self.discriminator_net
+        net.eval()
+        logits = []
+        with torch.no_grad():
+            for start in range(0, len(x), SAMPLE_BATCH):
+                batch = self.to_model(torch.from_numpy(x[start : start + SAMPLE_BATCH]).to(self.device))
+                y = None if index is None else torch.from_numpy(index[start : start + SAMPLE_BATCH]).to(self.device)
+                logits.append(net(batch, y).float().cpu().numpy())
+        return np.concatenate(logits).astype(np.float64)
+
+    def _require_trained(self) -> None:
+        if self.generator_net is None:
+            raise InvalidInputError(f"{self.architecture} generator is not trained; call fit(dataset) or load(path) first")
+
+    # --- checkpoints ---------------------------------------------------------------
+    def state(self) -> dict[str, Any]:
+        """The model part of a checkpoint: architecture, spec and network weights."""
+        self._require_trained()
+        return {
+            "format": CHECKPOINT_FORMAT,
+            "architecture": self.architecture,
+            "spec": self.spec,
+            "options": self.options,
+            "generator": self.generator_net.state_dict(),
+            "discriminator": None if self.discriminator_net is None else self.discriminator_net.state_dict(),
+            "ema": None if self.ema_net is None else self.ema_net.state_dict(),
+        }
+
+    def save(self, path: str | Path) -> None:
+        write_checkpoint(path, self.state())
+
+    def load(self, path: str | Path) -> TorchGAN:
+        state = read_checkpoint(path)
+        self.load_state(state, path)
+        self.options.update(state.get("options") or {})  # describe the loaded model, not the constructor defaults
+        return self
+
+    def load_state(self, state: dict[str, Any], path: str | Path) -> None:
+        if state.get("format") != CHECKPOINT_FORMAT:
+            raise InvalidInputError(
+                f"{path} is not a curbench generator checkpoint; use --generator checkpoint with architecture= for raw state dicts"
+            )
+        if state.get("architecture") != self.architecture:
+            raise InvalidInputError(
+                f"{path} holds a '{state.get('architecture')}' generator, not '{self.architecture}'; "
+                f"load it with --generator {state.get('architecture')}"
+            )
+        self.spec = state["spec"]
+        self.options["ema"] = self.options["ema"] if state["ema"] is not None else 0.0
+        self.latent_dim = self.spec["latent_dim"]
+        self._init_networks(seed=0)
+        load_state(self.generator_net, state["generator"], "generator weights", path)
+        if state["discriminator"] is None:
+            self.discriminator_net = None
+        else:
+            load_state(self.discriminator_net, state["discriminator"], "discriminator weights", path)
+        if state["ema"] is not None:
+            if self.ema_net is None:
+                self.ema_net = self._build(self.spec)[0].to(self.device).requires_grad_(False)
+            load_state(self.ema_net, state["ema"], "EMA generator weights", path)

@@ -1,0 +1,313 @@
+"""The training loop every built-in GAN shares: hinge loss, EMA, checkpoints, resume, AMP, DDP.
+
+Randomness is counter-based: the mini-batch, latents and fake labels of step
+``s`` are drawn from generators seeded with ``(seed, s)``, so a resumed run
+draws exactly what an uninterrupted one would, and every DDP rank draws the same
+global batch and trains on its own slice of it.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import numpy as np
+import torch
+import torch.distributed as dist
+import torch.nn.functional as F
+from torch import nn
+from torch.nn.parallel import DistributedDataParallel
+
+from curbench.distributed import rank, world_size
+from curbench.errors import InvalidInputError
+from curbench.generators.base import label_index, read_checkpoint, write_checkpoint
+from curbench.progress import progress
+from curbench.training import TrainingHooks, TrainRun, TrainStep
+
+if TYPE_CHECKING:
+    from curbench.datasets.base import Dataset
+    from curbench.generators.base import TorchGAN
+
+CHECKPOINT_FILE = "last.pt"
+ADAM_BETAS = (0.0, 0.9)  # the usual choice for hinge-loss GANs with spectral norm
+EMA_WARMUP = 10  # decay ramps up as (1 + s) / (10 + s) so short runs still get a useful average
+CALIBRATION_BATCHES = 16
+_BATCH_STREAM, _STEP_STREAM, _CALIBRATION_STREAM = 2, 3, 4
+_PHASE_CODE = {"discriminator": 0, "generator": 1}
+# Options that may change between an interrupted run and its resumption.
+_RESUMABLE_OPTIONS = frozenset({"steps", "checkpoint_every", "amp", "cpu_threads"})
+
+
+def batch_indices(step: int, batch_size: int, n: int, seed: int) -> np.ndarray:
+    """Positions of step ``step``'s mini-batch: consecutive slices of per-epoch permutations."""
+    positions = step * batch_size + np.arange(batch_size)
+    epochs, offsets = np.divmod(positions, n)
+    out = np.empty(batch_size, dtype=np.int64)
+    for epoch in np.unique(epochs):
+        chosen = epochs == epoch
+        out[chosen] = np.random.default_rng([seed, _BATCH_STREAM, int(epoch)]).permutation(n)[offsets[chosen]]
+    return out
+
+
+def step_noise(
+    step: int, phase: str, batch_size: int, latent_dim: int, seed: int, class_probs: np.ndarray | None
+) -> tuple[np.ndarray, np.ndarray | None]:
+    """Latents and fake class indices for one phase of one step."""
+    return _noise(np.random.default_rng([seed, _STEP_STREAM, step, _PHASE_CODE[phase]]), batch_size, latent_dim, class_probs)
+
+
+def _noise(
+    rng: np.random.Generator, batch_size: int, latent_dim: int, class_probs: np.ndarray | None
+) -> tuple[np.ndarray, np.ndarray | None]:
+    latents = rng.standard_normal((batch_size, latent_dim)).astype(np.float32)
+    classes = None if class_probs is None else rng.choice(len(class_probs), size=batch_size, p=class_probs)
+    return latents, classes
+
+
+def hinge_d_loss(real_logits: torch.Tensor, fake_logits: torch.Tensor) -> torch.Tensor:
+    return F.relu(1 - real_logits).mean() + F.relu(1 + fake_logits).mean()
+
+
+def hinge_g_loss(fake_logits: torch.Tensor) -> torch.Tensor:
+    return -fake_logits.mean()
+
+
+class _Trainer:
+    """State of one run of :func:`train_gan`; split into methods to keep each phase readable."""
+
+    def __init__(self, model: TorchGAN, dataset: Dataset, seed: int, hooks: TrainingHooks, checkpoint_dir: Path | None):
+        self.model, self.seed, self.hooks = model, seed, hooks
+        self.options = model.options
+        self.rank, self.world = rank(), world_size()
+        self.batch_size = self.options["batch_size"]
+        if self.batch_size % self.world:
+            raise InvalidInputError(
+                f"batch_size {self.batch_size} is not divisible by the {self.world} distributed processes; "
+                "pick a multiple of the world size"
+            )
+        self.device = model.device
+        self.amp = bool(self.options["amp"]) and self.device.type == "cuda"
+        self.checkpoint_path = None if checkpoint_dir is None else Path(checkpoint_dir) / CHECKPOINT_FILE
+        resumed = self._resumable_state()
+        if resumed is not None:  # rebuilds the networks, so before the optimisers take their parameters
+            model.load_state(resumed, self.checkpoint_path)
+        self.g_optimizer = torch.optim.Adam(model.generator_net.parameters(), lr=self.options["lr"], betas=ADAM_BETAS)
+        self.d_optimizer = torch.optim.Adam(model.discriminator_net.parameters(), lr=self.options["lr"], betas=ADAM_BETAS)
+        self.g_scaler = torch.amp.GradScaler(self.device.type, enabled=self.amp)
+        self.d_scaler = torch.amp.GradScaler(self.device.type, enabled=self.amp)
+        self.data = torch.from_numpy(np.ascontiguousarray(dataset.data)).to(self.device)
+        classes = model.classes
+        self.real_classes = self.real_class_index = self.class_probs = None
+        if classes is not None:
+            self.real_class_index = label_index(classes, dataset.labels)
+            self.real_classes = torch.from_numpy(self.real_class_index).to(self.device)
+            self.class_probs = np.asarray(model.spec["class_probs"], dtype=np.float64)
+        self.n = len(dataset)
+        self.start_step = 0
+        if resumed is not None:
+            self.g_optimizer.load_state_dict(resumed["g_optimizer"])
+            self.d_optimizer.load_state_dict(resumed["d_optimizer"])
+            self.g_scaler.load_state_dict(resumed["g_scaler"])
+            self.d_scaler.load_state_dict(resumed["d_scaler"])
+            self.start_step = int(resumed["step"])
+        self.g_train: nn.Module = model.generator_net
+        self.d_train: nn.Module = model.discriminator_net
+        if self.world > 1:
+            ids = [self.device.index] if self.device.type == "cuda" else None
+            self.g_train = DistributedDataParallel(model.generator_net, device_ids=ids)
+            self.d_train = DistributedDataParallel(model.discriminator_net, device_ids=ids)
+        self.run = TrainRun(
+            generator=model.generator_net,
+            discriminator=model.discriminator_net,
+            g_optimizer=self.g_optimizer,
+            d_optimizer=self.d_optimizer,
+            train_indices=np.arange(self.n),
+            seed=seed,
+            total_steps=self.options["steps"],
+            options={**self.options, "architecture": model.architecture, "loss": "hinge",
+                     "start_step": self.start_step, "model": model, "ema_generator": model.ema_net},
+        )
+
+    # --- checkpoints ---------------------------------------------------------------
+    def _resumable_state(self) -> dict | None:
+        if self.checkpoint_path is None or not self.checkpoint_path.is_file():
+            return None
+        state = read_checkpoint(self.checkpoint_path, "training checkpoint")
+        saved = {k: v for k, v in state.get("options", {}).items() if k not in _RESUMABLE_OPTIONS}
+        current = {k: v for k, v in self.options.items() if k not in _RESUMABLE_OPTIONS}
+        if state.get("seed") != self.seed or state.get("spec") != self.model.spec or saved != current:
+            raise InvalidInputError(
+                f"{self.checkpoint_path} belongs to a different run (seed, data or options differ); "
+                "delete it or train into another checkpoint directory"
+            )
+        return state
+
+    def save(self, step: int) -> None:
+        if self.checkpoint_path is None or self.rank != 0:
+            return
+        state = self.model.state()
+        state.update(
+            step=step, seed=self.seed,
+            g_optimizer=self.g_optimizer.state_dict(), d_optimizer=self.d_optimizer.state_dict(),
+            g_scaler=self.g_scaler.state_dict(), d_scaler=self.d_scaler.state_dict(),
+        )
+        write_checkpoint(self.checkpoint_path, state)
+
+    # --- one step ------------------------------------------------------------------
+    def _local(self, array: np.ndarray | None) -> torch.Tensor | None:
+        """This rank's slice of a global batch array, on the training device."""
+        if array is None:
+            return None
+        return torch.from_numpy(np.ascontiguousarray(array[self.rank :: self.world])).to(self.device)
+
+    def _autocast(self) -> torch.autocast:
+        return torch.autocast(self.device.type, dtype=torch.float16, enabled=self.amp)
+
+    def discriminator_step(self, step: int) -> None:
+        model = self.model
+        indices = batch_indices(step, self.batch_size, self.n, self.seed)
+        latents, fake_classes = step_noise(
+            step, "discriminator", self.batch_size, model.latent_dim, self.seed, self.class_probs
+        )
+        local = self._local(indices)
+        real = model.to_model(self.data[local])
+        real_y = None if self.real_classes is None else self.real_classes[local]
+        fake_y = self._local(fake_classes)
+        with self._autocast():
+            with torch.no_grad():
+                fake = model.generator_net(self._local(latents), fake_y)
+            # One forward over real and fake keeps DDP to one forward per backward.
+            both_y = None if real_y is None else torch.cat([real_y, fake_y])
+            logits = self.d_train(torch.cat([real, fake.to(real.dtype)]), both_y).float()
+            real_logits, fake_logits = logits[: len(real)], logits[len(real) :]
+            loss = hinge_d_loss(real_logits, fake_logits)
+        self.d_optimizer.zero_grad(set_to_none=True)
+        self.d_scaler.scale(loss).backward()
+        self.d_scaler.step(self.d_optimizer)
+        self.d_scaler.update()
+        losses = {"d_loss": loss.item(), "d_real": real_logits.mean().item(), "d_fake": fake_logits.mean().item()}
+        self.hooks.step(self.run, TrainStep(
+            step=step, phase="discriminator", batch_indices=indices, latents=latents, losses=losses,
+            labels=None if self.real_class_index is None else self._class_labels(self.real_class_index[indices]),
+            fake_labels=self._class_labels(fake_classes),
+        ))
+        self.last_losses.update(d_loss=losses["d_loss"])
+
+    def generator_step(self, step: int) -> None:
+        model = self.model
+        latents, fake_classes = step_noise(step, "generator", self.batch_size, model.latent_dim, self.seed, self.class_probs)
+        fake_y = self._local(fake_classes)
+        discriminator = model.discriminator_net
+        discriminator.requires_grad_(False)  # the generator step needs gradients through D, not of D
+        with self._autocast():
+            fake = self.g_train(self._local(latents), fake_y)
+            loss = hinge_g_loss(discriminator(fake, fake_y).float())
+        self.g_optimizer.zero_grad(set_to_none=True)
+        self.g_scaler.scale(loss).backward()
+        self.g_scaler.step(self.g_optimizer)
+        self.g_scaler.update()
+        discriminator.requires_grad_(True)
+        self._update_ema(step)
+        losses = {"g_loss": loss.item()}
+        self.hooks.step(self.run, TrainStep(
+            step=step, phase="generator", batch_indices=None, latents=latents, losses=losses,
+            fake_labels=self._class_labels(fake_classes),
+        ))
+        self.last_losses.update(losses)
+
+    def _class_labels(self, class_index: np.ndarray | None) -> np.ndarray | None:
+        return None if class_index is None else self.model.classes[class_index]
+
+    def _update_ema(self, step: int) -> None:
+        ema = self.model.ema_net
+        if ema is None:
+            return
+        decay = min(self.options["ema"], (1 + step) / (EMA_WARMUP + step))
+        with torch.no_grad():
+            for averaged, current in zip(ema.parameters(), self.model.generator_net.parameters(), strict=True):
+                averaged.lerp_(current, 1 - decay)
+
+    # --- the loop ------------------------------------------------------------------
+    def train(self) -> None:
+        steps = self.options["steps"]
+        every = self.options["checkpoint_every"]
+        self.last_losses: dict[str, float] = {}
+        self.hooks.start(self.run)
+        bar = progress(total=steps, desc=f"train {self.model.architecture}", unit="step")
+        bar.update(self.start_step)
+        started = time.perf_counter()
+        for done, step in enumerate(range(self.start_step, steps), start=1):
+            self.model.generator_net.train()
+            self.model.discriminator_net.train()
+            self.discriminator_step(step)
+            self.generator_step(step)
+            if every and (step + 1) % every == 0 and step + 1 < steps:
+                self.save(step + 1)
+            bar.update(1)
+            if done % 25 == 0 or step + 1 == steps:
+                rate = done / max(time.perf_counter() - started, 1e-9)
+                bar.set_postfix({**{k: f"{v:.3f}" for k, v in self.last_losses.items()}, "steps/s": f"{rate:.1f}"})
+        bar.close()
+        if self.start_step < steps:
+            self._synchronise_buffers()
+            self._calibrate_ema_batchnorm()
+            self.save(steps)
+        self.hooks.end(self.run)
+
+    def _synchronise_buffers(self) -> None:
+        """Each rank's last forward updated buffers (BatchNorm stats) locally; adopt rank 0's."""
+        if self.world == 1:
+            return
+        for net in (self.model.generator_net, self.model.discriminator_net):
+            for buffer in net.buffers():
+                dist.broadcast(buffer, src=0)
+
+    def _calibrate_ema_batchnorm(self) -> None:
+        """Recompute the EMA generator's BatchNorm statistics for its own (averaged) weights."""
+        ema = self.model.ema_net
+        norms = [m for m in (ema.modules() if ema is not None else []) if isinstance(m, nn.modules.batchnorm._BatchNorm)]
+        if not norms:
+            return
+        momenta = [norm.momentum for norm in norms]
+        for norm in norms:
+            norm.reset_running_stats()
+            norm.momentum = None  # cumulative average over the calibration batches
+        ema.train()
+        with torch.no_grad(), self._autocast():
+            for batch in range(CALIBRATION_BATCHES):
+                rng = np.random.default_rng([self.seed, _CALIBRATION_STREAM, batch])
+                latents, classes = _noise(rng, self.batch_size, self.model.latent_dim, self.class_probs)
+                ema(torch.from_numpy(latents).to(self.device), None if classes is None else torch.from_numpy(classes).to(self.device))
+        for norm, momentum in zip(norms, momenta, strict=True):
+            norm.momentum = momentum
+        ema.eval()
+
+
+@contextmanager
+def cpu_threads(device: torch.device, threads: int | None) -> Iterator[None]:
+    """Limit torch's intra-op threads while training on CPU.
+
+    Small GANs are dominated by per-operation overhead; extra OpenMP threads
+    buy little and slow training several-fold when the cores are shared.
+    """
+    if device.type != "cpu" or threads is None:
+        yield
+        return
+    previous = torch.get_num_threads()
+    torch.set_num_threads(threads)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(previous)
+
+
+def train_gan(
+    model: TorchGAN, dataset: Dataset, *, seed: int, hooks: TrainingHooks | None, checkpoint_dir: Path | None
+) -> None:
+    """Train ``model``'s networks on ``dataset`` in place, resuming from ``checkpoint_dir/last.pt``."""
+    with cpu_threads(model.device, model.options["cpu_threads"]):
+        _Trainer(model, dataset, seed, hooks or TrainingHooks(), checkpoint_dir).train()
+
