@@ -14,6 +14,8 @@ def format_cell(value: object, digits: int = 4) -> str:
     if isinstance(value, float):
         if math.isnan(value):
             return "—"
+        if value.is_integer() and abs(value) < 1e6:
+            return str(int(value))
         return f"{value:.{digits}g}" if abs(value) >= 1e4 or (value and abs(value) < 1e-3) else f"{value:.{digits}f}"
     return str(value)
 
