@@ -1,0 +1,14 @@
+"""Registration module, imported when curbench discovers plugins: a lazy string, no torch import."""
+
+from __future__ import annotations
+
+from curbench import hookimpl
+
+
+@hookimpl
+def curbench_register_scorers(register):
+    register(
+        "influence",
+        "curbench_influence.scorer:InfluenceScorer",
+        "GAN influence estimation (Terashita et al.): keeps instances whose removal would worsen the metric",
+    )
