@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -17,6 +17,9 @@ from curbench.plugins import Registry, accepts_option, check_options, load_regis
 from curbench.records import RECORD_FILE, Provenance, ResultRecord, Selection, cell_id, read_record
 from curbench.scorers.context import ScoringContext
 from curbench.training import TrainingHooks
+
+if TYPE_CHECKING:
+    from curbench.executors import Executor
 
 CELLS_DIR = "cells"
 GENERATORS_DIR = "generators"
@@ -191,14 +194,19 @@ def _is_curator(scorer: Any) -> bool:
     return getattr(scorer, "stage", "data") == "sample"
 
 
-def run_with_baselines(config: RunConfig, runner: CellRunner | None = None) -> dict[str, ResultRecord]:
-    """The method cell plus its baselines, keyed by role ('method', 'full', 'random')."""
-    runner = runner or CellRunner()
+def run_with_baselines(config: RunConfig, executor: Executor | None = None) -> dict[str, ResultRecord]:
+    """The method cell plus its baselines, keyed by role ('method', 'full', 'random').
+
+    The cells are independent, so by default they run in a local process pool.
+    """
+    from curbench.executors import LocalExecutor, default_workers
+    from curbench.sweep import failure_summary, role_of, run_sweep, with_baselines
+
+    runner = CellRunner()
     runner.validate(config)
-    baselines = baselines_for(config, sample_time=runner.is_sample_time(config))
-    records = {"method": runner.run(config)}
-    if config.baselines:
-        records["full"] = runner.run(baselines.full)
-        if baselines.random is not None:
-            records["random"] = runner.run(baselines.random)
-    return records
+    configs = with_baselines([config], runner.is_sample_time)
+    result = run_sweep(configs, executor or LocalExecutor(workers=min(len(configs), default_workers())))
+    if result.failures:
+        raise failure_summary(result.failures)
+    by_role = {role_of(record.config): record for record in result.records}
+    return {role: by_role[role] for role in ("method", "full", "random") if role in by_role}
