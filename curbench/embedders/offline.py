@@ -1,0 +1,234 @@
+"""Embedders that need no download: raw pixels, a classifier trained on the labels, a random CNN.
+
+They work from 8 x 8 images (digits) up to 32 x 32 and power the offline default
+run and the tests.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+import numpy as np
+import torch
+from torch import nn
+
+from curbench.cache import ArrayCache, key_digest
+from curbench.embedders.base import Embedder
+from curbench.errors import InvalidInputError
+from curbench.progress import progress
+
+if TYPE_CHECKING:
+    from curbench.datasets.base import Dataset
+
+WEIGHTS_NAMESPACE = "embedder-weights"
+_TRAIN_BATCH = 128
+
+
+class PixelEmbedder(Embedder):
+    """Pixels scaled to [0, 1] and flattened; 2-D point data passes through unchanged."""
+
+    name = "pixels"
+    accepts_points = True
+
+    def __init__(self, *, batch_size: int = 1024, device: str = "cpu") -> None:
+        super().__init__(batch_size=batch_size, device=device)
+        self._dim: int | None = None
+
+    @property
+    def feature_dim(self) -> int:
+        if self._dim is None:
+            raise InvalidInputError("pixels embedder: the feature size is set by the data; call fit or embed first")
+        return self._dim
+
+    def preprocessing(self) -> dict[str, object]:
+        return {"scale": "x/255", "layout": "CHW flattened"}
+
+    def fit(self, dataset: Dataset) -> PixelEmbedder:
+        self._dim = int(np.prod(dataset.data.shape[1:]))
+        return self
+
+    def build_model(self) -> nn.Module:
+        return nn.Flatten()
+
+    def preprocess(self, images: torch.Tensor) -> torch.Tensor:
+        return images / 255
+
+    def embed_batch(self, images: torch.Tensor) -> torch.Tensor:
+        # Unlike RGB networks, keep the native channel count: grayscale stays 1 x H x W.
+        if images.dtype != torch.uint8 or images.ndim != 4:
+            raise InvalidInputError(f"pixels embedder takes uint8 images (N, C, H, W), got {tuple(images.shape)} {images.dtype}")
+        return images.to(self.device).flatten(1).float() / 255
+
+    def embed(self, images: np.ndarray) -> np.ndarray:
+        array = np.asarray(images)
+        if array.ndim == 2:
+            if array.dtype.kind not in "fiu":
+                raise InvalidInputError(f"point data must be numeric, got dtype {array.dtype}")
+            self._dim = array.shape[1]
+            return array.astype(np.float32)
+        if array.ndim != 4 or array.dtype != np.uint8:
+            raise InvalidInputError(f"pixels embedder takes uint8 images (N, C, H, W) or points (N, D), got {array.shape} {array.dtype}")
+        self._dim = int(np.prod(array.shape[1:]))
+        return array.reshape(len(array), -1).astype(np.float32) / np.float32(255)
+
+
+class SmallCNN(nn.Module):
+    """Two conv stages, pooled to 2 x 2 whatever the input size (8 x 8 to 32 x 32), then an MLP neck."""
+
+    def __init__(self, width: int, feature_dim: int, num_classes: int = 0) -> None:
+        super().__init__()
+
+        def block(c_in: int, c_out: int) -> list[nn.Module]:
+            return [nn.Conv2d(c_in, c_out, 3, padding=1, bias=False), nn.BatchNorm2d(c_out), nn.ReLU(inplace=True)]
+
+        self.trunk = nn.Sequential(
+            *block(3, width), *block(width, width), nn.MaxPool2d(2, ceil_mode=True),
+            *block(width, 2 * width), *block(2 * width, 2 * width),
+            nn.AdaptiveAvgPool2d(2), nn.Flatten(),
+        )  # fmt: skip
+        self.neck = nn.Sequential(nn.Linear(8 * width, feature_dim), nn.ReLU(inplace=True))
+        self.head = nn.Linear(feature_dim, num_classes) if num_classes else nn.Identity()
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.head(self.neck(self.trunk(x)))
+
+
+def _to_unit_range(images: torch.Tensor) -> torch.Tensor:
+    return images / 127.5 - 1
+
+
+def _seeded(seed: int, build: Callable[..., nn.Module], *args: object) -> nn.Module:
+    """Construct a module under a fixed seed without touching the caller's global RNG stream."""
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        return build(*args)
+
+
+class RandomCNNEmbedder(Embedder):
+    """A seeded, randomly initialised :class:`SmallCNN` trunk (Naeem et al.'s random-embedding baseline)."""
+
+    name = "random-cnn"
+
+    def __init__(self, *, width: int = 32, seed: int = 0, batch_size: int = 256, device: str = "auto") -> None:
+        super().__init__(batch_size=batch_size, device=device)
+        if width < 1:
+            raise InvalidInputError(f"random-cnn width must be >= 1, got {width}")
+        self.width = width
+        self.seed = seed
+
+    @property
+    def feature_dim(self) -> int:
+        return 8 * self.width
+
+    def preprocessing(self) -> dict[str, object]:
+        return {"scale": "x/127.5-1", "width": self.width, "seed": self.seed, "arch": "SmallCNN-v1"}
+
+    def build_model(self) -> nn.Module:
+        return _seeded(self.seed, SmallCNN, self.width, 4 * self.width).trunk
+
+    def preprocess(self, images: torch.Tensor) -> torch.Tensor:
+        return _to_unit_range(images)
+
+
+class ClassifierEmbedder(Embedder):
+    """A :class:`SmallCNN` trained on the dataset's labels; features are its penultimate layer.
+
+    Mirrors the paper's "aligned embedding": features that separate the classes
+    of this very dataset. Training is seeded and the weights are cached on disk,
+    keyed by the dataset's content hash and every training option.
+    """
+
+    name = "classifier"
+
+    def __init__(
+        self,
+        *,
+        epochs: int = 10,
+        width: int = 16,
+        feature_size: int = 128,
+        lr: float = 2e-3,
+        seed: int = 0,
+        batch_size: int = 256,
+        device: str = "auto",
+    ) -> None:
+        super().__init__(batch_size=batch_size, device=device)
+        for what, value in (("epochs", epochs), ("width", width), ("feature_size", feature_size)):
+            if value < 1:
+                raise InvalidInputError(f"classifier {what} must be >= 1, got {value}")
+        if not lr > 0:
+            raise InvalidInputError(f"classifier lr must be > 0, got {lr}")
+        self.options = {"epochs": epochs, "width": width, "feature_size": feature_size, "lr": lr, "seed": seed}
+        self._trained_key: str | None = None
+        self._network: SmallCNN | None = None
+
+    @property
+    def feature_dim(self) -> int:
+        return self.options["feature_size"]
+
+    def preprocessing(self) -> dict[str, object]:
+        return {"scale": "x/127.5-1", "layer": "penultimate", "arch": "SmallCNN-v1"}
+
+    def weights_digest(self) -> str | None:
+        return self._trained_key
+
+    def preprocess(self, images: torch.Tensor) -> torch.Tensor:
+        return _to_unit_range(images)
+
+    def build_model(self) -> nn.Module:
+        if self._network is None:
+            raise InvalidInputError("classifier embedder is not trained yet; call fit(dataset) (embed_dataset does)")
+        return nn.Sequential(self._network.trunk, self._network.neck)
+
+    def fit(self, dataset: Dataset) -> ClassifierEmbedder:
+        self.check_data(dataset.data, f"dataset '{dataset.name}'")
+        if dataset.labels is None:
+            raise InvalidInputError(
+                f"classifier embedder trains on labels but dataset '{dataset.name}' has none; "
+                "use --embedder random-cnn or pixels, or pass labels"
+            )
+        key = key_digest(kind="classifier-weights", dataset=dataset.content_hash, **self.options)
+        if key == self._trained_key:
+            return self
+        classes, targets = np.unique(dataset.labels, return_inverse=True)
+        store = ArrayCache(WEIGHTS_NAMESPACE)
+        state = store.get(key)
+        network = self._new_network(len(classes))
+        if state is None:
+            self._train(network, dataset.data, targets)
+            store.put(key, {name: t.detach().cpu().numpy() for name, t in network.state_dict().items()})
+        else:
+            network.load_state_dict({name: torch.from_numpy(a) for name, a in state.items()})
+        self._network, self._trained_key, self._model = network, key, None
+        return self
+
+    def _new_network(self, num_classes: int) -> SmallCNN:
+        o = self.options
+        return _seeded(o["seed"], SmallCNN, o["width"], o["feature_size"], num_classes)
+
+    def _train(self, network: SmallCNN, images: np.ndarray, targets: np.ndarray) -> None:
+        network.to(self.device).train()
+        generator = torch.Generator().manual_seed(self.options["seed"])
+        x_all = torch.from_numpy(np.ascontiguousarray(images))
+        y_all = torch.from_numpy(targets.astype(np.int64))
+        optimizer = torch.optim.Adam(network.parameters(), lr=self.options["lr"])
+        epochs = self.options["epochs"]
+        steps_per_epoch = -(-len(x_all) // min(_TRAIN_BATCH, len(x_all)))
+        schedule = torch.optim.lr_scheduler.OneCycleLR(
+            optimizer, max_lr=self.options["lr"], total_steps=epochs * steps_per_epoch
+        )
+        loss_fn = nn.CrossEntropyLoss()
+        for _ in progress(range(epochs), desc="train classifier embedder", unit="epoch"):
+            order = torch.randperm(len(x_all), generator=generator)
+            for chunk in order.split(min(_TRAIN_BATCH, len(x_all))):
+                if len(chunk) < 2:  # batch norm cannot train on a single example
+                    continue
+                x = x_all[chunk].to(self.device)
+                if x.shape[1] == 1:
+                    x = x.expand(-1, 3, -1, -1)
+                loss = loss_fn(network(_to_unit_range(x.float())), y_all[chunk].to(self.device))
+                optimizer.zero_grad(set_to_none=True)
+                loss.backward()
+                optimizer.step()
+                schedule.step()
+        network.cpu().eval()
