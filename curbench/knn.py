@@ -1,0 +1,489 @@
+"""The streaming nearest-neighbour engine behind the P/R/D/C metrics and the knn scorer.
+
+Squared distances are screened tile by tile in float32 as ``|x|^2 + |y|^2 - 2 x.y``
+(one matrix multiply per tile, on CUDA when present) and only O(N * k) state is
+kept; no N x N matrix is ever built. Float32 rounding must not change any answer,
+so every decision it could change - which points are the k nearest, whether a
+point lies in a ball - is re-resolved with the arithmetic of a reference
+implementation (an :class:`Arithmetic`). A pair is re-resolved when its float32
+value lies within a rigorous rounding-error bound of the decision threshold:
+
+    |F_ij - D_ij^2| <= alpha (c_i + c_j)^2 + beta (r_i + r_j)^2
+                    <= b_i + b_j,   b_i = 2 alpha c_i^2 + 2 beta r_i^2,
+
+where F is the float32 screen, D the reference's distance, c the norm after
+centring (the screen centres the data), r the raw norm, alpha = (d + 10) u_f32
+and beta = (d + 10) u_ref bound the dot-product, norm and output roundings of
+the screen and of the reference respectively.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from curbench.device import resolve_device
+from curbench.errors import InvalidInputError
+from curbench.progress import progress
+
+_U32 = 2.0**-24
+_U64 = 2.0**-53
+_CPU_TILE = 2048
+# Extra float32 candidates kept per row so that the exact re-ranking rarely needs a full-row fallback.
+_EXTRA_CANDIDATES = 6
+# Pairs (times d) re-resolved per vectorised chunk: bounds the temporary float64 copies.
+_PAIR_CHUNK_ELEMENTS = 1 << 17
+# Rows converted to the float32 screen per step (float64 temporaries of this many rows).
+_SCREEN_ROWS = 2048
+# torch.cdist switches to a different (non-matmul) arithmetic when both sides have <= 25 rows.
+_CDIST_MIN_ROWS = 32
+
+
+class Arithmetic(ABC):
+    """How a reference implementation computes one distance; re-resolved pairs use exactly this."""
+
+    name: str
+    #: True when the reference ranks a point's own (computed, possibly non-zero) distance among
+    #: its neighbours (torch-fidelity's ``kthvalue(k + 1)``); False when it excludes it / sets it to 0.
+    include_self: bool = False
+
+    @abstractmethod
+    def unit_roundoff(self, a: np.ndarray, b: np.ndarray) -> float:
+        """Unit roundoff of the reference's own computation on these input dtypes."""
+
+    @abstractmethod
+    def pairs(self, a: np.ndarray, b: np.ndarray, rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
+        """float64 distances between ``a[rows[t]]`` and ``b[cols[t]]`` (``a`` is the reference's first argument)."""
+
+
+def _pair_chunks(n_pairs: int, d: int) -> Iterator[slice]:
+    step = max(1, _PAIR_CHUNK_ELEMENTS // max(d, 1))
+    for start in range(0, n_pairs, step):
+        yield slice(start, start + step)
+
+
+def _squared_norms_at(x: np.ndarray, idx: np.ndarray) -> np.ndarray:
+    """float64 |x_i|^2 for i in ``idx``, each row reduced once by the same per-row kernel as the dot products."""
+    unique, inverse = np.unique(idx, return_inverse=True)
+    norms = np.empty(len(unique))
+    for chunk in _pair_chunks(len(unique), x.shape[1]):
+        rows = x[unique[chunk]].astype(np.float64)
+        norms[chunk] = np.einsum("ij,ij->i", rows, rows)
+    return norms[inverse]
+
+
+class ExactArithmetic(Arithmetic):
+    """sqrt(sum((x - y)^2)) in float64: accurate, and exactly 0 for duplicates."""
+
+    name = "exact"
+
+    def unit_roundoff(self, a: np.ndarray, b: np.ndarray) -> float:
+        return _U64
+
+    def pairs(self, a: np.ndarray, b: np.ndarray, rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
+        out = np.empty(len(rows))
+        for chunk in _pair_chunks(len(rows), a.shape[1]):
+            diff = a[rows[chunk]].astype(np.float64) - b[cols[chunk]]
+            out[chunk] = np.sqrt(np.einsum("ij,ij->i", diff, diff))
+        return out
+
+
+class PRDCArithmetic(Arithmetic):
+    """``prdc.compute_prdc``'s arithmetic: scikit-learn's ``euclidean_distances``.
+
+    Float32 inputs (both sides) are upcast, ``-2 x.y + |x|^2 + |y|^2`` is formed in
+    float64, rounded to float32, clipped at 0 and square-rooted in float32; other
+    inputs are computed in float64. Dot products and norms use the same per-row
+    reduction, so identical pairs always get identical values and a duplicate gets
+    exactly 0 (BLAS gives no such guarantee across matrix shapes, which is also
+    why prdc's own float64 results at exact ties depend on its thread split).
+    """
+
+    name = "prdc"
+
+    def unit_roundoff(self, a: np.ndarray, b: np.ndarray) -> float:
+        return _U64
+
+    def pairs(self, a: np.ndarray, b: np.ndarray, rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
+        single = a.dtype == np.float32 and b.dtype == np.float32
+        norms_a, norms_b = _squared_norms_at(a, rows), _squared_norms_at(b, cols)
+        out = np.empty(len(rows))
+        for chunk in _pair_chunks(len(rows), a.shape[1]):
+            dots = np.einsum("ij,ij->i", a[rows[chunk]].astype(np.float64), b[cols[chunk]].astype(np.float64))
+            # scikit-learn's order of operations: (-2 x.y + |x|^2) + |y|^2, then float32 for float32 inputs.
+            squared = -2 * dots + norms_a[chunk]
+            squared += norms_b[chunk]
+            if single:
+                squared = squared.astype(np.float32)
+            out[chunk] = np.sqrt(np.maximum(squared, 0))
+        return out
+
+
+class TorchFidelityArithmetic(Arithmetic):
+    """torch-fidelity's arithmetic: ``torch.cdist`` (matmul form) on CPU, in float32 if both inputs are.
+
+    cdist's matmul kernel gives the same bits for a pair whatever block it is in,
+    provided both sides of the block have more than 25 rows, so pairs are
+    re-resolved in padded blocks of at least 32 x 32.
+    """
+
+    name = "torch-fidelity"
+    include_self = True
+
+    @staticmethod
+    def _dtype(a: np.ndarray, b: np.ndarray) -> type:
+        return np.float32 if a.dtype == np.float32 and b.dtype == np.float32 else np.float64
+
+    def unit_roundoff(self, a: np.ndarray, b: np.ndarray) -> float:
+        return _U32 if self._dtype(a, b) is np.float32 else _U64
+
+    def pairs(self, a: np.ndarray, b: np.ndarray, rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
+        dtype = self._dtype(a, b)
+        out = np.empty(len(rows))
+        order = np.argsort(rows, kind="stable")
+        unique_rows, starts = np.unique(rows[order], return_index=True)
+        bounds = [*starts, len(order)]
+        for g in range(0, len(unique_rows), _CDIST_MIN_ROWS):
+            members = order[bounds[g] : bounds[min(g + _CDIST_MIN_ROWS, len(unique_rows))]]
+            block_rows = unique_rows[g : g + _CDIST_MIN_ROWS]
+            block_cols, col_pos = np.unique(cols[members], return_inverse=True)
+            row_pos = np.searchsorted(block_rows, rows[members])
+            left = torch.from_numpy(np.ascontiguousarray(a[_padded(block_rows)], dtype=dtype))
+            right = torch.from_numpy(np.ascontiguousarray(b[_padded(block_cols)], dtype=dtype))
+            block = torch.cdist(left, right).numpy()
+            out[members] = block[row_pos, col_pos]
+        return out
+
+
+def _padded(indices: np.ndarray) -> np.ndarray:
+    if len(indices) >= _CDIST_MIN_ROWS:
+        return indices
+    return np.resize(indices, _CDIST_MIN_ROWS)
+
+
+ARITHMETICS: dict[str, Arithmetic] = {
+    arithmetic.name: arithmetic for arithmetic in (ExactArithmetic(), PRDCArithmetic(), TorchFidelityArithmetic())
+}
+
+
+def get_arithmetic(name: str | Arithmetic) -> Arithmetic:
+    if isinstance(name, Arithmetic):
+        return name
+    if name not in ARITHMETICS:
+        raise InvalidInputError(f"unknown distance arithmetic '{name}'; use one of {', '.join(ARITHMETICS)}")
+    return ARITHMETICS[name]
+
+
+# --------------------------------------------------------------------------- float32 screen
+
+
+def _screen_roundoff(device: torch.device) -> float:
+    """Unit roundoff of float32 matmuls as torch is configured (TF32/bf16 widen the bound)."""
+    precision = torch.get_float32_matmul_precision()
+    if precision == "medium":
+        return 2.0**-8
+    if precision == "high" or (device.type == "cuda" and torch.backends.cuda.matmul.allow_tf32):
+        return 2.0**-11
+    return _U32
+
+
+def _tile_size(device: torch.device) -> int:
+    if device.type != "cuda":
+        return _CPU_TILE
+    free, _ = torch.cuda.mem_get_info(device)
+    # A tile and its boolean masks take about 12 bytes per entry; use a quarter of free memory.
+    side = int((free / 4 / 12) ** 0.5)
+    return int(min(max(side // 1024 * 1024, _CPU_TILE), 16384))
+
+
+@dataclass
+class _Screened:
+    """A point set as the float32 screen sees it, with per-point rounding budgets."""
+
+    points: torch.Tensor  # (N, d) float32, centred, on the device
+    squared_norms: torch.Tensor  # (N,) float32
+    budget: np.ndarray  # (N,) float64, b_i of the module docstring (before beta is added)
+    raw_norms: np.ndarray  # (N,) float64
+
+
+def _screen(x: np.ndarray, centre: np.ndarray, device: torch.device) -> _Screened:
+    alpha = (x.shape[1] + 10) * _screen_roundoff(device)
+    centred_norms = np.empty(len(x))
+    raw_norms = np.empty(len(x))
+    points = torch.empty(x.shape, dtype=torch.float32, device=device)
+    for start in range(0, len(x), _SCREEN_ROWS):
+        chunk = slice(start, start + _SCREEN_ROWS)
+        rows = x[chunk].astype(np.float64)
+        raw_norms[chunk] = np.sqrt(np.einsum("ij,ij->i", rows, rows))
+        rows -= centre
+        centred_norms[chunk] = np.sqrt(np.einsum("ij,ij->i", rows, rows))
+        points[chunk] = torch.from_numpy(rows.astype(np.float32)).to(device)
+    squared_norms = (points * points).sum(dim=1)
+    return _Screened(points, squared_norms, 2 * alpha * centred_norms**2, raw_norms)
+
+
+def _budgets(a: _Screened, b: _Screened, beta: float) -> tuple[np.ndarray, np.ndarray]:
+    return a.budget + 2 * beta * a.raw_norms**2, b.budget + 2 * beta * b.raw_norms**2
+
+
+def _squared_tile(a: _Screened, b: _Screened, rows: slice, cols: slice) -> torch.Tensor:
+    tile = torch.addmm(b.squared_norms[None, cols], a.points[rows], b.points[cols].T, alpha=-2)
+    tile += a.squared_norms[rows, None]
+    return tile
+
+
+def _as_float32(values: np.ndarray, device: torch.device, direction: float) -> torch.Tensor:
+    """Round float64 thresholds to float32 one step outwards, so the float32 test stays conservative."""
+    rounded = np.nextafter(values.astype(np.float32), np.float32(direction))
+    return torch.from_numpy(rounded).to(device)
+
+
+def _device(device: str | torch.device | None) -> torch.device:
+    return torch.device(resolve_device("auto" if device is None else str(device)))
+
+
+# --------------------------------------------------------------------------- k nearest
+
+
+def _merge_smallest(best: torch.Tensor, best_idx: torch.Tensor, rows: slice, tile: torch.Tensor, offset: int) -> None:
+    """Fold one tile's smallest entries per row into the running (values, indices) of ``rows``."""
+    m = best.shape[1]
+    values, idx = torch.topk(tile, min(m, tile.shape[1]), dim=1, largest=False, sorted=False)
+    values = torch.cat([best[rows], values], dim=1)
+    idx = torch.cat([best_idx[rows], idx + offset], dim=1)
+    keep_values, keep = torch.topk(values, m, dim=1, largest=False, sorted=False)
+    best[rows] = keep_values
+    best_idx[rows] = torch.gather(idx, 1, keep)
+
+
+def _smallest_candidates(
+    q: _Screened, r: _Screened, m: int, *, same: bool, include_self: bool, desc: str
+) -> tuple[np.ndarray, np.ndarray]:
+    """Per query row, the m smallest float32 squared distances to ``r`` and their indices (-1 = none)."""
+    device = q.points.device
+    nq, nr = len(q.points), len(r.points)
+    best = torch.full((nq, m), float("inf"), device=device)
+    best_idx = torch.full((nq, m), -1, dtype=torch.int64, device=device)
+    tile = _tile_size(device)
+    # Within one set the distance matrix is symmetric: each off-diagonal tile serves both its rows and columns.
+    tiles = [
+        (i, j) for i in range(0, nq, tile) for j in range(0, nr, tile) if not same or j >= i
+    ]
+    for i, j in progress(tiles, total=len(tiles), desc=desc, unit="tile"):
+        rows, cols = slice(i, min(i + tile, nq)), slice(j, min(j + tile, nr))
+        block = _squared_tile(q, r, rows, cols)
+        if same and i == j and not include_self:
+            block.fill_diagonal_(float("inf"))
+        _merge_smallest(best, best_idx, rows, block, j)
+        if same and i != j:
+            _merge_smallest(best, best_idx, cols, block.T, i)
+    return best.cpu().numpy(), best_idx.cpu().numpy()
+
+
+def _sorted_rows(values: np.ndarray, idx: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Sort each row by (value, index): equal distances are broken by the lower index."""
+    by_index = np.argsort(idx, axis=1, kind="stable")
+    values, idx = np.take_along_axis(values, by_index, 1), np.take_along_axis(idx, by_index, 1)
+    by_value = np.argsort(values, axis=1, kind="stable")
+    return np.take_along_axis(values, by_value, 1), np.take_along_axis(idx, by_value, 1)
+
+
+def _k_nearest(
+    query: np.ndarray,
+    reference: np.ndarray,
+    rank: int,
+    *,
+    same: bool,
+    include_self: bool,
+    arithmetic: Arithmetic,
+    device: torch.device,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Exact (reference-arithmetic) ``rank`` smallest distances and indices per query row."""
+    centre = reference.mean(axis=0, dtype=np.float64)
+    r = _screen(reference, centre, device)
+    q = r if same else _screen(query, centre, device)
+    available = len(reference) - (1 if same and not include_self else 0)
+    m = min(rank + _EXTRA_CANDIDATES, available)
+    floats, cand = _smallest_candidates(q, r, m, same=same, include_self=include_self, desc="nearest neighbours")
+
+    q_budget, r_budget = _budgets(q, r, _reference_roundoff(arithmetic, query, reference))
+    margin = q_budget + r_budget.max()
+    # Only candidates whose float32 value is within twice the error bound of the rank-th can rank in the top.
+    floats = floats.astype(np.float64)
+    rank_th = np.partition(floats, rank - 1, axis=1)[:, rank - 1]
+    contender = floats <= (rank_th + 2 * margin)[:, None]
+    exact = np.full(cand.shape, np.inf)
+    rows, slots = np.nonzero(contender)
+    exact[rows, slots] = arithmetic.pairs(query, reference, rows, cand[rows, slots])
+    exact, cand = _sorted_rows(exact, cand)
+    values, indices = exact[:, :rank], cand[:, :rank]
+
+    if m < available:
+        # Any pair not kept has F >= the largest kept F, hence a reference value >= that minus its budget.
+        floor = floats.max(axis=1) - margin
+        unsure = np.flatnonzero(~(values[:, -1] ** 2 < floor))
+        if len(unsure):
+            values[unsure], indices[unsure] = _full_rows(query, reference, unsure, rank, same, include_self, arithmetic)
+    return values, indices
+
+
+def _reference_roundoff(arithmetic: Arithmetic, a: np.ndarray, b: np.ndarray) -> float:
+    return (a.shape[1] + 10) * arithmetic.unit_roundoff(a, b)
+
+
+def _full_rows(
+    query: np.ndarray,
+    reference: np.ndarray,
+    rows: np.ndarray,
+    rank: int,
+    same: bool,
+    include_self: bool,
+    arithmetic: Arithmetic,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Fallback for rows whose candidates could not be certified: every pair in reference arithmetic."""
+    n = len(reference)
+    values = np.empty((len(rows), rank))
+    indices = np.empty((len(rows), rank), dtype=np.int64)
+    for start in range(0, len(rows), _CDIST_MIN_ROWS):
+        batch = rows[start : start + _CDIST_MIN_ROWS]
+        exact = arithmetic.pairs(query, reference, np.repeat(batch, n), np.tile(np.arange(n), len(batch)))
+        exact = exact.reshape(len(batch), n)
+        if same and not include_self:
+            exact[np.arange(len(batch)), batch] = np.inf
+        order = np.argsort(exact, axis=1, kind="stable")[:, :rank]
+        values[start : start + len(batch)] = np.take_along_axis(exact, order, 1)
+        indices[start : start + len(batch)] = order
+    return values, indices
+
+
+def _checked_k(k: int, n: int, what: str, within: bool) -> int:
+    if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k < 1:
+        raise InvalidInputError(f"k must be a positive integer, got {k!r}")
+    needed = k + 1 if within else k
+    if n < needed:
+        raise InvalidInputError(f"{what} has {n} rows but k={k} needs at least {needed}; pass more samples or lower k")
+    return int(k)
+
+
+def nearest_neighbours(
+    query: np.ndarray,
+    reference: np.ndarray | None = None,
+    k: int = 5,
+    *,
+    arithmetic: str | Arithmetic = "exact",
+    device: str | None = None,
+) -> tuple[np.ndarray, np.ndarray]:
+    """The k nearest neighbours of each query row: (distances float64 (Nq, k), indices int64 (Nq, k)).
+
+    ``reference=None`` searches within ``query``, excluding only each point itself
+    (a duplicate is a neighbour at distance 0). Rows are sorted by distance, ties
+    broken by the lower index. Distances are those of ``arithmetic``.
+    """
+    same = reference is None
+    reference = query if same else reference
+    k = _checked_k(k, len(reference), "reference" if not same else "query", within=same)
+    return _k_nearest(
+        query, reference, k, same=same, include_self=False, arithmetic=get_arithmetic(arithmetic), device=_device(device)
+    )
+
+
+def kth_neighbour_radii(
+    x: np.ndarray, k: int, *, arithmetic: str | Arithmetic = "exact", device: str | None = None
+) -> np.ndarray:
+    """Distance from each point to its k-th nearest other point (float64, (N,)).
+
+    With an arithmetic that ranks a point's own computed distance (torch-fidelity),
+    this is that reference's (k+1)-th smallest distance of the row, self included.
+    """
+    arithmetic = get_arithmetic(arithmetic)
+    k = _checked_k(k, len(x), "points", within=True)
+    include_self = arithmetic.include_self
+    values, _ = _k_nearest(
+        x, x, k + include_self, same=True, include_self=include_self, arithmetic=arithmetic, device=_device(device)
+    )
+    return values[:, -1]
+
+
+# --------------------------------------------------------------------------- ball membership
+
+
+@dataclass(frozen=True)
+class BallMemberships:
+    """Which points of two sets lie in which balls, from one streaming pass over the a x b distances."""
+
+    b_in_a_balls: np.ndarray  # (Nb,) int64: how many a-balls contain each b point
+    a_ball_hit: np.ndarray  # (Na,) bool: a-ball i contains at least one b point (equivalently, its nearest b)
+    a_in_b_balls: np.ndarray  # (Na,) bool: a point i lies in at least one b-ball
+
+
+def ball_memberships(
+    a: np.ndarray,
+    b: np.ndarray,
+    radii_a: np.ndarray,
+    radii_b: np.ndarray,
+    *,
+    strict: bool = True,
+    arithmetic: str | Arithmetic = "prdc",
+    same: bool = False,
+    device: str | None = None,
+) -> BallMemberships:
+    """Ball memberships between ``a`` (centres with ``radii_a``) and ``b`` (centres with ``radii_b``).
+
+    A point y is in the ball of x when dist(x, y) < radius (``strict``) or <=.
+    Distances are ``arithmetic``'s, with ``a`` as its first argument. ``same``
+    says a and b are the same array object, whose self-pairs a zero-self
+    reference (scikit-learn) sets to distance 0.
+    """
+    arithmetic = get_arithmetic(arithmetic)
+    device = _device(device)
+    centre = a.mean(axis=0, dtype=np.float64)
+    sa, sb = _screen(a, centre, device), _screen(b, centre, device)
+    budget_a, budget_b = _budgets(sa, sb, _reference_roundoff(arithmetic, a, b))
+    radii_a, radii_b = np.asarray(radii_a, np.float64), np.asarray(radii_b, np.float64)
+    counts = torch.zeros(len(b), dtype=torch.float32, device=device)
+    hit = torch.zeros(len(a), dtype=torch.bool, device=device)
+    inside_b_any = torch.zeros(len(a), dtype=torch.bool, device=device)
+    tile = _tile_size(device)
+    tiles = [(i, j) for i in range(0, len(a), tile) for j in range(0, len(b), tile)]
+    for i, j in progress(tiles, total=len(tiles), desc="ball membership", unit="tile"):
+        rows, cols = slice(i, min(i + tile, len(a))), slice(j, min(j + tile, len(b)))
+        margin_a = budget_a[rows] + budget_b[cols].max()
+        margin_b = budget_b[cols] + budget_a[rows].max()
+        low_a = _as_float32(radii_a[rows] ** 2 - margin_a, device, -np.inf)[:, None]
+        high_a = _as_float32(radii_a[rows] ** 2 + margin_a, device, np.inf)[:, None]
+        low_b = _as_float32(radii_b[cols] ** 2 - margin_b, device, -np.inf)[None, :]
+        high_b = _as_float32(radii_b[cols] ** 2 + margin_b, device, np.inf)[None, :]
+
+        block = _squared_tile(sa, sb, rows, cols)
+        sure_a = block < low_a
+        sure_a_float = sure_a.to(torch.float32)
+        counts[cols] += torch.ones(sure_a.shape[0], device=device) @ sure_a_float
+        hit[rows] |= (sure_a_float @ torch.ones(sure_a.shape[1], device=device)) > 0
+        sure_b = block < low_b
+        inside_b_any[rows] |= sure_b.any(dim=1)
+        # Pairs whose float32 value is within the error bound of a radius: settle them in reference arithmetic.
+        unsure_a = (block <= high_a) != sure_a
+        unsure_b = (block <= high_b) != sure_b
+        if not bool(unsure_a.any() or unsure_b.any()):
+            continue
+        pair_rows, pair_cols = (t.cpu().numpy() for t in (unsure_a | unsure_b).nonzero(as_tuple=True))
+        ga, gb = pair_rows + i, pair_cols + j
+        exact = arithmetic.pairs(a, b, ga, gb)
+        if same and not arithmetic.include_self:
+            exact[ga == gb] = 0.0
+        in_a = (exact < radii_a[ga]) if strict else (exact <= radii_a[ga])
+        in_b = (exact < radii_b[gb]) if strict else (exact <= radii_b[gb])
+        resolve_a = unsure_a[pair_rows, pair_cols].cpu().numpy() & in_a
+        resolve_b = unsure_b[pair_rows, pair_cols].cpu().numpy() & in_b
+        counts += torch.from_numpy(np.bincount(gb[resolve_a], minlength=len(b)).astype(np.float32)).to(device)
+        hit[torch.from_numpy(ga[resolve_a]).to(device)] = True
+        inside_b_any[torch.from_numpy(ga[resolve_b]).to(device)] = True
+    return BallMemberships(
+        b_in_a_balls=counts.cpu().numpy().round().astype(np.int64),
+        a_ball_hit=hit.cpu().numpy(),
+        a_in_b_balls=inside_b_any.cpu().numpy(),
+    )

@@ -1,0 +1,92 @@
+"""Precision and recall (Kynkaanniemi et al. 2019), density and coverage (Naeem et al. 2020).
+
+All four come from the streaming engine in :mod:`curbench.knn`: two within-set
+k-NN passes for the radii and one real x fake pass for every ball membership.
+``tie="lt"`` reproduces ``prdc.compute_prdc`` (strict ``<``, scikit-learn's
+distance arithmetic); ``tie="le"`` reproduces torch-fidelity's precision/recall
+(``<=``, ``torch.cdist`` arithmetic, radius = ``kthvalue(k + 1)`` of the row
+including the point's own computed distance) and applies ``<=`` to density and
+coverage too. Coverage uses "the nearest fake point is inside the ball", which
+equals "some fake point is inside the ball" under either rule.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from curbench import knn
+from curbench.errors import InvalidInputError
+from curbench.metrics.reference import ReferenceStatistics, checked_inputs
+
+TIE_ARITHMETIC = {"lt": "prdc", "le": "torch-fidelity"}
+
+
+def check_tie(tie: str) -> str:
+    if tie not in TIE_ARITHMETIC:
+        raise InvalidInputError(f"tie must be 'lt' (prdc, strict <) or 'le' (torch-fidelity, <=), got {tie!r}")
+    return tie
+
+
+@dataclass(frozen=True)
+class PRDCPoints:
+    """Per-point outcomes, for per-group audits; the metrics are their means."""
+
+    fake_in_real_balls: np.ndarray  # (M,) int64: real balls containing each fake point
+    real_in_fake_balls: np.ndarray  # (N,) bool: recall indicator per real point
+    real_covered: np.ndarray  # (N,) bool: coverage indicator per real point
+    k: int
+
+    def metrics(self) -> dict[str, float]:
+        return {
+            "precision": float(np.mean(self.fake_in_real_balls > 0)),
+            "recall": float(np.mean(self.real_in_fake_balls)),
+            # prdc's operation order, so the float64 result is bit-identical to it.
+            "density": float((1.0 / float(self.k)) * np.mean(self.fake_in_real_balls)),
+            "coverage": float(np.mean(self.real_covered)),
+        }
+
+
+def real_radii(reference: ReferenceStatistics, k: int, tie: str, device: str | None = None) -> np.ndarray:
+    """Cached k-NN radii of the real features under ``tie``'s reference arithmetic."""
+    arithmetic = TIE_ARITHMETIC[tie]
+
+    def compute() -> dict[str, np.ndarray]:
+        return {"radii": knn.kth_neighbour_radii(reference.real, k, arithmetic=arithmetic, device=device)}
+
+    return reference.get("knn-radii", compute, k=k, arithmetic=arithmetic)["radii"]
+
+
+class PRDC:
+    """``PRDC(k=5, tie="lt")(real, fake) -> {"precision", "recall", "density", "coverage"}``."""
+
+    def __init__(self, k: int = 5, tie: str = "lt", device: str | None = None, cache: bool = True) -> None:
+        if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k < 1:
+            raise InvalidInputError(f"PRDC k must be a positive integer, got {k!r}")
+        self.k = int(k)
+        self.tie = check_tie(tie)
+        self.device = device
+        self.cache = bool(cache)
+
+    def per_point(self, real: np.ndarray | ReferenceStatistics, fake: np.ndarray) -> PRDCPoints:
+        reference, fake = checked_inputs(
+            real, fake, min_rows=self.k + 1, use_cache=self.cache, why=f"k={self.k} nearest neighbours"
+        )
+        arithmetic = TIE_ARITHMETIC[self.tie]
+        radii_real = real_radii(reference, self.k, self.tie, self.device)
+        radii_fake = knn.kth_neighbour_radii(fake, self.k, arithmetic=arithmetic, device=self.device)
+        members = knn.ball_memberships(
+            reference.real,
+            fake,
+            radii_real,
+            radii_fake,
+            strict=self.tie == "lt",
+            arithmetic=arithmetic,
+            same=reference.real is fake,
+            device=self.device,
+        )
+        return PRDCPoints(members.b_in_a_balls, members.a_in_b_balls, members.a_ball_hit, self.k)
+
+    def __call__(self, real: np.ndarray | ReferenceStatistics, fake: np.ndarray) -> dict[str, float]:
+        return self.per_point(real, fake).metrics()
