@@ -211,19 +211,25 @@ class _Screened:
 
 
 def _screen(x: np.ndarray, centre: np.ndarray, device: torch.device) -> _Screened:
-    alpha = (x.shape[1] + 10) * _screen_roundoff(device)
-    centred_norms = np.empty(len(x))
-    raw_norms = np.empty(len(x))
+    # Float32 inputs are centred in float32: any translation leaves distances unchanged, and the
+    # subtraction is one correctly rounded step, like the rounding of a float64 difference would be.
+    work = torch.float32 if x.dtype == np.float32 else torch.float64
+    d = x.shape[1]
+    alpha = (d + 10) * _screen_roundoff(device)
+    centre = torch.from_numpy(np.asarray(centre, dtype=np.float64)).to(work)
+    raw_squared = torch.empty(len(x), dtype=work)
     points = torch.empty(x.shape, dtype=torch.float32, device=device)
     for start in range(0, len(x), _SCREEN_ROWS):
         chunk = slice(start, start + _SCREEN_ROWS)
-        rows = x[chunk].astype(np.float64)
-        raw_norms[chunk] = np.sqrt(np.einsum("ij,ij->i", rows, rows))
-        rows -= centre
-        centred_norms[chunk] = np.sqrt(np.einsum("ij,ij->i", rows, rows))
-        points[chunk] = torch.from_numpy(rows.astype(np.float32)).to(device)
-    squared_norms = (points * points).sum(dim=1)
-    return _Screened(points, squared_norms, 2 * alpha * centred_norms**2, raw_norms)
+        rows = torch.from_numpy(np.ascontiguousarray(x[chunk])).to(work)
+        raw_squared[chunk] = torch.einsum("ij,ij->i", rows, rows)
+        points[chunk] = (rows - centre).to(device=device, dtype=torch.float32)
+    squared_norms = torch.einsum("ij,ij->i", points, points)
+    # Norms summed in float32 are below the true ones by at most (d + 2) u: inflate them to upper bounds.
+    inflate = 1 + 2 * (d + 2) * _U32
+    centred_squared = squared_norms.cpu().numpy().astype(np.float64) * inflate
+    raw_norms = np.sqrt(raw_squared.numpy().astype(np.float64) * inflate)
+    return _Screened(points, squared_norms, 2 * alpha * centred_squared, raw_norms)
 
 
 def _budgets(a: _Screened, b: _Screened, beta: float) -> tuple[np.ndarray, np.ndarray]:

@@ -1,0 +1,107 @@
+"""The ``curbench sweep`` and ``curbench leaderboard`` commands (registered on the app in curbench.cli)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+from curbench.errors import CurbenchError, InvalidInputError
+
+OptionList = Optional[list[str]]  # noqa: UP045 - typer needs Optional at runtime
+
+
+def sweep(
+    config: Annotated[Path, typer.Option("--config", help="Suite YAML: fixed run settings, a grid: of lists, a track: name.")],
+    output_dir: Annotated[Optional[str], typer.Option(help="Where cells are cached (default: runs/<track>); rerun to resume.")] = None,  # noqa: UP045
+    executor: Annotated[str, typer.Option(help="'local' (process pool), 'serial', 'ray', or a module:attribute factory.")] = "local",
+    workers: Annotated[Optional[int], typer.Option(help="Parallel cells (default: GPUs if any, else CPU cores).")] = None,  # noqa: UP045
+    executor_option: Annotated[OptionList, typer.Option(help="Executor option key=value, e.g. address=auto for a Ray cluster.")] = None,
+    data_root: Annotated[Optional[str], typer.Option(help="Root folder of on-disk datasets (overrides the suite).")] = None,  # noqa: UP045
+    device: Annotated[Optional[str], typer.Option(help="auto, cpu, cuda or cuda:N (default: auto).")] = None,  # noqa: UP045
+    publish: Annotated[bool, typer.Option("--publish", help="Copy the records to leaderboards/<track>/records/ and regenerate its tables.")] = False,
+    leaderboards: Annotated[Path, typer.Option(help="Root folder of the leaderboard tracks.")] = Path("leaderboards"),
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="List the cells (with baselines) and exit.")] = False,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bars.")] = False,
+) -> None:
+    """Run a suite's grid of cells plus their full-data and random baselines; finished cells are reused."""
+    from curbench.config import parse_options
+    from curbench.executors import make_executor
+    from curbench.leaderboard import write_track
+    from curbench.progress import set_quiet
+    from curbench.records import cell_id
+    from curbench.sweep import expand, failure_summary, is_finished, load_suite, role_of, run_sweep
+    from curbench.sweep import publish as publish_records
+
+    set_quiet(quiet)
+    suite = load_suite(config)
+    execution = {"output_dir": output_dir or str(Path("runs") / suite.track)}
+    execution.update({k: v for k, v in (("data_root", data_root), ("device", device)) if v is not None})
+    configs = expand(suite, **execution)
+    from curbench.runner import CellRunner
+
+    runner = CellRunner()
+    for run_config in configs:
+        runner.validate(run_config)  # a wrong name or option fails now, not after hours of other cells
+    finished = sum(is_finished(c) for c in configs)
+    typer.echo(f"suite {suite.track}: {len(configs)} cells ({finished} already finished) -> {execution['output_dir']}")
+    if dry_run:
+        for run_config in configs:
+            done = "done" if is_finished(run_config) else "todo"
+            typer.echo(f"{cell_id(run_config.cell())}  {done}  {role_of(run_config):<6}  {run_config.scorer:<10}  "
+                       f"retention {run_config.retention:g}  seed {run_config.seed}")
+        return
+    result = run_sweep(configs, make_executor(executor, workers, parse_options(executor_option, "--executor-option")))
+    typer.echo(f"{len(result.records)} cells finished ({result.cached} reused), {len(result.failures)} failed, "
+               f"{result.wall_time_s:.1f} s")
+    if publish and result.records:
+        paths = publish_records(result.records, leaderboards / suite.track / "records")
+        write_track(leaderboards, suite.track, Path(config).parent)
+        typer.echo(f"published {len(paths)} records and tables to {leaderboards / suite.track}")
+    if result.failures:
+        for failed, error in result.failures:
+            typer.echo(f"failed {cell_id(failed.cell())}: {error}", err=True)
+        raise failure_summary(result.failures)
+
+
+def leaderboard(
+    check: Annotated[bool, typer.Option("--check", help="Do not write; exit non-zero listing every table that differs from the records.")] = False,
+    track: Annotated[OptionList, typer.Option(help="Track to process (repeatable; default: every track with a records/ folder).")] = None,
+    drift: Annotated[bool, typer.Option("--drift", help="Also rerun each CPU track's ci_slice and fail on metric drift past tolerance.")] = False,
+    root: Annotated[Path, typer.Option(help="Root folder of the leaderboard tracks.")] = Path("leaderboards"),
+    configs: Annotated[Path, typer.Option(help="Folder of the suite files (configs/<track>.yaml).")] = Path("configs"),
+    readme: Annotated[Path, typer.Option(help="README whose <!-- leaderboard:digits:start/end --> region is regenerated.")] = Path("README.md"),
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bars.")] = False,
+) -> None:
+    """Regenerate the leaderboard tables (Markdown + CSV + curves) from the committed records, or --check them."""
+    from curbench import leaderboard as board
+    from curbench.progress import set_quiet
+    from curbench.sweep import load_suite
+
+    set_quiet(quiet)
+    available = board.tracks(root)
+    selected = track or available
+    for name in selected:
+        if name not in available:
+            raise InvalidInputError(f"unknown track '{name}' under {root}; tracks: {', '.join(available) or 'none'}")
+    differences = []
+    if check:
+        differences += board.check(root, selected, configs, readme)
+    else:
+        for name in selected:
+            written = board.write_track(root, name, configs)
+            typer.echo(f"{name}: wrote {len(written)} files")
+        if board.README_TRACK in selected and board.update_readme(readme, root):
+            typer.echo(f"{readme}: updated the {board.README_TRACK} leaderboard region")
+    if drift:
+        for name in selected:
+            suite_path = configs / f"{name}.yaml"
+            if suite_path.is_file() and not load_suite(suite_path).gpu:
+                differences += board.drift(root, name, configs)
+    for line in differences:
+        typer.echo(line)
+    if differences:
+        raise CurbenchError(f"{len(differences)} difference(s) between the leaderboards and their records; see above")
+    if check or drift:
+        typer.echo(f"leaderboards up to date: {', '.join(selected)}")

@@ -1,0 +1,71 @@
+"""Retention curves: each metric against retention per scorer, over the random-subset band (mean ± CI)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.figure import Figure
+
+from curbench import atomic
+
+_FULL_COLOR, _RANDOM_COLOR = "black", "0.45"
+
+
+def _label(frame: pd.DataFrame, series_fields: Sequence[str]) -> str:
+    first = frame.iloc[0]
+    return " · ".join(str(first[f]) for f in series_fields if f in frame.columns and str(first[f]) not in ("", "{}"))
+
+
+def _interval(frame: pd.DataFrame, metric: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    ordered = frame.sort_values("retention")
+    mean = ordered[f"{metric}_mean"].to_numpy(float)
+    half = np.nan_to_num(ordered[f"{metric}_ci95"].to_numpy(float))  # one seed: no band, not a missing point
+    return ordered["retention"].to_numpy(float), mean, half
+
+
+def plot_metric(table: pd.DataFrame, metric: str, series_fields: Sequence[str], title: str = "") -> Figure:
+    """One axes: the full-data level and band, the random-subset band, and one error-bar line per method."""
+    figure = Figure(figsize=(5.5, 3.8), dpi=100)
+    axes = figure.subplots()
+    groups = [f for f in series_fields if f in table.columns]
+    # Sample-time curation keeps all training data: it has no place on a retention axis.
+    data_stage = table[table.get("compared_with", pd.Series("", index=table.index)).fillna("") != "full data"]
+    dodge = 0.0  # shift each method a little so error bars at the same retention stay readable
+    for (role,), rows in data_stage.groupby(["row"], sort=True):
+        parts = rows.groupby(groups, sort=True) if groups else [((), rows)]
+        for _, series in parts:
+            retention, mean, half = _interval(series, metric)
+            if role == "full data":
+                axes.axhline(mean[0], linestyle="--", color=_FULL_COLOR, label="full data (100%)")
+            elif role == "random subset":
+                axes.fill_between(retention, mean - half, mean + half, color=_RANDOM_COLOR, alpha=0.25, linewidth=0)
+                axes.errorbar(retention, mean, yerr=half, color=_RANDOM_COLOR, marker="s", linestyle=":",
+                              capsize=6, label="random subset ± 95% CI")
+            else:
+                dodge += 1.0
+                axes.errorbar(retention + dodge, mean, yerr=half, marker="o", capsize=3, label=_label(series, groups))
+    axes.set_xlim(0, 100)
+    axes.set_xlabel("retention (% of training data kept)")
+    axes.set_ylabel(metric)
+    axes.set_title(f"{title}: {metric}" if title else metric)
+    axes.legend(fontsize="small")
+    figure.tight_layout()
+    return figure
+
+
+def save_retention_curves(
+    table: pd.DataFrame, metrics: Sequence[str], series_fields: Sequence[str], out_dir: str | Path, title: str = ""
+) -> list[Path]:
+    """Write ``out_dir/<metric>.png`` for each metric from a leaderboard's numeric table; returns the paths."""
+    paths = []
+    for metric in metrics:
+        figure = plot_metric(table, metric, series_fields, title)
+        path = Path(out_dir) / f"{metric}.png"
+        with atomic.atomic_path(path) as tmp:
+            FigureCanvasAgg(figure).print_png(tmp, metadata={"Software": None})
+        paths.append(path)
+    return paths

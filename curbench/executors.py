@@ -1,0 +1,174 @@
+"""Executors run independent cells: a local process pool by default, Ray for clusters, or a plugin.
+
+Every executor has the same one-method interface, ``map(fn, items)``, which yields an
+:class:`Outcome` per item as it finishes (in any order). A failing item becomes an
+outcome carrying its error, so one broken cell never stops the others. Scheduling is
+left to existing engines (``concurrent.futures``, Ray); curbench only submits and collects.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures
+import importlib
+import multiprocessing
+import os
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from curbench.errors import CurbenchError, InvalidInputError, PluginError
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """One finished item: its result, or a one-line error."""
+
+    item: Any
+    result: Any = None
+    error: str | None = None
+
+
+class Executor(Protocol):
+    def map(self, fn: Callable[[Any], Any], items: Sequence[Any]) -> Iterator[Outcome]: ...
+
+
+def _describe(exc: BaseException) -> str:
+    text = str(exc).splitlines()[0] if str(exc) else ""
+    return text if isinstance(exc, CurbenchError) else f"{type(exc).__name__}: {text}"
+
+
+def call(fn: Callable[[Any], Any], item: Any) -> tuple[Any, str | None]:
+    """``fn(item)`` with any exception turned into a one-line error (runs inside workers)."""
+    try:
+        return fn(item), None
+    except Exception as exc:  # a cell's failure, whatever raised it, must not kill the sweep
+        return None, _describe(exc)
+
+
+class SerialExecutor:
+    """Runs items one after another in this process (debugging, tests, a single GPU)."""
+
+    def __init__(self, workers: int | None = None) -> None:
+        del workers  # accepted so every executor takes the same arguments
+
+    def map(self, fn: Callable[[Any], Any], items: Sequence[Any]) -> Iterator[Outcome]:
+        for item in items:
+            result, error = call(fn, item)
+            yield Outcome(item, result, error)
+
+
+def default_workers() -> int:
+    """One worker per GPU when CUDA is present (cells do not share a GPU well), else one per CPU core."""
+    import torch
+
+    if torch.cuda.is_available():
+        return torch.cuda.device_count()
+    return os.cpu_count() or 1
+
+
+def _limit_threads(threads: int) -> None:
+    """Worker initializer: split the cores between workers instead of oversubscribing them."""
+    import torch
+    from threadpoolctl import threadpool_limits
+
+    torch.set_num_threads(threads)
+    threadpool_limits(threads)
+
+
+class LocalExecutor:
+    """A ``concurrent.futures`` process pool on this machine; ``spawn`` start, so CUDA and torch threads are safe."""
+
+    def __init__(self, workers: int | None = None) -> None:
+        if workers is not None and workers < 1:
+            raise InvalidInputError(f"workers must be at least 1, got {workers}")
+        self.workers = workers or default_workers()
+
+    def map(self, fn: Callable[[Any], Any], items: Sequence[Any]) -> Iterator[Outcome]:
+        if not items:
+            return
+        workers = min(self.workers, len(items))
+        threads = max(1, (os.cpu_count() or 1) // workers)
+        pool = concurrent.futures.ProcessPoolExecutor(
+            max_workers=workers,
+            mp_context=multiprocessing.get_context("spawn"),
+            initializer=_limit_threads,
+            initargs=(threads,),
+        )
+        try:
+            futures = {pool.submit(call, fn, item): item for item in items}
+            for future in concurrent.futures.as_completed(futures):
+                try:
+                    result, error = future.result()
+                except Exception as exc:  # the worker process itself died (e.g. killed for memory)
+                    result, error = None, _describe(exc)
+                yield Outcome(futures[future], result, error)
+        finally:
+            pool.shutdown(wait=True, cancel_futures=True)
+
+
+class RayExecutor:
+    """Ray tasks, one per item: a local Ray instance by default, or a cluster given ``address``.
+
+    ``cpus_per_cell`` / ``gpus_per_cell`` are the resources Ray reserves for each cell.
+    """
+
+    def __init__(
+        self, workers: int | None = None, address: str | None = None, cpus_per_cell: float = 1, gpus_per_cell: float = 0
+    ) -> None:
+        try:
+            import ray
+        except ImportError:
+            raise PluginError("the ray executor needs Ray; install it with pip install 'curbench[ray]'") from None
+        self.ray = ray
+        self.workers = workers
+        self.address = address
+        self.resources = {"num_cpus": cpus_per_cell, "num_gpus": gpus_per_cell}
+
+    def map(self, fn: Callable[[Any], Any], items: Sequence[Any]) -> Iterator[Outcome]:
+        ray = self.ray
+        if not ray.is_initialized():
+            local = {"num_cpus": self.workers} if self.address is None else {}
+            ray.init(address=self.address, include_dashboard=False, log_to_driver=False, **local)
+        task = ray.remote(**self.resources)(call)
+        pending = {task.remote(fn, item): item for item in items}
+        try:
+            while pending:
+                done, _ = ray.wait(list(pending), num_returns=1)
+                for ref in done:
+                    item = pending.pop(ref)
+                    try:
+                        result, error = ray.get(ref)
+                    except Exception as exc:  # the Ray worker died
+                        result, error = None, _describe(exc)
+                    yield Outcome(item, result, error)
+        finally:
+            for ref in pending:
+                ray.cancel(ref)
+
+
+EXECUTORS: dict[str, Callable[..., Executor]] = {
+    "local": LocalExecutor,
+    "serial": SerialExecutor,
+    "ray": RayExecutor,
+}
+
+
+def make_executor(name: str, workers: int | None = None, options: dict[str, Any] | None = None) -> Executor:
+    """A built-in executor by name, or any ``module:attribute`` factory taking ``workers`` and the options."""
+    options = options or {}
+    if name in EXECUTORS:
+        factory = EXECUTORS[name]
+    elif ":" in name:
+        module_name, _, attribute = name.partition(":")
+        try:
+            factory = getattr(importlib.import_module(module_name), attribute)
+        except (ImportError, AttributeError) as exc:
+            raise PluginError(f"executor '{name}' could not be imported ({exc}); check the module:attribute path") from None
+    else:
+        raise InvalidInputError(
+            f"unknown executor '{name}'; use {', '.join(EXECUTORS)} or a module:attribute factory"
+        )
+    from curbench.plugins import check_options
+
+    check_options(factory, options, f"executor '{name}'")
+    return factory(workers=workers, **options)

@@ -1,0 +1,210 @@
+"""Leaderboard tables from records: statistics vs scipy, baselines, audit, --check, README region, drift."""
+
+from __future__ import annotations
+
+import json
+import math
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import typer
+from matplotlib.image import imread
+from scipy import stats
+from typer.testing import CliRunner
+
+from curbench import leaderboard as board
+from curbench.cli_protocol import leaderboard
+from curbench.config import RunConfig
+from curbench.errors import CurbenchError
+from curbench.records import Provenance, ResultRecord, Selection, cell_id
+from curbench.sweep import publish
+
+REPO = Path(__file__).resolve().parent.parent
+BASE = RunConfig(dataset="digits", generator="dcgan", generator_options={"steps": 10})
+FID = {  # (scorer, retention) -> FID per seed
+    ("random", 100.0): [10.0, 10.4, 10.2],
+    ("random", 50.0): [14.0, 14.6, 14.3],
+    ("knn", 50.0): [11.0, 11.3, 11.1],  # clearly better than random
+    ("gaussian", 50.0): [14.1, 14.9, 13.8],  # indistinguishable from random
+}
+RETENTION_BY_CLASS = {"0": 0.3, "1": 0.7}
+
+
+def _record(config: RunConfig, fid: float, *, n_kept: int = 900, audit: dict | None = None) -> ResultRecord:
+    cell = config.cell()
+    recall = {"0": 0.4 + config.seed / 100, "1": 0.6}
+    return ResultRecord(
+        cell_id=cell_id(cell),
+        config=cell,
+        metrics={"fid": fid, "coverage": 1 / fid, "n_fake": 1800, "n_real": 1800},
+        selection=Selection(1800, n_kept, "hash", {"class": RETENTION_BY_CLASS}),
+        sampling={},
+        audit=audit if audit is not None else {
+            "per_group": {"class": {g: {"recall": r, "coverage": r / 2} for g, r in recall.items()}},
+            "max_disparity": {"class": {"retention": 0.4, "recall": 0.2 - config.seed / 100, "coverage": 0.1}},
+        },
+        provenance=Provenance("0.1.0", {}, None, "3.11", "cpu", 1.0, "2026-01-01T00:00:00+00:00"),
+    )
+
+
+def _records() -> list[ResultRecord]:
+    return [
+        _record(BASE.replace(scorer=scorer, retention=retention, seed=seed), fid, n_kept=1800 if retention == 100 else 900)
+        for (scorer, retention), fids in FID.items()
+        for seed, fid in enumerate(fids)
+    ]
+
+
+def _track(root: Path, name: str = "demo", records: list[ResultRecord] | None = None) -> Path:
+    publish(_records() if records is None else records, root / name / board.RECORDS_DIR)
+    return root / name
+
+
+def _numbers(records: list[ResultRecord]) -> pd.DataFrame:
+    return board.results_frames(board.group_rows(records))[1].set_index(["row", "scorer", "retention"])
+
+
+def test_rows_carry_t_intervals_and_welch_tests_against_random_from_scipy():
+    numbers = _numbers(_records())
+    for (scorer, retention), fids in FID.items():
+        role = "method" if scorer != "random" else ("full data" if retention == 100 else "random subset")
+        row = numbers.loc[(role, scorer, retention)]
+        low, high = stats.t.interval(0.95, len(fids) - 1, loc=np.mean(fids), scale=stats.sem(fids))
+        assert row["fid_mean"] == pytest.approx(np.mean(fids), rel=1e-9)
+        assert row["fid_ci95"] == pytest.approx((high - low) / 2, rel=1e-9)
+        assert row["seeds"] == 3 and row["n_kept"] == ("1800" if retention == 100 else "900")
+    for scorer, mark in (("knn", "▲"), ("gaussian", "≈")):
+        row = numbers.loc[("method", scorer, 50.0)]
+        p_value = stats.ttest_ind(FID[(scorer, 50.0)], FID[("random", 50.0)], equal_var=False).pvalue
+        assert row["fid_p_vs_baseline"] == pytest.approx(p_value, rel=1e-9)
+        assert row["fid_mark"] == mark and row["compared_with"] == "random subset"
+    assert numbers.loc[("method", "knn", 50.0)]["coverage_mark"] == "▲"  # coverage = 1/FID rose: higher is better
+    assert pd.isna(numbers.loc[("random subset", "random", 50.0)]["fid_p_vs_baseline"])
+
+
+def test_sample_time_methods_are_compared_with_the_full_data_row():
+    records = _records() + [
+        _record(BASE.replace(scorer="truncation", stage="data", retention=50.0, seed=s), fid, n_kept=1800)
+        for s, fid in enumerate([9.0, 9.1, 9.2])
+    ]
+    row = _numbers(records).loc[("method", "truncation", 50.0)]
+    p_value = stats.ttest_ind([9.0, 9.1, 9.2], FID[("random", 100.0)], equal_var=False).pvalue
+    assert row["compared_with"] == "full data" and row["fid_p_vs_baseline"] == pytest.approx(p_value, rel=1e-9)
+
+
+def test_page_shows_sample_counts_legend_audit_and_detection():
+    detection = {"auroc": 0.9, "precision_at_k": 0.6, "k": 180, "n_corrupted": 180}
+    records = _records()
+    for record in records:
+        if record.config["scorer"] == "knn":
+            record.audit["detection"] = dict(detection, auroc=0.9 + record.config["seed"] / 100)
+    page = board.render_track("demo", records, None)[board.PAGE_FILE]
+    assert "Welch's two-sided t-test" in page and "| samples real/fake |" in page.replace("kept | samples", "| samples")
+    knn_line = next(line for line in page.splitlines() if "| knn |" in line and "AUROC" not in line)
+    low, high = stats.t.interval(0.95, 2, loc=0.91, scale=stats.sem([0.9, 0.91, 0.92]))
+    assert f"0.9100 ± {(high - low) / 2:.4f}" in knn_line and "| 180 |" in knn_line and "1800/1800" in knn_line
+    audit = pd.read_csv(__import__("io").StringIO(board.render_track("demo", records, None)[board.AUDIT_FILE]))
+    recall0 = audit[(audit["scorer"] == "knn") & (audit["group"] == "0") & (audit["quantity"] == "recall")]
+    assert recall0["mean"].item() == pytest.approx(np.mean([0.40, 0.41, 0.42]))
+    gap = audit[(audit["scorer"] == "knn") & (audit["group"] == "max_disparity") & (audit["quantity"] == "recall")]
+    assert gap["mean"].item() == pytest.approx(0.19)
+    assert "### Per-group retention by `class`" in page and "Largest disparity across `class`" in page
+
+
+def test_write_then_check_passes_and_every_kind_of_difference_is_reported(tmp_path):
+    directory = _track(tmp_path)
+    written = board.write_track(tmp_path, "demo", tmp_path)
+    assert (directory / board.PAGE_FILE) in written
+    for metric in ("fid", "coverage"):
+        image = imread(directory / board.CURVES_DIR / f"{metric}.png")
+        assert image.shape[:2] == (380, 550) and image[..., :3].std() > 0.05  # drawn, not blank
+    assert board.check(tmp_path, ["demo"], tmp_path) == []
+
+    page = directory / board.PAGE_FILE
+    page.write_text(page.read_text().replace("knn", "kNN", 1))
+    (directory / board.TABLE_FILE).unlink()
+    record_path = next((directory / board.RECORDS_DIR).glob("*.json"))
+    data = json.loads(record_path.read_text())
+    data["config"]["seed"] = 99
+    record_path.write_text(json.dumps(data))
+    differences = board.check(tmp_path, ["demo"], tmp_path)
+    assert len(differences) == 3
+    assert any(str(page) in d and "differs from its records (line" in d for d in differences)
+    assert any(board.TABLE_FILE in d and "missing" in d for d in differences)
+    assert any(record_path.name in d and "config hash" in d for d in differences)
+
+
+def test_tracks_without_records_say_not_run_yet(tmp_path):
+    (tmp_path / "gpu" / board.RECORDS_DIR).mkdir(parents=True)
+    (tmp_path / "gpu.yaml").write_text("track: gpu\ngpu: true\ndataset: cifar10\ngrid: {seed: [0, 1, 2]}\n")
+    board.write_track(tmp_path, "gpu", tmp_path)
+    page = (tmp_path / "gpu" / board.PAGE_FILE).read_text()
+    assert "**Not run yet.** It needs a GPU" in page and "±" not in page
+    assert board.check(tmp_path, ["gpu"], tmp_path) == []
+
+
+def test_readme_region_is_regenerated_and_checked(tmp_path):
+    _track(tmp_path, board.README_TRACK)
+    board.write_track(tmp_path, board.README_TRACK, tmp_path)
+    start, end = f"<!-- leaderboard:{board.README_TRACK}:start -->", f"<!-- leaderboard:{board.README_TRACK}:end -->"
+    readme = tmp_path / "README.md"
+    readme.write_text(f"# title\n\n{start}\nstale\n{end}\n\n## after\n")
+    assert len(board.check(tmp_path, [board.README_TRACK], tmp_path, readme)) == 1
+    assert board.update_readme(readme, tmp_path)
+    text = readme.read_text()
+    assert "stale" not in text and text.startswith("# title\n") and text.endswith(f"{end}\n\n## after\n")
+    assert "| knn |" in text and "Submitting a GPU result" in text
+    assert board.check(tmp_path, [board.README_TRACK], tmp_path, readme) == []
+    assert board.with_readme_section("no markers", board.README_TRACK, "x") is None
+
+
+def test_cli_check_exits_non_zero_with_one_line_per_difference(tmp_path):
+    directory = _track(tmp_path)
+    app = typer.Typer()
+    app.command()(leaderboard)
+    args = ["--root", str(tmp_path), "--configs", str(tmp_path), "--readme", str(tmp_path / "none.md")]
+    assert CliRunner().invoke(app, args).exit_code == 0
+    assert CliRunner().invoke(app, [*args, "--check"]).exit_code == 0
+    (directory / board.TABLE_FILE).write_text("edited\n")
+    (directory / board.AUDIT_FILE).write_text("edited\n")
+    result = CliRunner().invoke(app, [*args, "--check"])
+    assert result.exit_code != 0 and isinstance(result.exception, CurbenchError)
+    assert sum("differs from its records" in line for line in result.output.splitlines()) == 2
+    assert isinstance(CliRunner().invoke(app, [*args, "--track", "nope"]).exception, CurbenchError)
+
+
+def test_drift_tolerance_is_calibrated_from_the_seed_spread():
+    committed = _records()
+    residuals = np.concatenate([np.asarray(f) - np.mean(f) for f in FID.values()])
+    tolerance = board.DRIFT_SIGMAS * math.sqrt((residuals**2).sum() / (len(residuals) - len(FID)))
+    assert board.drift_tolerances(committed)["fid"] == pytest.approx(tolerance, rel=1e-12)
+
+    knn = next(r for r in committed if r.config["scorer"] == "knn")
+    close, far = (ResultRecord.from_dict(knn.to_dict()) for _ in range(2))
+    close.metrics = {**knn.metrics, "fid": knn.metrics["fid"] + 0.9 * tolerance}
+    far.metrics = {**knn.metrics, "fid": knn.metrics["fid"] + 1.1 * tolerance}
+    assert board.compare_drift(committed, [close]) == []
+    (line,) = board.compare_drift(committed, [far])
+    assert "fid" in line and "drifted" in line and knn.cell_id in line
+    stranger = _record(BASE.replace(scorer="ppca", seed=0), 12.0)
+    assert "no committed record" in board.compare_drift(committed, [stranger])[0]
+
+
+def test_committed_leaderboards_match_their_records():
+    root = REPO / "leaderboards"
+    assert board.check(root, board.tracks(root), REPO / "configs", REPO / "README.md") == []
+    assert {"toy", "digits", "digits-corrupted", "cifar10", "imagenet64"} <= set(board.tracks(root))
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("track", ["toy", "digits"])
+def test_cpu_track_reruns_within_tolerance(track, tmp_path):
+    """The CI drift check: rerun the suite's ci_slice and compare with the committed records."""
+    if not board.load_records(REPO / "leaderboards" / track / board.RECORDS_DIR):
+        pytest.skip(f"no committed {track} records yet")
+    scratch = tmp_path / "leaderboards"
+    shutil.copytree(REPO / "leaderboards" / track, scratch / track)
+    assert board.drift(scratch, track, REPO / "configs", tmp_path / "runs") == []

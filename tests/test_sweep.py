@@ -1,0 +1,202 @@
+"""Suite files, grid expansion with baselines, executors, and resuming a sweep."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from curbench.config import RunConfig
+from curbench.errors import CurbenchError, InvalidInputError
+from curbench.executors import LocalExecutor, SerialExecutor, make_executor
+from curbench.records import cell_id
+from curbench.sweep import DETECTION_FILE, detection_for, expand, load_suite, role_of, suite_configs
+
+CONFIGS = Path(__file__).resolve().parent.parent / "configs"
+
+
+def _suite(tmp_path: Path, text: str):
+    path = tmp_path / "suite.yaml"
+    path.write_text(text)
+    return load_suite(path)
+
+
+def _data_stage(config: RunConfig) -> bool:
+    return False
+
+
+SUITE = """
+track: demo
+dataset: toy
+generator: mlp
+generator_options: {steps: 10}
+grid:
+  scorer: [knn, gaussian]
+  retention: [25, 50]
+  seed: [0, 1, 2]
+ci_slice:
+  scorer: [knn]
+  retention: [50]
+  seed: [0]
+"""
+
+
+def test_expansion_adds_full_and_random_baselines_with_the_same_seeds(tmp_path):
+    suite = _suite(tmp_path, SUITE)
+    cells = expand(suite, is_sample_time=_data_stage, output_dir=str(tmp_path / "runs"))
+    methods = [c for c in cells if role_of(c) == "method"]
+    randoms = [c for c in cells if role_of(c) == "random"]
+    fulls = [c for c in cells if role_of(c) == "full"]
+    assert len(methods) == 2 * 2 * 3
+    assert {(c.retention, c.seed) for c in randoms} == {(r, s) for r in (25.0, 50.0) for s in range(3)}
+    assert {c.seed for c in fulls} == {0, 1, 2} and all(c.retention == 100 for c in fulls)
+    assert len(cells) == 12 + 6 + 3  # shared baselines appear once
+    assert len({cell_id(c.cell()) for c in cells}) == len(cells)
+    assert all(c.output_dir == str(tmp_path / "runs") and c.generator_options == {"steps": 10} for c in cells)
+    # YAML's int 25 and the CLI's float 25.0 name the same cell.
+    assert cell_id(methods[0].cell()) == cell_id(methods[0].replace(retention=float(int(methods[0].retention))).cell())
+    assert all(type(c.retention) is float for c in cells)
+    # The method's own seed is the baseline's seed: same data split randomness, same GAN initialisation.
+    for method in methods:
+        assert method.replace(scorer="random", scorer_options={}) in randoms
+
+
+def test_random_in_the_grid_and_sample_time_methods_are_deduplicated(tmp_path):
+    suite = _suite(tmp_path, SUITE.replace("[knn, gaussian]", "[knn, random, truncation]"))
+    sample_time = expand(suite, is_sample_time=lambda c: c.scorer == "truncation")
+    roles = [role_of(c) for c in sample_time]
+    assert roles.count("method") == 2 * 2 * 3  # knn and truncation
+    assert roles.count("random") == 6 and roles.count("full") == 3
+
+
+def test_ci_slice_overrides_the_grid(tmp_path):
+    suite = _suite(tmp_path, SUITE)
+    cells = expand(suite, overrides=suite.ci_slice, is_sample_time=_data_stage)
+    assert sorted((role_of(c), c.retention, c.seed) for c in cells) == [
+        ("full", 100.0, 0), ("method", 50.0, 0), ("random", 50.0, 0)
+    ]
+    fixed = suite_configs(suite, {"seed": 4})  # a scalar fixes the field
+    assert {c.seed for c in fixed} == {4} and len(fixed) == 4
+
+
+def test_no_baselines_when_asked(tmp_path):
+    suite = _suite(tmp_path, SUITE + "baselines: false\n")
+    assert all(role_of(c) == "method" for c in expand(suite, is_sample_time=_data_stage))
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("grid: {scorr: [knn]}", "did you mean scorer"),
+        ("retension: 50", "did you mean retention"),
+        ("grid: {scorer: knn}", "must be a non-empty list"),
+        ("grid: {retention: [0]}", "retention must be in (0, 100]"),
+        ("grid: [1, 2]", "must map RunConfig fields to lists"),
+    ],
+)
+def test_suite_errors_are_one_line_and_actionable(tmp_path, text, message):
+    with pytest.raises(InvalidInputError) as error:
+        _suite(tmp_path, "track: demo\n" + text + "\n")
+    assert message in str(error.value) and "\n" not in str(error.value)
+
+
+def test_shipped_suites_load_and_name_their_track():
+    suites = {path.stem: load_suite(path) for path in CONFIGS.glob("*.yaml") if path.stem != "default"}
+    assert {"toy", "digits", "digits-corrupted", "cifar10", "imagenet64"} <= set(suites)
+    for name, suite in suites.items():
+        assert suite.track == name
+        assert len({c.seed for c in suite_configs(suite)}) >= 3  # CIs need at least three seeds
+    assert suites["cifar10"].gpu and suites["imagenet64"].gpu and not suites["digits"].gpu
+
+
+def test_serial_and_local_executors_collect_results_and_errors():
+    items = [4.0, -1.0, 9.0]
+    for executor in (SerialExecutor(), LocalExecutor(workers=2)):
+        outcomes = {o.item: o for o in executor.map(math.sqrt, items)}
+        assert outcomes[4.0].result == 2.0 and outcomes[9.0].result == 3.0
+        assert outcomes[-1.0].result is None and outcomes[-1.0].error == "ValueError: math domain error"
+
+
+def test_make_executor_by_name_and_by_import_path():
+    assert isinstance(make_executor("serial"), SerialExecutor)
+    assert isinstance(make_executor("curbench.executors:LocalExecutor", workers=3), LocalExecutor)
+    with pytest.raises(CurbenchError, match="unknown executor 'pool'"):
+        make_executor("pool")
+    with pytest.raises(CurbenchError, match="unknown option 'adress'"):
+        make_executor("serial", options={"adress": "auto"})
+    with pytest.raises(InvalidInputError, match="workers must be at least 1"):
+        LocalExecutor(workers=0)
+
+
+@pytest.mark.slow
+def test_ray_executor_runs_tasks_on_a_local_instance():
+    ray = pytest.importorskip("ray")  # optional extra: pip install 'curbench[ray]'
+    try:
+        outcomes = {o.item: o for o in make_executor("ray", workers=1).map(math.sqrt, [4.0, -1.0])}
+    finally:
+        ray.shutdown()
+    assert outcomes[4.0].result == 2.0
+    assert outcomes[-1.0].error == "ValueError: math domain error"
+
+
+@pytest.mark.slow
+def test_sweep_resumes_after_a_kill_and_reproduces_cells(tmp_path):
+    import typer
+    from typer.testing import CliRunner
+
+    from curbench.cli_protocol import sweep
+    from curbench.leaderboard import check
+    from curbench.records import read_record
+
+    app = typer.Typer()
+    app.command()(sweep)
+    suite = tmp_path / "demo.yaml"
+    suite.write_text(
+        "track: demo\ndataset: toy\ndataset_options: {n: 300}\nembedder: pixels\neval_embedder: pixels\n"
+        "generator: mlp\ngenerator_options: {steps: 30}\nsamples: 300\n"
+        "grid: {scorer: [knn], retention: [50], seed: [0]}\n"
+    )
+    runs, boards = tmp_path / "runs", tmp_path / "leaderboards"
+    args = ["--config", str(suite), "--output-dir", str(runs), "--executor", "serial", "--leaderboards", str(boards)]
+    first = CliRunner().invoke(app, args)
+    assert first.exit_code == 0, first.output
+    results = sorted((runs / "cells").glob("*/result.json"))
+    assert len(results) == 3  # knn, random subset, full data
+    before = {p: (p.stat().st_mtime_ns, read_record(p).metrics) for p in results}
+
+    killed = results[0]
+    killed.unlink()  # a cell killed before its record was written leaves no result.json
+    second = CliRunner().invoke(app, [*args, "--publish"])
+    assert second.exit_code == 0, second.output
+    assert "(2 reused)" in second.output
+    for path, (mtime, metrics) in before.items():
+        assert read_record(path).metrics == metrics  # deterministic per seed on CPU
+        assert (path.stat().st_mtime_ns == mtime) == (path != killed)
+    assert len(list((boards / "demo" / "records").glob("*.json"))) == 3
+    assert check(boards, ["demo"], tmp_path) == []
+
+
+def test_detection_scores_the_selection_scores_against_the_corrupted_items(tmp_path):
+    from sklearn.metrics import roc_auc_score
+    from sklearn.neighbors import NearestNeighbors
+
+    from curbench.datasets.corrupt import load_corrupted
+
+    config = RunConfig(dataset="digits-corrupted", embedder="pixels", scorer="knn", retention=50, output_dir=str(tmp_path))
+    detection = detection_for(config)
+    dataset = load_corrupted()
+    features = dataset.data.reshape(len(dataset), -1) / 255.0
+    scores = np.empty(len(dataset))
+    for label in np.unique(dataset.labels):  # per-class selection scores each class on its own
+        members = np.flatnonzero(dataset.labels == label)
+        distances, _ = NearestNeighbors(n_neighbors=6).fit(features[members]).kneighbors(features[members])
+        scores[members] = -distances[:, 5]  # column 0 is the point itself
+    mask = dataset.groups["corrupted"].astype(bool)
+    assert detection["auroc"] == pytest.approx(roc_auc_score(mask, -scores), abs=1e-9)
+    lowest = np.argsort(scores, kind="stable")[: mask.sum()]
+    assert detection["precision_at_k"] == pytest.approx(mask[lowest].mean()) and detection["k"] == mask.sum()
+    assert (tmp_path / "cells" / cell_id(config.cell()) / DETECTION_FILE).is_file()
+    assert detection_for(config.replace(retention=100.0)) is None  # keeps everything: nothing to flag
+    assert detection_for(config.replace(dataset="digits")) is None  # no ground truth
