@@ -11,6 +11,7 @@ import numpy as np
 import typer
 
 from curbench import cli_protocol
+from curbench.cli_protocol import OptionList
 from curbench.errors import CurbenchError
 
 app = typer.Typer(
@@ -20,7 +21,6 @@ app = typer.Typer(
     help="Benchmark data-curation methods for generative models.",
 )
 
-OptionList = Optional[list[str]]  # noqa: UP045 - typer needs Optional at runtime
 ConfigOpt = Annotated[Optional[Path], typer.Option("--config", help="YAML file whose keys are these flags (dashes -> underscores).")]  # noqa: UP045
 QuietOpt = Annotated[bool, typer.Option("--quiet", "-q", help="No progress bars.")]
 

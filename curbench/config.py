@@ -51,6 +51,9 @@ class RunConfig:
     device: str = "auto"
 
     def __post_init__(self) -> None:
+        if isinstance(self.retention, int) and not isinstance(self.retention, bool):
+            # YAML's 50 and the CLI's 50.0 must name the same cell.
+            object.__setattr__(self, "retention", float(self.retention))
         if not 0 < self.retention <= 100:
             raise InvalidInputError(f"retention must be in (0, 100], got {self.retention}; pass e.g. --retention 50")
         if self.k < 1:

@@ -76,14 +76,6 @@ def _product(grid: dict[str, list[Any]]) -> Iterable[dict[str, Any]]:
         yield dict(zip(keys, values, strict=True))
 
 
-_FLOAT_FIELDS = frozenset(f.name for f in dataclasses.fields(RunConfig) if f.type == "float")
-
-
-def _as_declared(values: dict[str, Any]) -> dict[str, Any]:
-    """YAML reads ``50`` as an int; the CLI passes 50.0. Both must hash to the same cell."""
-    return {k: float(v) if k in _FLOAT_FIELDS and type(v) is int else v for k, v in values.items()}
-
-
 def suite_configs(suite: Suite, overrides: dict[str, Any] | None = None) -> list[RunConfig]:
     """The grid's method cells, without baselines; ``overrides`` replace grid lists (list) or fix fields (scalar)."""
     grid = dict(suite.grid)
@@ -97,7 +89,7 @@ def suite_configs(suite: Suite, overrides: dict[str, Any] | None = None) -> list
     configs = []
     for choice in _product(grid):
         try:
-            configs.append(RunConfig(**_as_declared({**fixed, **choice})))
+            configs.append(RunConfig(**{**fixed, **choice}))
         except TypeError as exc:
             raise InvalidInputError(f"invalid cell in suite {suite.path or suite.track}: {exc}") from None
     return configs
