@@ -32,7 +32,7 @@ from curbench.progress import progress
 
 _U32 = 2.0**-24
 _U64 = 2.0**-53
-_CPU_TILE = 2048
+_CPU_TILE = 1024
 # Extra float32 candidates kept per row so that the exact re-ranking rarely needs a full-row fallback.
 _EXTRA_CANDIDATES = 6
 # Pairs (times d) re-resolved per vectorised chunk: bounds the temporary float64 copies.
@@ -223,7 +223,10 @@ def _screen(x: np.ndarray, centre: np.ndarray, device: torch.device) -> _Screene
         chunk = slice(start, start + _SCREEN_ROWS)
         rows = torch.from_numpy(np.ascontiguousarray(x[chunk])).to(work)
         raw_squared[chunk] = torch.einsum("ij,ij->i", rows, rows)
-        points[chunk] = (rows - centre).to(device=device, dtype=torch.float32)
+        if work == torch.float32 and device.type == "cpu":
+            torch.sub(rows, centre, out=points[chunk])  # no temporary copy of the chunk
+        else:
+            points[chunk] = (rows - centre).to(device=device, dtype=torch.float32)
     squared_norms = torch.einsum("ij,ij->i", points, points)
     # Norms summed in float32 are below the true ones by at most (d + 2) u: inflate them to upper bounds.
     inflate = 1 + 2 * (d + 2) * _U32
@@ -298,6 +301,42 @@ def _sorted_rows(values: np.ndarray, idx: np.ndarray) -> tuple[np.ndarray, np.nd
     return np.take_along_axis(values, by_value, 1), np.take_along_axis(idx, by_value, 1)
 
 
+@dataclass
+class _Candidates:
+    """Each query row's m smallest float32 squared distances, their indices and the rounding budgets."""
+
+    floats: np.ndarray  # (Nq, m) float64
+    indices: np.ndarray  # (Nq, m) int64
+    query_budget: np.ndarray  # (Nq,)
+    reference_budget: np.ndarray  # (Nr,)
+    complete: bool  # every eligible pair is a candidate, so no pair outside them can rank
+
+    def floor(self) -> np.ndarray:
+        """Per row, a lower bound on the reference's squared distance of any pair not kept."""
+        # A pair not kept has F >= the largest kept F, hence a reference value >= that minus its budget.
+        return self.floats.max(axis=1) - (self.query_budget + self.reference_budget.max())
+
+
+def _candidates(
+    query: np.ndarray,
+    reference: np.ndarray,
+    rank: int,
+    *,
+    same: bool,
+    include_self: bool,
+    arithmetic: Arithmetic,
+    device: torch.device,
+) -> _Candidates:
+    centre = reference.mean(axis=0, dtype=np.float64)
+    r = _screen(reference, centre, device)
+    q = r if same else _screen(query, centre, device)
+    available = len(reference) - (1 if same and not include_self else 0)
+    m = min(rank + _EXTRA_CANDIDATES, available)
+    floats, cand = _smallest_candidates(q, r, m, same=same, include_self=include_self, desc="nearest neighbours")
+    q_budget, r_budget = _budgets(q, r, _reference_roundoff(arithmetic, query, reference))
+    return _Candidates(floats.astype(np.float64), cand, q_budget, r_budget, m == available)
+
+
 def _k_nearest(
     query: np.ndarray,
     reference: np.ndarray,
@@ -309,17 +348,12 @@ def _k_nearest(
     device: torch.device,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Exact (reference-arithmetic) ``rank`` smallest distances and indices per query row."""
-    centre = reference.mean(axis=0, dtype=np.float64)
-    r = _screen(reference, centre, device)
-    q = r if same else _screen(query, centre, device)
-    available = len(reference) - (1 if same and not include_self else 0)
-    m = min(rank + _EXTRA_CANDIDATES, available)
-    floats, cand = _smallest_candidates(q, r, m, same=same, include_self=include_self, desc="nearest neighbours")
-
-    q_budget, r_budget = _budgets(q, r, _reference_roundoff(arithmetic, query, reference))
-    margin = q_budget + r_budget.max()
+    found = _candidates(
+        query, reference, rank, same=same, include_self=include_self, arithmetic=arithmetic, device=device
+    )
+    floats, cand = found.floats, found.indices
+    margin = found.query_budget + found.reference_budget.max()
     # Only candidates whose float32 value is within twice the error bound of the rank-th can rank in the top.
-    floats = floats.astype(np.float64)
     rank_th = np.partition(floats, rank - 1, axis=1)[:, rank - 1]
     contender = floats <= (rank_th + 2 * margin)[:, None]
     exact = np.full(cand.shape, np.inf)
@@ -328,13 +362,41 @@ def _k_nearest(
     exact, cand = _sorted_rows(exact, cand)
     values, indices = exact[:, :rank], cand[:, :rank]
 
-    if m < available:
-        # Any pair not kept has F >= the largest kept F, hence a reference value >= that minus its budget.
-        floor = floats.max(axis=1) - margin
-        unsure = np.flatnonzero(~(values[:, -1] ** 2 < floor))
+    if not found.complete:
+        unsure = np.flatnonzero(~(values[:, -1] ** 2 < found.floor()))
         if len(unsure):
             values[unsure], indices[unsure] = _full_rows(query, reference, unsure, rank, same, include_self, arithmetic)
     return values, indices
+
+
+def _kth_nearest(
+    x: np.ndarray, rank: int, *, include_self: bool, arithmetic: Arithmetic, device: torch.device
+) -> np.ndarray:
+    """Exact (reference-arithmetic) ``rank``-th smallest distance per row of ``x`` to ``x``.
+
+    Only the value is needed, so with per-pair bounds [F - e, F + e] on the reference's
+    squared distances, the rank-th lies in [L, U] (the rank-th smallest lower and upper
+    bounds). Pairs wholly below L certainly rank before it and pairs wholly above U after
+    it; only the pairs straddling [L, U] are computed in reference arithmetic.
+    """
+    found = _candidates(x, x, rank, same=True, include_self=include_self, arithmetic=arithmetic, device=device)
+    floats, cand = found.floats, found.indices
+    error = found.query_budget[:, None] + found.reference_budget[np.maximum(cand, 0)]
+    lower, upper = floats - error, floats + error
+    low = np.partition(lower, rank - 1, axis=1)[:, rank - 1 : rank]
+    high = np.partition(upper, rank - 1, axis=1)[:, rank - 1 : rank]
+    below = upper < low
+    rows, slots = np.nonzero(~below & ~(lower > high))
+    exact = np.full(cand.shape, np.inf)
+    exact[rows, slots] = arithmetic.pairs(x, x, rows, cand[rows, slots])
+    position = rank - 1 - below.sum(axis=1, keepdims=True)
+    values = np.take_along_axis(np.sort(exact, axis=1), position, 1)[:, 0]
+
+    if not found.complete:
+        unsure = np.flatnonzero(~(values**2 < found.floor()))
+        if len(unsure):
+            values[unsure] = _full_rows(x, x, unsure, rank, True, include_self, arithmetic)[0][:, -1]
+    return values
 
 
 def _reference_roundoff(arithmetic: Arithmetic, a: np.ndarray, b: np.ndarray) -> float:
@@ -408,10 +470,7 @@ def kth_neighbour_radii(
     arithmetic = get_arithmetic(arithmetic)
     k = _checked_k(k, len(x), "points", within=True)
     include_self = arithmetic.include_self
-    values, _ = _k_nearest(
-        x, x, k + include_self, same=True, include_self=include_self, arithmetic=arithmetic, device=_device(device)
-    )
-    return values[:, -1]
+    return _kth_nearest(x, k + include_self, include_self=include_self, arithmetic=arithmetic, device=_device(device))
 
 
 # --------------------------------------------------------------------------- ball membership
@@ -473,7 +532,8 @@ def ball_memberships(
         inside_b_any[rows] |= sure_b.any(dim=1)
         # Pairs whose float32 value is within the error bound of a radius: settle them in reference arithmetic.
         unsure_a = (block <= high_a) != sure_a
-        unsure_b = (block <= high_b) != sure_b
+        # Recall needs one b-ball per a point: rows already surely inside one need no more checks.
+        unsure_b = ((block <= high_b) != sure_b) & ~inside_b_any[rows, None]
         if not bool(unsure_a.any() or unsure_b.any()):
             continue
         pair_rows, pair_cols = (t.cpu().numpy() for t in (unsure_a | unsure_b).nonzero(as_tuple=True))
