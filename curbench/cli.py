@@ -16,7 +16,7 @@ from curbench.errors import CurbenchError
 
 app = typer.Typer(
     add_completion=False,
-    no_args_is_help=False,
+    no_args_is_help=True,
     pretty_exceptions_enable=False,
     help="Benchmark data-curation methods for generative models.",
 )

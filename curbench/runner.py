@@ -127,6 +127,11 @@ class CellRunner:
         ):
             record = self.registry.get(kind, name)
             check_options(record.load(), options, f"{kind} '{name}'")
+        # Building the embedders resolves their weights, so a missing file fails here, not mid-sweep.
+        self.registry.create("embedder", config.embedder, config.embedder_options, device="cpu", weights=config.weights)
+        self.registry.create(
+            "embedder", config.eval_embedder, config.eval_embedder_options, device="cpu", weights=config.eval_weights
+        )
 
     def is_sample_time(self, config: RunConfig) -> bool:
         return config.stage == "sample" or _is_curator(self._scorer(config, resolve_device(config.device)))

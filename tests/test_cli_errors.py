@@ -78,3 +78,11 @@ def test_metrics_json_keys(features):
     result = curbench("metrics", str(features[0]), str(features[1]), "--json")
     assert result.returncode == 0, result.stderr
     assert {"fid", "kid", "kid_std", "precision", "recall", "density", "coverage"} <= set(json.loads(result.stdout))
+
+
+def test_missing_weights_fail_before_any_cell_runs(tmp_path, monkeypatch):
+    monkeypatch.setenv("CURBENCH_WEIGHTS_DIR", str(tmp_path / "weights"))
+    monkeypatch.setenv("CURBENCH_OFFLINE", "1")
+    result = curbench("run", "--embedder", "inception", "--output-dir", str(tmp_path / "runs"))
+    assert_user_error(result, "weights-inception-2015-12-05", "https://", "--weights")
+    assert not (tmp_path / "runs" / "cells").exists()
