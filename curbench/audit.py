@@ -12,7 +12,7 @@ from __future__ import annotations
 import numpy as np
 
 from curbench.datasets.base import Dataset
-from curbench.metrics.prdc import PRDC
+from curbench.metrics.prdc import PRDCPoints
 from curbench.scorers.selection import retention_by_group
 
 CLASS_GROUPING = "class"
@@ -35,11 +35,11 @@ def _spread(by_group: dict[str, float]) -> float:
     return float(max(by_group.values()) - min(by_group.values())) if by_group else 0.0
 
 
-def audit(
-    dataset: Dataset, kept: np.ndarray, real_features: np.ndarray, fake_features: np.ndarray, *, k: int, tie: str
-) -> dict:
-    """``{"retention_by_group", "per_group", "max_disparity"}``, each keyed by grouping name then group value."""
-    points = PRDC(k=k, tie=tie).per_point(real_features, fake_features)
+def audit(dataset: Dataset, kept: np.ndarray, points: PRDCPoints) -> dict:
+    """``{"retention_by_group", "per_group", "max_disparity"}``, each keyed by grouping name then group value.
+
+    ``points`` are the per-point PRDC outcomes of the generated samples against ``dataset``.
+    """
     retention: dict[str, dict[str, float]] = {}
     per_group: dict[str, dict[str, dict[str, float]]] = {}
     disparity: dict[str, dict[str, float]] = {}

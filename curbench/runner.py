@@ -86,7 +86,7 @@ class CellRunner:
             samples = generator.sample(n_samples, seed=config.seed)
 
         from curbench.audit import audit
-        from curbench.metrics import evaluate
+        from curbench.metrics import PRDC, evaluate
         from curbench.visualize import save_grid
 
         save_grid(samples[:64], directory / "samples.png")
@@ -96,8 +96,11 @@ class CellRunner:
         )
         real_features = self._embed(eval_embedder, dataset, device)
         fake_features = eval_embedder.embed(samples)
-        metrics = evaluate(real_features, fake_features, k=config.k, tie=config.tie, seed=config.seed)
-        report = audit(dataset, kept, real_features, fake_features, k=config.k, tie=config.tie)
+        points = PRDC(k=config.k, tie=config.tie).per_point(real_features, fake_features)
+        metrics = evaluate(
+            real_features, fake_features, k=config.k, tie=config.tie, seed=config.seed, prdc_points=points
+        )
+        report = audit(dataset, kept, points)
 
         record = ResultRecord(
             cell_id=cell_id(config.cell()),

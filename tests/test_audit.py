@@ -7,6 +7,7 @@ from scipy.spatial.distance import cdist
 
 from curbench.audit import audit
 from curbench.datasets.base import Dataset
+from curbench.metrics import PRDC
 
 
 def _kth(dist: np.ndarray, k: int) -> np.ndarray:
@@ -22,7 +23,7 @@ def test_audit_matches_dense_reference():
     dataset = Dataset("unit", data=real.astype(np.float32), labels=labels, groups={"side": side})
     kept = np.flatnonzero(rng.random(120) < 0.6)
 
-    report = audit(dataset, kept, real, fake, k=5, tie="lt")
+    report = audit(dataset, kept, PRDC(k=5, tie="lt").per_point(real, fake))
 
     fake_radii = _kth(cdist(fake, fake), 5)
     real_radii = _kth(cdist(real, real), 5)

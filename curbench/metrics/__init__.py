@@ -22,11 +22,13 @@ def evaluate(
     kid_subset_size: int = 1000,
     seed: int = 0,
     cache: bool = True,
+    prdc_points: PRDCPoints | None = None,
 ) -> dict[str, float]:
     """fid, kid, kid_std, precision, recall, density, coverage, n_real and n_fake of ``fake`` against ``real``.
 
     Inputs are (N, D) numeric arrays with N > k; real-side statistics are cached
-    on disk (``cache=False`` to skip) keyed by the content of ``real``.
+    on disk (``cache=False`` to skip) keyed by the content of ``real``. Pass ``prdc_points``
+    when the per-point outcomes were already computed (e.g. for the bias audit) to reuse them.
     """
     prdc = PRDC(k=k, tie=tie, cache=cache)
     kid = KID(subsets=kid_subsets, subset_size=kid_subset_size, seed=seed, cache=cache)
@@ -34,6 +36,6 @@ def evaluate(
     result: dict[str, float] = {}
     result.update(FID(cache=cache)(reference, fake))
     result.update(kid(reference, fake))
-    result.update(prdc(reference, fake))
+    result.update((prdc_points or prdc.per_point(reference, fake)).metrics())
     result.update(n_real=len(reference.real), n_fake=len(fake))
     return result
