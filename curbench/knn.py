@@ -201,22 +201,34 @@ def _tile_size(device: torch.device) -> int:
 
 
 @dataclass
-class _Screened:
-    """A point set as the float32 screen sees it, with per-point rounding budgets."""
+class ScreenedPoints:
+    """A point set as the float32 screen sees it, with per-point rounding budgets.
 
+    Screen each set once and pass it to every pass that involves it (radii, ball
+    memberships); two sets compared with each other must share one ``centre``.
+    """
+
+    source: np.ndarray  # the original (N, d) array: re-resolved pairs are computed from it
+    centre: np.ndarray  # (d,) float64 translation applied before the screen
     points: torch.Tensor  # (N, d) float32, centred, on the device
     squared_norms: torch.Tensor  # (N,) float32
     budget: np.ndarray  # (N,) float64, b_i of the module docstring (before beta is added)
     raw_norms: np.ndarray  # (N,) float64
 
+    def __len__(self) -> int:
+        return len(self.source)
 
-def _screen(x: np.ndarray, centre: np.ndarray, device: torch.device) -> _Screened:
+
+def screen(x: np.ndarray, *, centre: np.ndarray | None = None, device: str | None = None) -> ScreenedPoints:
+    """Screen ``x`` once (centred on ``centre``, by default its own mean) for the passes that use it."""
+    device = _device(device)
+    centre = x.mean(axis=0, dtype=np.float64) if centre is None else np.asarray(centre, dtype=np.float64)
     # Float32 inputs are centred in float32: any translation leaves distances unchanged, and the
     # subtraction is one correctly rounded step, like the rounding of a float64 difference would be.
     work = torch.float32 if x.dtype == np.float32 else torch.float64
     d = x.shape[1]
     alpha = (d + 10) * _screen_roundoff(device)
-    centre = torch.from_numpy(np.asarray(centre, dtype=np.float64)).to(work)
+    shift = torch.from_numpy(centre).to(work)
     raw_squared = torch.empty(len(x), dtype=work)
     points = torch.empty(x.shape, dtype=torch.float32, device=device)
     for start in range(0, len(x), _SCREEN_ROWS):
@@ -224,22 +236,37 @@ def _screen(x: np.ndarray, centre: np.ndarray, device: torch.device) -> _Screene
         rows = torch.from_numpy(np.ascontiguousarray(x[chunk])).to(work)
         raw_squared[chunk] = torch.einsum("ij,ij->i", rows, rows)
         if work == torch.float32 and device.type == "cpu":
-            torch.sub(rows, centre, out=points[chunk])  # no temporary copy of the chunk
+            torch.sub(rows, shift, out=points[chunk])  # no temporary copy of the chunk
         else:
-            points[chunk] = (rows - centre).to(device=device, dtype=torch.float32)
+            points[chunk] = (rows - shift).to(device=device, dtype=torch.float32)
     squared_norms = torch.einsum("ij,ij->i", points, points)
     # Norms summed in float32 are below the true ones by at most (d + 2) u: inflate them to upper bounds.
     inflate = 1 + 2 * (d + 2) * _U32
     centred_squared = squared_norms.cpu().numpy().astype(np.float64) * inflate
     raw_norms = np.sqrt(raw_squared.numpy().astype(np.float64) * inflate)
-    return _Screened(points, squared_norms, 2 * alpha * centred_squared, raw_norms)
+    return ScreenedPoints(x, centre, points, squared_norms, 2 * alpha * centred_squared, raw_norms)
 
 
-def _budgets(a: _Screened, b: _Screened, beta: float) -> tuple[np.ndarray, np.ndarray]:
+def _screened(x: np.ndarray | ScreenedPoints, device: str | None, centre: np.ndarray | None = None) -> ScreenedPoints:
+    return x if isinstance(x, ScreenedPoints) else screen(x, centre=centre, device=device)
+
+
+def _paired(
+    a: np.ndarray | ScreenedPoints, b: np.ndarray | ScreenedPoints, device: str | None
+) -> tuple[ScreenedPoints, ScreenedPoints]:
+    """Screens of two sets around one centre (a's mean unless a is already screened)."""
+    sa = _screened(a, device)
+    sb = sa if b is a or b is sa.source else _screened(b, device, centre=sa.centre)
+    if not np.array_equal(sa.centre, sb.centre):
+        raise ValueError("screened point sets compared with each other must share one centre")
+    return sa, sb
+
+
+def _budgets(a: ScreenedPoints, b: ScreenedPoints, beta: float) -> tuple[np.ndarray, np.ndarray]:
     return a.budget + 2 * beta * a.raw_norms**2, b.budget + 2 * beta * b.raw_norms**2
 
 
-def _squared_tile(a: _Screened, b: _Screened, rows: slice, cols: slice) -> torch.Tensor:
+def _squared_tile(a: ScreenedPoints, b: ScreenedPoints, rows: slice, cols: slice) -> torch.Tensor:
     tile = torch.addmm(b.squared_norms[None, cols], a.points[rows], b.points[cols].T, alpha=-2)
     tile += a.squared_norms[rows, None]
     return tile
@@ -255,42 +282,115 @@ def _device(device: str | torch.device | None) -> torch.device:
     return torch.device(resolve_device("auto" if device is None else str(device)))
 
 
+def _tiles(n_rows: int, n_cols: int, size: int, same: bool) -> list[tuple[slice, slice, bool]]:
+    """The (rows, cols, mirrored) tiles of a pass; a mirrored tile also stands for its transpose.
+
+    Within one set the distance matrix is symmetric, so only tiles on and below the
+    diagonal are computed, and a diagonal tile is split into its two diagonal halves
+    and the quarter below them (three quarters of the work). Row blocks come in
+    order and each starts at column 0, so every block is first met as rows.
+    """
+    tiles = []
+    for i in range(0, n_rows, size):
+        rows = slice(i, min(i + size, n_rows))
+        for j in range(0, min(i, n_cols) if same else n_cols, size):
+            tiles.append((rows, slice(j, min(j + size, n_cols)), same))
+        if same:
+            middle = i + (rows.stop - i + 1) // 2
+            upper, lower = slice(i, middle), slice(middle, rows.stop)
+            tiles += [(upper, upper, False), (lower, upper, True), (lower, lower, False)]
+    return [(rows, cols, mirrored) for rows, cols, mirrored in tiles if rows.stop > rows.start and cols.stop > cols.start]
+
+
+def _flat_below(tile: torch.Tensor, *limits: torch.Tensor) -> np.ndarray:
+    """Row-major flat indices of the tile entries below any of the (broadcast) ``limits``.
+
+    On CPU numpy's compare and flatnonzero are several times faster than torch's on
+    such masks; this runs once per tile, so it is a visible share of a pass.
+    """
+    if tile.device.type == "cpu":
+        values = tile.numpy()
+        mask = values < limits[0].numpy()
+        for limit in limits[1:]:
+            mask |= values < limit.numpy()
+        return np.flatnonzero(mask)
+    mask = tile < limits[0]
+    for limit in limits[1:]:
+        mask |= tile < limit
+    return mask.view(-1).nonzero().view(-1).cpu().numpy()
+
+
 # --------------------------------------------------------------------------- k nearest
 
 
-def _merge_smallest(best: torch.Tensor, best_idx: torch.Tensor, rows: slice, tile: torch.Tensor, offset: int) -> None:
-    """Fold one tile's smallest entries per row into the running (values, indices) of ``rows``."""
-    m = best.shape[1]
-    values, idx = torch.topk(tile, min(m, tile.shape[1]), dim=1, largest=False, sorted=False)
-    values = torch.cat([best[rows], values], dim=1)
-    idx = torch.cat([best_idx[rows], idx + offset], dim=1)
-    keep_values, keep = torch.topk(values, m, dim=1, largest=False, sorted=False)
-    best[rows] = keep_values
-    best_idx[rows] = torch.gather(idx, 1, keep)
+class _RunningSmallest:
+    """Per row, the m smallest values folded in so far and their column indices (-1: none yet).
+
+    Once a row holds m values, only entries below its largest kept value can enter,
+    and after a few tiles those are rare: they are gathered sparsely instead of
+    running a top-m over the whole tile.
+    """
+
+    def __init__(self, n: int, m: int, device: torch.device) -> None:
+        self.m = m
+        self.values = torch.full((n, m), float("inf"), device=device)
+        self.indices = torch.full((n, m), -1, dtype=torch.int64, device=device)
+        self.largest = torch.full((n,), float("inf"), device=device)
+
+    def fold(self, tile: torch.Tensor, rows: slice, cols: slice, *, columns: bool = False) -> None:
+        """Fold ``tile`` (pairs ``rows`` x ``cols``) into its rows, or into its columns' rows."""
+        targets, others = (cols, rows) if columns else (rows, cols)
+        largest = self.largest[targets]
+        if bool(torch.isinf(largest).any()):  # some row still holds fewer than m values
+            values, idx = torch.topk(tile, min(self.m, tile.shape[0 if columns else 1]), dim=0 if columns else 1, largest=False, sorted=False)
+            if columns:
+                values, idx = values.T, idx.T
+            self._merge(targets, values, idx + others.start)
+            return
+        flat = _flat_below(tile, largest[None, :] if columns else largest[:, None])
+        if not len(flat):
+            return
+        values = tile.view(-1)[torch.from_numpy(flat).to(tile.device)]
+        local_rows, local_cols = np.divmod(flat, tile.shape[1])
+        target, other = (local_cols, local_rows) if columns else (local_rows, local_cols)
+        if columns:  # flat indices run row by row: group the entries by column
+            order = np.argsort(target, kind="stable")
+            target, other, values = target[order], other[order], values[torch.from_numpy(order).to(tile.device)]
+        # Lay each target row's entries out in a padded (rows, width) block and merge it.
+        row_ids, starts, counts = np.unique(target, return_index=True, return_counts=True)
+        slot = np.arange(len(target)) - np.repeat(starts, counts)
+        which = np.repeat(np.arange(len(row_ids)), counts)
+        place = (torch.from_numpy(which).to(tile.device), torch.from_numpy(slot).to(tile.device))
+        padded_values = torch.full((len(row_ids), int(counts.max())), float("inf"), device=tile.device)
+        padded_idx = torch.full(padded_values.shape, -1, dtype=torch.int64, device=tile.device)
+        padded_values[place] = values
+        padded_idx[place] = torch.from_numpy(other + others.start).to(tile.device)
+        self._merge(torch.from_numpy(row_ids + targets.start).to(tile.device), padded_values, padded_idx)
+
+    def _merge(self, rows: slice | torch.Tensor, values: torch.Tensor, idx: torch.Tensor) -> None:
+        values = torch.cat([self.values[rows], values], dim=1)
+        idx = torch.cat([self.indices[rows], idx], dim=1)
+        keep_values, keep = torch.topk(values, self.m, dim=1, largest=False, sorted=False)
+        self.values[rows] = keep_values
+        self.indices[rows] = torch.gather(idx, 1, keep)
+        self.largest[rows] = keep_values.max(dim=1).values
 
 
 def _smallest_candidates(
-    q: _Screened, r: _Screened, m: int, *, same: bool, include_self: bool, desc: str
+    q: ScreenedPoints, r: ScreenedPoints, m: int, *, same: bool, include_self: bool, desc: str
 ) -> tuple[np.ndarray, np.ndarray]:
     """Per query row, the m smallest float32 squared distances to ``r`` and their indices (-1 = none)."""
     device = q.points.device
-    nq, nr = len(q.points), len(r.points)
-    best = torch.full((nq, m), float("inf"), device=device)
-    best_idx = torch.full((nq, m), -1, dtype=torch.int64, device=device)
-    tile = _tile_size(device)
-    # Within one set the distance matrix is symmetric: each off-diagonal tile serves both its rows and columns.
-    tiles = [
-        (i, j) for i in range(0, nq, tile) for j in range(0, nr, tile) if not same or j >= i
-    ]
-    for i, j in progress(tiles, total=len(tiles), desc=desc, unit="tile"):
-        rows, cols = slice(i, min(i + tile, nq)), slice(j, min(j + tile, nr))
+    smallest = _RunningSmallest(len(q), m, device)
+    tiles = _tiles(len(q), len(r), _tile_size(device), same)
+    for rows, cols, mirrored in progress(tiles, total=len(tiles), desc=desc, unit="tile"):
         block = _squared_tile(q, r, rows, cols)
-        if same and i == j and not include_self:
+        if same and rows == cols and not include_self:
             block.fill_diagonal_(float("inf"))
-        _merge_smallest(best, best_idx, rows, block, j)
-        if same and i != j:
-            _merge_smallest(best, best_idx, cols, block.T, i)
-    return best.cpu().numpy(), best_idx.cpu().numpy()
+        smallest.fold(block, rows, cols)
+        if mirrored:
+            smallest.fold(block, rows, cols, columns=True)
+    return smallest.values.cpu().numpy(), smallest.indices.cpu().numpy()
 
 
 def _sorted_rows(values: np.ndarray, idx: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -318,39 +418,22 @@ class _Candidates:
 
 
 def _candidates(
-    query: np.ndarray,
-    reference: np.ndarray,
-    rank: int,
-    *,
-    same: bool,
-    include_self: bool,
-    arithmetic: Arithmetic,
-    device: torch.device,
+    q: ScreenedPoints, r: ScreenedPoints, rank: int, *, include_self: bool, arithmetic: Arithmetic
 ) -> _Candidates:
-    centre = reference.mean(axis=0, dtype=np.float64)
-    r = _screen(reference, centre, device)
-    q = r if same else _screen(query, centre, device)
-    available = len(reference) - (1 if same and not include_self else 0)
+    same = q is r
+    available = len(r) - (1 if same and not include_self else 0)
     m = min(rank + _EXTRA_CANDIDATES, available)
     floats, cand = _smallest_candidates(q, r, m, same=same, include_self=include_self, desc="nearest neighbours")
-    q_budget, r_budget = _budgets(q, r, _reference_roundoff(arithmetic, query, reference))
+    q_budget, r_budget = _budgets(q, r, _reference_roundoff(arithmetic, q.source, r.source))
     return _Candidates(floats.astype(np.float64), cand, q_budget, r_budget, m == available)
 
 
 def _k_nearest(
-    query: np.ndarray,
-    reference: np.ndarray,
-    rank: int,
-    *,
-    same: bool,
-    include_self: bool,
-    arithmetic: Arithmetic,
-    device: torch.device,
+    q: ScreenedPoints, r: ScreenedPoints, rank: int, *, include_self: bool, arithmetic: Arithmetic
 ) -> tuple[np.ndarray, np.ndarray]:
     """Exact (reference-arithmetic) ``rank`` smallest distances and indices per query row."""
-    found = _candidates(
-        query, reference, rank, same=same, include_self=include_self, arithmetic=arithmetic, device=device
-    )
+    query, reference, same = q.source, r.source, q is r
+    found = _candidates(q, r, rank, include_self=include_self, arithmetic=arithmetic)
     floats, cand = found.floats, found.indices
     margin = found.query_budget + found.reference_budget.max()
     # Only candidates whose float32 value is within twice the error bound of the rank-th can rank in the top.
@@ -369,9 +452,7 @@ def _k_nearest(
     return values, indices
 
 
-def _kth_nearest(
-    x: np.ndarray, rank: int, *, include_self: bool, arithmetic: Arithmetic, device: torch.device
-) -> np.ndarray:
+def _kth_nearest(points: ScreenedPoints, rank: int, *, include_self: bool, arithmetic: Arithmetic) -> np.ndarray:
     """Exact (reference-arithmetic) ``rank``-th smallest distance per row of ``x`` to ``x``.
 
     Only the value is needed, so with per-pair bounds [F - e, F + e] on the reference's
@@ -379,7 +460,8 @@ def _kth_nearest(
     bounds). Pairs wholly below L certainly rank before it and pairs wholly above U after
     it; only the pairs straddling [L, U] are computed in reference arithmetic.
     """
-    found = _candidates(x, x, rank, same=True, include_self=include_self, arithmetic=arithmetic, device=device)
+    x = points.source
+    found = _candidates(points, points, rank, include_self=include_self, arithmetic=arithmetic)
     floats, cand = found.floats, found.indices
     error = found.query_budget[:, None] + found.reference_budget[np.maximum(cand, 0)]
     lower, upper = floats - error, floats + error
@@ -454,26 +536,42 @@ def nearest_neighbours(
     same = reference is None
     reference = query if same else reference
     k = _checked_k(k, len(reference), "reference" if not same else "query", within=same)
-    return _k_nearest(
-        query, reference, k, same=same, include_self=False, arithmetic=get_arithmetic(arithmetic), device=_device(device)
-    )
+    r, q = _paired(reference, query, device)
+    return _k_nearest(q, r, k, include_self=False, arithmetic=get_arithmetic(arithmetic))
 
 
 def kth_neighbour_radii(
-    x: np.ndarray, k: int, *, arithmetic: str | Arithmetic = "exact", device: str | None = None
+    x: np.ndarray | ScreenedPoints, k: int, *, arithmetic: str | Arithmetic = "exact", device: str | None = None
 ) -> np.ndarray:
     """Distance from each point to its k-th nearest other point (float64, (N,)).
 
     With an arithmetic that ranks a point's own computed distance (torch-fidelity),
     this is that reference's (k+1)-th smallest distance of the row, self included.
+    ``x`` may be a :func:`screen` shared with other passes (``device`` is then its own).
     """
     arithmetic = get_arithmetic(arithmetic)
     k = _checked_k(k, len(x), "points", within=True)
     include_self = arithmetic.include_self
-    return _kth_nearest(x, k + include_self, include_self=include_self, arithmetic=arithmetic, device=_device(device))
+    return _kth_nearest(_screened(x, device), k + include_self, include_self=include_self, arithmetic=arithmetic)
 
 
 # --------------------------------------------------------------------------- ball membership
+
+
+def _near_pairs(block: torch.Tensor, reach_rows: torch.Tensor, reach_cols: torch.Tensor, open_rows: np.ndarray) -> np.ndarray:
+    """Flat indices of the pairs that may lie in a row's ball, or in a column's ball for an open row.
+
+    Rows already known to lie in some column ball need no more column-ball checks
+    (recall asks for one), which after the first tiles leaves few rows to scan.
+    """
+    if 2 * len(open_rows) > block.shape[0]:
+        return _flat_below(block, reach_rows[:, None], reach_cols[None, :])
+    in_row_balls = _flat_below(block, reach_rows[:, None])
+    if not len(open_rows):
+        return in_row_balls
+    local = _flat_below(block[torch.from_numpy(open_rows).to(block.device)], reach_cols[None, :])
+    in_col_balls = open_rows[local // block.shape[1]] * block.shape[1] + local % block.shape[1]
+    return np.union1d(in_row_balls, in_col_balls)
 
 
 @dataclass(frozen=True)
@@ -486,70 +584,61 @@ class BallMemberships:
 
 
 def ball_memberships(
-    a: np.ndarray,
-    b: np.ndarray,
+    a: np.ndarray | ScreenedPoints,
+    b: np.ndarray | ScreenedPoints,
     radii_a: np.ndarray,
     radii_b: np.ndarray,
     *,
     strict: bool = True,
     arithmetic: str | Arithmetic = "prdc",
-    same: bool = False,
     device: str | None = None,
 ) -> BallMemberships:
     """Ball memberships between ``a`` (centres with ``radii_a``) and ``b`` (centres with ``radii_b``).
 
     A point y is in the ball of x when dist(x, y) < radius (``strict``) or <=.
-    Distances are ``arithmetic``'s, with ``a`` as its first argument. ``same``
-    says a and b are the same array object, whose self-pairs a zero-self
-    reference (scikit-learn) sets to distance 0.
+    Distances are ``arithmetic``'s, with ``a`` as its first argument. When a and b
+    are the same array, self-pairs get distance 0 in a zero-self reference
+    (scikit-learn does so only for ``X is Y``). Screened inputs must share a centre.
     """
     arithmetic = get_arithmetic(arithmetic)
-    device = _device(device)
-    centre = a.mean(axis=0, dtype=np.float64)
-    sa, sb = _screen(a, centre, device), _screen(b, centre, device)
+    sa, sb = _paired(a, b, device)
+    a, b = sa.source, sb.source
+    zero_self = a is b and not arithmetic.include_self
     budget_a, budget_b = _budgets(sa, sb, _reference_roundoff(arithmetic, a, b))
     radii_a, radii_b = np.asarray(radii_a, np.float64), np.asarray(radii_b, np.float64)
-    counts = torch.zeros(len(b), dtype=torch.float32, device=device)
-    hit = torch.zeros(len(a), dtype=torch.bool, device=device)
-    inside_b_any = torch.zeros(len(a), dtype=torch.bool, device=device)
-    tile = _tile_size(device)
-    tiles = [(i, j) for i in range(0, len(a), tile) for j in range(0, len(b), tile)]
-    for i, j in progress(tiles, total=len(tiles), desc="ball membership", unit="tile"):
-        rows, cols = slice(i, min(i + tile, len(a))), slice(j, min(j + tile, len(b)))
-        margin_a = budget_a[rows] + budget_b[cols].max()
-        margin_b = budget_b[cols] + budget_a[rows].max()
-        low_a = _as_float32(radii_a[rows] ** 2 - margin_a, device, -np.inf)[:, None]
-        high_a = _as_float32(radii_a[rows] ** 2 + margin_a, device, np.inf)[:, None]
-        low_b = _as_float32(radii_b[cols] ** 2 - margin_b, device, -np.inf)[None, :]
-        high_b = _as_float32(radii_b[cols] ** 2 + margin_b, device, np.inf)[None, :]
-
+    squared_a, squared_b = radii_a**2, radii_b**2
+    inside = (lambda values, radii: values < radii) if strict else (lambda values, radii: values <= radii)
+    device = sa.points.device
+    # Float32 values at or beyond these put a pair certainly outside the ball, whatever its rounding error.
+    reach_a = _as_float32(squared_a + budget_a + budget_b.max(), device, np.inf)
+    reach_b = _as_float32(squared_b + budget_b + budget_a.max(), device, np.inf)
+    counts = np.zeros(len(b), dtype=np.int64)
+    hit = np.zeros(len(a), dtype=bool)
+    in_b_ball = np.zeros(len(a), dtype=bool)
+    tiles = _tiles(len(a), len(b), _tile_size(device), same=False)
+    for rows, cols, _ in progress(tiles, total=len(tiles), desc="ball membership", unit="tile"):
         block = _squared_tile(sa, sb, rows, cols)
-        sure_a = block < low_a
-        sure_a_float = sure_a.to(torch.float32)
-        counts[cols] += torch.ones(sure_a.shape[0], device=device) @ sure_a_float
-        hit[rows] |= (sure_a_float @ torch.ones(sure_a.shape[1], device=device)) > 0
-        sure_b = block < low_b
-        inside_b_any[rows] |= sure_b.any(dim=1)
-        # Pairs whose float32 value is within the error bound of a radius: settle them in reference arithmetic.
-        unsure_a = (block <= high_a) != sure_a
-        # Recall needs one b-ball per a point: rows already surely inside one need no more checks.
-        unsure_b = ((block <= high_b) != sure_b) & ~inside_b_any[rows, None]
-        if not bool(unsure_a.any() or unsure_b.any()):
+        flat = _near_pairs(block, reach_a[rows], reach_b[cols], open_rows=np.flatnonzero(~in_b_ball[rows]))
+        if not len(flat):
             continue
-        pair_rows, pair_cols = (t.cpu().numpy() for t in (unsure_a | unsure_b).nonzero(as_tuple=True))
-        ga, gb = pair_rows + i, pair_cols + j
-        exact = arithmetic.pairs(a, b, ga, gb)
-        if same and not arithmetic.include_self:
-            exact[ga == gb] = 0.0
-        in_a = (exact < radii_a[ga]) if strict else (exact <= radii_a[ga])
-        in_b = (exact < radii_b[gb]) if strict else (exact <= radii_b[gb])
-        resolve_a = unsure_a[pair_rows, pair_cols].cpu().numpy() & in_a
-        resolve_b = unsure_b[pair_rows, pair_cols].cpu().numpy() & in_b
-        counts += torch.from_numpy(np.bincount(gb[resolve_a], minlength=len(b)).astype(np.float32)).to(device)
-        hit[torch.from_numpy(ga[resolve_a]).to(device)] = True
-        inside_b_any[torch.from_numpy(ga[resolve_b]).to(device)] = True
-    return BallMemberships(
-        b_in_a_balls=counts.cpu().numpy().round().astype(np.int64),
-        a_ball_hit=hit.cpu().numpy(),
-        a_in_b_balls=inside_b_any.cpu().numpy(),
-    )
+        pair_rows, pair_cols = np.divmod(flat, block.shape[1])
+        values = block.view(-1)[torch.from_numpy(flat).to(device)].cpu().numpy().astype(np.float64)
+        ga, gb = pair_rows + rows.start, pair_cols + cols.start
+        # Per-pair bound |F - D^2| <= b_a + b_b: pairs outside the band around a radius are decided by F.
+        margin = budget_a[ga] + budget_b[gb]
+        in_a = values < squared_a[ga] - margin
+        unsure_a = ~in_a & (values <= squared_a[ga] + margin)
+        sure_b = values < squared_b[gb] - margin
+        in_b_ball[ga[sure_b]] = True
+        # Recall needs one b-ball per a point: points already surely inside one need no more checks.
+        unsure_b = ~sure_b & (values <= squared_b[gb] + margin) & ~in_b_ball[ga]
+        unsure = np.flatnonzero(unsure_a | unsure_b)
+        if len(unsure):
+            exact = arithmetic.pairs(a, b, ga[unsure], gb[unsure])
+            if zero_self:
+                exact[ga[unsure] == gb[unsure]] = 0.0
+            in_a[unsure] |= unsure_a[unsure] & inside(exact, radii_a[ga[unsure]])
+            in_b_ball[ga[unsure][unsure_b[unsure] & inside(exact, radii_b[gb[unsure]])]] = True
+        counts[cols] += np.bincount(gb[in_a] - cols.start, minlength=cols.stop - cols.start)
+        hit[ga[in_a]] = True
+    return BallMemberships(b_in_a_balls=counts, a_ball_hit=hit, a_in_b_balls=in_b_ball)

@@ -48,12 +48,12 @@ class PRDCPoints:
         }
 
 
-def real_radii(reference: ReferenceStatistics, k: int, tie: str, device: str | None = None) -> np.ndarray:
-    """Cached k-NN radii of the real features under ``tie``'s reference arithmetic."""
+def real_radii(reference: ReferenceStatistics, points: knn.ScreenedPoints, k: int, tie: str) -> np.ndarray:
+    """Cached k-NN radii of the real features (``points``: their screen) under ``tie``'s reference arithmetic."""
     arithmetic = TIE_ARITHMETIC[tie]
 
     def compute() -> dict[str, np.ndarray]:
-        return {"radii": knn.kth_neighbour_radii(reference.real, k, arithmetic=arithmetic, device=device)}
+        return {"radii": knn.kth_neighbour_radii(points, k, arithmetic=arithmetic)}
 
     return reference.get("knn-radii", compute, k=k, arithmetic=arithmetic)["radii"]
 
@@ -74,17 +74,13 @@ class PRDC:
             real, fake, min_rows=self.k + 1, use_cache=self.cache, why=f"k={self.k} nearest neighbours"
         )
         arithmetic = TIE_ARITHMETIC[self.tie]
-        radii_real = real_radii(reference, self.k, self.tie, self.device)
-        radii_fake = knn.kth_neighbour_radii(fake, self.k, arithmetic=arithmetic, device=self.device)
+        # Each set is screened once and shared by its radii pass and the real x fake pass.
+        real_points = knn.screen(reference.real, device=self.device)
+        fake_points = real_points if fake is reference.real else knn.screen(fake, centre=real_points.centre, device=self.device)
+        radii_real = real_radii(reference, real_points, self.k, self.tie)
+        radii_fake = knn.kth_neighbour_radii(fake_points, self.k, arithmetic=arithmetic)
         members = knn.ball_memberships(
-            reference.real,
-            fake,
-            radii_real,
-            radii_fake,
-            strict=self.tie == "lt",
-            arithmetic=arithmetic,
-            same=reference.real is fake,
-            device=self.device,
+            real_points, fake_points, radii_real, radii_fake, strict=self.tie == "lt", arithmetic=arithmetic
         )
         return PRDCPoints(members.b_in_a_balls, members.a_in_b_balls, members.a_ball_hit, self.k)
 
