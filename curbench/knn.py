@@ -286,9 +286,8 @@ def _tiles(n_rows: int, n_cols: int, size: int, same: bool) -> list[tuple[slice,
     """The (rows, cols, mirrored) tiles of a pass; a mirrored tile also stands for its transpose.
 
     Within one set the distance matrix is symmetric, so only tiles on and below the
-    diagonal are computed, and a diagonal tile is split into its two diagonal halves
-    and the quarter below them (three quarters of the work). Row blocks come in
-    order and each starts at column 0, so every block is first met as rows.
+    diagonal are computed. Row blocks come in order and each starts at column 0, so
+    every block is first met as rows.
     """
     tiles = []
     for i in range(0, n_rows, size):
@@ -296,10 +295,17 @@ def _tiles(n_rows: int, n_cols: int, size: int, same: bool) -> list[tuple[slice,
         for j in range(0, min(i, n_cols) if same else n_cols, size):
             tiles.append((rows, slice(j, min(j + size, n_cols)), same))
         if same:
-            middle = i + (rows.stop - i + 1) // 2
-            upper, lower = slice(i, middle), slice(middle, rows.stop)
-            tiles += [(upper, upper, False), (lower, upper, True), (lower, lower, False)]
-    return [(rows, cols, mirrored) for rows, cols, mirrored in tiles if rows.stop > rows.start and cols.stop > cols.start]
+            tiles += _diagonal_tiles(rows, size // 4)
+    return tiles
+
+
+def _diagonal_tiles(rows: slice, smallest: int) -> list[tuple[slice, slice, bool]]:
+    """A diagonal tile as its two diagonal halves (recursively) and the mirrored quarter below them."""
+    if rows.stop - rows.start <= max(smallest, 1):
+        return [(rows, rows, False)]
+    middle = rows.start + (rows.stop - rows.start + 1) // 2
+    upper, lower = slice(rows.start, middle), slice(middle, rows.stop)
+    return [*_diagonal_tiles(upper, smallest), (lower, upper, True), *_diagonal_tiles(lower, smallest)]
 
 
 def _flat_below(tile: torch.Tensor, *limits: torch.Tensor) -> np.ndarray:
