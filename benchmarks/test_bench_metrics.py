@@ -2,8 +2,9 @@
 
 Run: ``pytest benchmarks/test_bench_metrics.py --benchmark-columns=min,mean --benchmark-group-by=group``.
 Sizes: ``CURBENCH_BENCH_N`` (comma-separated, default "5000,10000"), ``CURBENCH_BENCH_KNN_N``
-(default 20000), ``CURBENCH_BENCH_RSS_N`` (default 50000, d = 256). Each case runs once
-(one round): the cases take seconds, and the shared 2-core machine is noisy anyway.
+(default 20000), ``CURBENCH_BENCH_RSS_N`` (default 50000) at ``CURBENCH_BENCH_RSS_D`` (default
+"256,2048"). Each case runs ``CURBENCH_BENCH_ROUNDS`` times (default 1; the minimum is the
+figure to compare): the cases take seconds to minutes, and the shared machine is noisy.
 """
 
 from __future__ import annotations
@@ -32,6 +33,8 @@ K = 5
 SIZES = [int(n) for n in os.environ.get("CURBENCH_BENCH_N", "5000,10000").split(",")]
 KNN_N = int(os.environ.get("CURBENCH_BENCH_KNN_N", "20000"))
 RSS_N = int(os.environ.get("CURBENCH_BENCH_RSS_N", "50000"))
+RSS_D = [int(d) for d in os.environ.get("CURBENCH_BENCH_RSS_D", "256,2048").split(",")]
+ROUNDS = int(os.environ.get("CURBENCH_BENCH_ROUNDS", "1"))
 
 
 def features(n: int, d: int = D, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
@@ -42,7 +45,7 @@ def features(n: int, d: int = D, seed: int = 0) -> tuple[np.ndarray, np.ndarray]
 
 
 def once(benchmark, function, *args):
-    return benchmark.pedantic(function, args=args, rounds=1, iterations=1)
+    return benchmark.pedantic(function, args=args, rounds=ROUNDS, iterations=1)
 
 
 @pytest.fixture(autouse=True)
@@ -64,12 +67,15 @@ def _torch_fidelity_pr(real, fake):
 
 
 @pytest.mark.parametrize("n", SIZES)
-@pytest.mark.parametrize("implementation", ["curbench", "prdc", "torch-fidelity-PR-only"])
+@pytest.mark.parametrize("implementation", ["curbench", "curbench-warm-reference", "prdc", "torch-fidelity-PR-only"])
 def test_prdc(benchmark, n, implementation):
     benchmark.group = f"PRDC N={n} d={D} k={K}"
     real, fake = features(n)
+    if implementation == "curbench-warm-reference":
+        PRDC(k=K)(real, fake)  # caches the real radii, as the first method of a leaderboard does
     run = {
         "curbench": lambda r, f: PRDC(k=K, cache=False)(r, f),
+        "curbench-warm-reference": lambda r, f: PRDC(k=K)(r, f),
         "prdc": _prdc_package,
         "torch-fidelity-PR-only": _torch_fidelity_pr,
     }[implementation]
@@ -123,22 +129,40 @@ def _faiss_flat(x):
     return -np.sqrt(np.maximum(squared[:, K], 0))
 
 
-@pytest.mark.parametrize("implementation", ["curbench", "sklearn-brute", "faiss-flat"])
+def _curbench_approximate(index):
+    def run(x):
+        scorer = KNNScorer(k=K, index=index).fit(x)
+        scores = scorer.score(x)
+        return scores, scorer.search_report
+
+    return run
+
+
+@pytest.mark.parametrize(
+    "implementation", ["curbench", "curbench-ivf", "curbench-hnsw", "sklearn-brute", "faiss-flat", "matmul-floor"]
+)
 def test_knn_scorer(benchmark, implementation):
+    """matmul-floor is one float32 N x N x d product; exact within-set search needs half of it (symmetry)."""
     benchmark.group = f"knn scorer N={KNN_N} d={D} K={K}"
     x, _ = features(KNN_N)
-    if implementation == "faiss-flat":
+    if implementation in ("faiss-flat", "curbench-ivf", "curbench-hnsw"):
         pytest.importorskip("faiss")
     run = {
         "curbench": lambda a: KNNScorer(k=K, device="cpu").fit(a).score(a),
+        "curbench-ivf": _curbench_approximate("ivf"),
+        "curbench-hnsw": _curbench_approximate("hnsw"),
         "sklearn-brute": _sklearn_brute,
         "faiss-flat": _faiss_flat,
+        "matmul-floor": lambda a: torch.from_numpy(a) @ torch.from_numpy(a).T,
     }[implementation]
-    once(benchmark, run, x)
+    result = once(benchmark, run, x)
+    if implementation.startswith("curbench-"):
+        benchmark.extra_info["search"] = result[1].line()
+        print(f"\n{implementation}: {result[1].line()}")
 
 
 def test_matmul_floor(benchmark):
-    """One float32 N x N x d product: P/R/D/C needs three of them (two within-set, one cross)."""
+    """One float32 N x N x d product: P/R/D/C needs two of them (halves within each set, one cross)."""
     n = SIZES[0]
     benchmark.group = f"PRDC N={n} d={D} k={K}"
     a = torch.from_numpy(features(n)[0])
@@ -148,19 +172,23 @@ def test_matmul_floor(benchmark):
 # ----------------------------------------------------------------------------- memory
 
 _PEAK = """
-import json, resource, sys, numpy as np
+import json, sys, numpy as np
+from pathlib import Path
 from curbench.metrics import PRDC
 n, d = int(sys.argv[1]), int(sys.argv[2])
 rng = np.random.default_rng(0)
 real, fake = rng.standard_normal((n, d), dtype=np.float32), rng.standard_normal((n, d), dtype=np.float32)
 PRDC(cache=False)(real, fake)
-print(json.dumps({"peak_rss_bytes": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024}))
+# VmHWM belongs to this process image; ru_maxrss would also count the forking parent's pages.
+status = dict(line.split(":", 1) for line in Path("/proc/self/status").read_text().splitlines())
+print(json.dumps({"peak_rss_bytes": int(status["VmHWM"].split()[0]) * 1024}))
 """
 
 
-def test_prdc_peak_rss(benchmark):
-    benchmark.group = f"PRDC peak RSS N={RSS_N} d=256"
-    out = once(benchmark, lambda: subprocess.run([sys.executable, "-c", _PEAK, str(RSS_N), "256"], capture_output=True, text=True, check=True))
+@pytest.mark.parametrize("d", RSS_D)
+def test_prdc_peak_rss(benchmark, d):
+    benchmark.group = f"PRDC peak RSS N={RSS_N} d={d}"
+    out = once(benchmark, lambda: subprocess.run([sys.executable, "-c", _PEAK, str(RSS_N), str(d)], capture_output=True, text=True, check=True))
     peak = json.loads(out.stdout)["peak_rss_bytes"]
     benchmark.extra_info["peak_rss_gb"] = peak / 2**30
-    print(f"\nPRDC peak RSS at N={RSS_N}, d=256: {peak / 2**30:.2f} GB")
+    print(f"\nPRDC peak RSS at N={RSS_N}, d={d}: {peak / 2**30:.2f} GB")

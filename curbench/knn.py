@@ -308,22 +308,24 @@ def _diagonal_tiles(rows: slice, smallest: int) -> list[tuple[slice, slice, bool
     return [*_diagonal_tiles(upper, smallest), (lower, upper, True), *_diagonal_tiles(lower, smallest)]
 
 
-def _flat_below(tile: torch.Tensor, *limits: torch.Tensor) -> np.ndarray:
+def _flat_below(tile: torch.Tensor, *limits: torch.Tensor, use_numpy: bool | None = None) -> np.ndarray:
     """Row-major flat indices of the tile entries below any of the (broadcast) ``limits``.
 
     On CPU numpy's compare and flatnonzero are several times faster than torch's on
-    such masks; this runs once per tile, so it is a visible share of a pass.
+    such masks (``use_numpy`` defaults to "tile is on the CPU"); this runs once per
+    tile, so it is a visible share of a pass.
     """
-    if tile.device.type == "cpu":
-        values = tile.numpy()
-        mask = values < limits[0].numpy()
-        for limit in limits[1:]:
-            mask |= values < limit.numpy()
-        return np.flatnonzero(mask)
+    if tile.device.type == "cpu" if use_numpy is None else use_numpy:
+        return np.flatnonzero(_below_any(tile.numpy(), [limit.numpy() for limit in limits]))
+    return _below_any(tile, limits).view(-1).nonzero().view(-1).cpu().numpy()
+
+
+def _below_any(tile, limits):
+    """``tile < limits[0] | tile < limits[1] | ...`` for numpy arrays and torch tensors alike."""
     mask = tile < limits[0]
     for limit in limits[1:]:
         mask |= tile < limit
-    return mask.view(-1).nonzero().view(-1).cpu().numpy()
+    return mask
 
 
 # --------------------------------------------------------------------------- k nearest

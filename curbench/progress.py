@@ -24,6 +24,12 @@ def set_quiet(quiet: bool) -> None:
         os.environ[QUIET_ENV] = "1"
 
 
+def note(message: str) -> None:
+    """One line on stderr for the user (e.g. how approximate a search was); silenced by ``--quiet``."""
+    if os.environ.get(QUIET_ENV, "") in ("", "0"):
+        print(f"curbench: {message}", file=sys.stderr)
+
+
 def progress(iterable: Iterable[T] | None = None, *, total: int | None = None, desc: str = "", unit: str = "it") -> tqdm:
     """A tqdm bar; disabled unless :func:`enabled`."""
     return tqdm(iterable, total=total, desc=desc, unit=unit, disable=not enabled(), leave=False, dynamic_ncols=True)

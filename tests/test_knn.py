@@ -147,3 +147,13 @@ def test_peak_memory_does_not_grow_quadratically():
     dense = 10_000**2 * 4
     assert growth[10_000] < dense / 4, growth
     assert growth[10_000] - growth[5_000] < dense / 40, growth  # 10 MB: tiles are fixed, only O(N k) state grows
+
+
+def test_device_mask_paths_agree():
+    """The torch mask path (used on CUDA) and the numpy path (CPU) list the same entries."""
+    rng = np.random.default_rng(9)
+    tile = torch.from_numpy(rng.integers(0, 50, (70, 90)).astype(np.float32))
+    rows, cols = torch.from_numpy(rng.integers(0, 50, 70).astype(np.float32)), torch.from_numpy(rng.integers(0, 50, 90).astype(np.float32))
+    expected = np.flatnonzero((tile.numpy() < rows.numpy()[:, None]) | (tile.numpy() < cols.numpy()[None, :]))
+    np.testing.assert_array_equal(knn._flat_below(tile, rows[:, None], cols[None, :]), expected)
+    np.testing.assert_array_equal(knn._flat_below(tile, rows[:, None], cols[None, :], use_numpy=False), expected)

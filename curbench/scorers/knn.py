@@ -2,8 +2,10 @@
 
 Scoring the fitted set itself excludes only each point (a duplicate is a
 neighbour at distance 0); scoring new points uses their plain K-th nearest
-neighbour in the fitted set. Distances come from the streaming engine in
-:mod:`curbench.knn` (exact float64 values, O(N * K) memory).
+neighbour in the fitted set. ``index="exact"`` (default) uses the streaming
+engine in :mod:`curbench.knn` (exact float64 distances, O(N * K) memory);
+``index="ivf"`` or ``"hnsw"`` opts into a faiss index for ImageNet-scale sets, and
+every such search reports its recall against exact search on sampled queries.
 """
 
 from __future__ import annotations
@@ -12,20 +14,52 @@ from numbers import Integral
 
 import numpy as np
 
-from curbench import knn
+from curbench import ann, knn
 from curbench.errors import InvalidInputError
 from curbench.scorers.base import Scorer
+
+INDEXES = ("exact", *ann.INDEXES)
+
+
+def _positive(name: str, value: object) -> int:
+    if isinstance(value, bool) or not isinstance(value, Integral) or value < 1:
+        raise InvalidInputError(f"knn scorer {name} must be a positive integer, got {value!r}")
+    return int(value)
 
 
 class KNNScorer(Scorer):
     name = "knn"
 
-    def __init__(self, k: int = 5, device: str = "auto") -> None:
-        if isinstance(k, bool) or not isinstance(k, Integral) or k < 1:
-            raise InvalidInputError(f"knn scorer k must be a positive integer, got {k!r}")
-        self.k = int(k)
+    def __init__(
+        self,
+        k: int = 5,
+        device: str = "auto",
+        index: str = "exact",
+        lists: int | None = None,
+        probes: int = 16,
+        links: int = 32,
+        breadth: int = 128,
+        checked_queries: int = 1000,
+        seed: int = 0,
+    ) -> None:
+        self.k = _positive("k", k)
+        if index not in INDEXES:
+            raise InvalidInputError(f"knn scorer index must be one of {', '.join(INDEXES)}, got {index!r}")
         self.device = device
+        self.index = index
+        self.index_options = {
+            "lists": None if lists is None else _positive("lists", lists),
+            "probes": _positive("probes", probes),
+            "links": _positive("links", links),
+            "breadth": _positive("breadth", breadth),
+            "seed": int(seed),
+        }
+        self.checked_queries = _positive("checked_queries", checked_queries)
+        self.seed = int(seed)
+        #: How the last approximate search compared with exact search (None for ``index="exact"``).
+        self.search_report: ann.SearchReport | None = None
         self._fitted: np.ndarray | None = None
+        self._approximate: ann.ApproximateIndex | None = None
 
     def _fit(self, features: np.ndarray, labels: np.ndarray | None) -> None:
         if len(features) <= self.k:
@@ -33,14 +67,23 @@ class KNNScorer(Scorer):
                 f"knn scorer needs more than k={self.k} samples to fit, got {len(features)}; lower k or pass more samples"
             )
         self._fitted = features
+        if self.index != "exact":
+            self._approximate = ann.ApproximateIndex(self.index, features, **self.index_options)
 
     def _is_fitted_set(self, features: np.ndarray) -> bool:
         fitted = self._fitted
         return features is fitted or (features.shape == fitted.shape and np.array_equal(features, fitted))
 
     def _score(self, features: np.ndarray) -> np.ndarray:
-        if self._is_fitted_set(features):
-            distances, _ = knn.nearest_neighbours(self._fitted, None, self.k, device=self.device)
-        else:
-            distances, _ = knn.nearest_neighbours(features, self._fitted, self.k, device=self.device)
-        return -distances[:, -1]
+        within = self._is_fitted_set(features)
+        if self._approximate is None:
+            reference = None if within else self._fitted
+            distances, _ = knn.nearest_neighbours(features, reference, self.k, device=self.device)
+            return -distances[:, -1]
+        found = self._approximate.search(features, self.k + within)
+        if within:
+            found = ann.without_self(*found, np.arange(len(features)))
+        self.search_report = ann.audit(
+            self._approximate, features, found, self.k, within=within, queries=self.checked_queries, seed=self.seed
+        )
+        return -found[0][:, -1]
