@@ -13,12 +13,14 @@ and sqrt(S_r) from ``eigh`` otherwise (n <= d); it is cached with the mean.
 from __future__ import annotations
 
 import numpy as np
+from scipy.linalg import blas
 
 from curbench.errors import InvalidInputError
 from curbench.metrics.reference import ReferenceStatistics, checked_inputs
 from curbench.progress import progress
 
-_CHUNK_ROWS = 4096
+# float64 rows converted per covariance step (128 MB at d = 2048): big steps keep the syrk efficient.
+_CHUNK_ELEMENTS = 1 << 24
 
 
 def mean_and_covariance(features: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -28,10 +30,11 @@ def mean_and_covariance(features: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         raise InvalidInputError(f"a covariance needs at least 2 samples, got {n}; pass more samples")
     mean = features.mean(axis=0, dtype=np.float64)
     scatter = np.zeros((d, d))
-    starts = range(0, n, _CHUNK_ROWS)
+    rows = max(1, _CHUNK_ELEMENTS // d)
+    starts = range(0, n, rows)
     for start in progress(starts, total=len(starts), desc="covariance", unit="chunk"):
-        centred = features[start : start + _CHUNK_ROWS].astype(np.float64) - mean
-        scatter += centred.T @ centred
+        centred = features[start : start + rows].astype(np.float64) - mean
+        scatter += centred.T @ centred  # numpy computes X^T X as a symmetric rank-k update
     return mean, scatter / (n - 1)
 
 
@@ -53,7 +56,10 @@ def frechet_distance(
     mean_real: np.ndarray, factor_real: np.ndarray, trace_cov_real: float, mean_fake: np.ndarray, cov_fake: np.ndarray
 ) -> float:
     """FID from the real side's (mean, covariance factor P, trace) and the fake side's (mean, covariance); >= 0."""
-    sandwich = factor_real.T @ cov_fake @ factor_real
+    if np.triu(factor_real, 1).any():  # sqrt(S_r) of a singular covariance
+        sandwich = factor_real.T @ cov_fake @ factor_real
+    else:  # Cholesky factor: two triangular products cost a third less than general ones
+        sandwich = blas.dtrmm(1.0, factor_real, blas.dtrmm(1.0, factor_real, cov_fake, side=1, lower=1), lower=1, trans_a=1)
     sandwich = (sandwich + sandwich.T) / 2
     trace_sqrt = np.sqrt(np.clip(np.linalg.eigvalsh(sandwich), 0, None)).sum()
     diff = mean_real - mean_fake
