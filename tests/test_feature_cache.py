@@ -9,7 +9,7 @@ import torch
 from curbench.cache import ArrayCache
 from curbench.datasets.base import Dataset
 from curbench.embedders.features import CACHE_NAMESPACE, embed_dataset, feature_cache_key
-from curbench.embedders.offline import RandomCNNEmbedder
+from curbench.embedders.offline import PixelEmbedder, RandomCNNEmbedder
 from curbench.errors import InvalidInputError
 
 
@@ -74,3 +74,10 @@ def test_bad_arguments(dataset):
         embed_dataset(RandomCNNEmbedder(), dataset, batch_size=0)
     with pytest.raises(InvalidInputError, match="num_workers"):
         embed_dataset(RandomCNNEmbedder(), dataset, num_workers=-1)
+
+
+def test_a_code_version_bump_invalidates_cached_features(monkeypatch):
+    dataset = Dataset("points", np.zeros((4, 2), dtype=np.float32))
+    before = feature_cache_key(PixelEmbedder(), dataset)
+    monkeypatch.setattr(PixelEmbedder, "code_version", PixelEmbedder.code_version + 1)
+    assert feature_cache_key(PixelEmbedder(), dataset) != before

@@ -40,6 +40,8 @@ class Embedder:
     accepts_points: ClassVar[bool] = False
     # AMP on CUDA unless an embedder must reproduce a reference library's fp32 features.
     use_amp: ClassVar[bool] = True
+    # Bump when a code change alters this embedder's features, so cached features are not reused.
+    code_version: ClassVar[int] = 1
 
     def __init__(self, *, batch_size: int = 64, device: str = "auto") -> None:
         if batch_size < 1:
@@ -86,7 +88,9 @@ class Embedder:
         return self
 
     def fingerprint(self) -> str:
-        return key_digest(embedder=self.name, weights=self.weights_digest(), preprocessing=self.preprocessing())
+        return key_digest(
+            embedder=self.name, code=self.code_version, weights=self.weights_digest(), preprocessing=self.preprocessing()
+        )
 
     def fit(self, dataset: Dataset) -> Embedder:
         """Adapt to ``dataset`` (only trainable embedders do anything); returns self."""

@@ -187,7 +187,7 @@ class ClassifierEmbedder(Embedder):
                 f"classifier embedder trains on labels but dataset '{dataset.name}' has none; "
                 "use --embedder random-cnn or pixels, or pass labels"
             )
-        key = key_digest(kind="classifier-weights", dataset=dataset.content_hash, **self.options)
+        key = key_digest(kind="classifier-weights", code=self.code_version, dataset=dataset.content_hash, **self.options)
         if key == self._trained_key:
             return self
         classes, targets = np.unique(dataset.labels, return_inverse=True)
