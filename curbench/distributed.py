@@ -6,6 +6,7 @@ so callers write one code path.
 
 from __future__ import annotations
 
+import atexit
 import os
 
 import numpy as np
@@ -23,7 +24,15 @@ def init_from_env() -> bool:
     if use_nccl:
         torch.cuda.set_device(int(os.environ.get("LOCAL_RANK", "0")))
     dist.init_process_group(backend="nccl" if use_nccl else "gloo")
+    # Left to interpreter teardown, the backend's threads can abort the process after its work is done.
+    atexit.register(shutdown)
     return True
+
+
+def shutdown() -> None:
+    """Leave the process group (a local operation; safe when other ranks have already exited)."""
+    if dist.is_available() and dist.is_initialized():
+        dist.destroy_process_group()
 
 
 def is_active() -> bool:

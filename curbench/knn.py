@@ -350,7 +350,8 @@ class _RunningSmallest:
         targets, others = (cols, rows) if columns else (rows, cols)
         largest = self.largest[targets]
         if bool(torch.isinf(largest).any()):  # some row still holds fewer than m values
-            values, idx = torch.topk(tile, min(self.m, tile.shape[0 if columns else 1]), dim=0 if columns else 1, largest=False, sorted=False)
+            axis = 0 if columns else 1
+            values, idx = torch.topk(tile, min(self.m, tile.shape[axis]), dim=axis, largest=False, sorted=False)
             if columns:
                 values, idx = values.T, idx.T
             self._merge(targets, values, idx + others.start)
