@@ -29,6 +29,7 @@ import torch
 from curbench.device import resolve_device
 from curbench.errors import InvalidInputError
 from curbench.progress import progress
+from curbench.validation import check_positive_int
 
 _U32 = 2.0**-24
 _U64 = 2.0**-53
@@ -251,10 +252,10 @@ def _screened(x: np.ndarray | ScreenedPoints, device: str | None, centre: np.nda
     return x if isinstance(x, ScreenedPoints) else screen(x, centre=centre, device=device)
 
 
-def _paired(
+def screen_pair(
     a: np.ndarray | ScreenedPoints, b: np.ndarray | ScreenedPoints, device: str | None
 ) -> tuple[ScreenedPoints, ScreenedPoints]:
-    """Screens of two sets around one centre (a's mean unless a is already screened)."""
+    """Screens of two sets around one centre (a's mean unless a is already screened); one screen if a is b."""
     sa = _screened(a, device)
     sb = sa if b is a or b is sa.source else _screened(b, device, centre=sa.centre)
     if not np.array_equal(sa.centre, sb.centre):
@@ -520,12 +521,11 @@ def _full_rows(
 
 
 def _checked_k(k: int, n: int, what: str, within: bool) -> int:
-    if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k < 1:
-        raise InvalidInputError(f"k must be a positive integer, got {k!r}")
+    k = check_positive_int(k, "k")
     needed = k + 1 if within else k
     if n < needed:
         raise InvalidInputError(f"{what} has {n} rows but k={k} needs at least {needed}; pass more samples or lower k")
-    return int(k)
+    return k
 
 
 def nearest_neighbours(
@@ -545,7 +545,7 @@ def nearest_neighbours(
     same = reference is None
     reference = query if same else reference
     k = _checked_k(k, len(reference), "reference" if not same else "query", within=same)
-    r, q = _paired(reference, query, device)
+    r, q = screen_pair(reference, query, device)
     return _k_nearest(q, r, k, include_self=False, arithmetic=get_arithmetic(arithmetic))
 
 
@@ -610,7 +610,7 @@ def ball_memberships(
     (scikit-learn does so only for ``X is Y``). Screened inputs must share a centre.
     """
     arithmetic = get_arithmetic(arithmetic)
-    sa, sb = _paired(a, b, device)
+    sa, sb = screen_pair(a, b, device)
     a, b = sa.source, sb.source
     zero_self = a is b and not arithmetic.include_self
     budget_a, budget_b = _budgets(sa, sb, _reference_roundoff(arithmetic, a, b))

@@ -14,8 +14,12 @@ T = TypeVar("T")
 QUIET_ENV = "CURBENCH_QUIET"
 
 
+def quiet() -> bool:
+    return os.environ.get(QUIET_ENV, "") not in ("", "0")
+
+
 def enabled() -> bool:
-    return os.environ.get(QUIET_ENV, "") in ("", "0") and sys.stderr.isatty()
+    return not quiet() and sys.stderr.isatty()
 
 
 def set_quiet(quiet: bool) -> None:
@@ -26,7 +30,7 @@ def set_quiet(quiet: bool) -> None:
 
 def note(message: str) -> None:
     """One line on stderr for the user (e.g. how approximate a search was); silenced by ``--quiet``."""
-    if os.environ.get(QUIET_ENV, "") in ("", "0"):
+    if not quiet():
         print(f"curbench: {message}", file=sys.stderr)
 
 

@@ -9,6 +9,13 @@ import numpy as np
 from curbench.errors import InvalidInputError
 
 
+def check_positive_int(value: object, what: str) -> int:
+    """``value`` as an int when it is a positive integer (bools excluded), else one clear error."""
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
+        raise InvalidInputError(f"{what} must be a positive integer, got {value!r}")
+    return int(value)
+
+
 def load_npy(path: str | Path, what: str) -> np.ndarray:
     """Load a ``.npy`` file without unpickling; ``what`` names it in errors."""
     path = Path(path)

@@ -19,6 +19,7 @@ import numpy as np
 from curbench import knn
 from curbench.errors import InvalidInputError
 from curbench.metrics.reference import ReferenceStatistics, checked_inputs
+from curbench.validation import check_positive_int
 
 TIE_ARITHMETIC = {"lt": "prdc", "le": "torch-fidelity"}
 
@@ -62,9 +63,7 @@ class PRDC:
     """``PRDC(k=5, tie="lt")(real, fake) -> {"precision", "recall", "density", "coverage"}``."""
 
     def __init__(self, k: int = 5, tie: str = "lt", device: str | None = None, cache: bool = True) -> None:
-        if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k < 1:
-            raise InvalidInputError(f"PRDC k must be a positive integer, got {k!r}")
-        self.k = int(k)
+        self.k = check_positive_int(k, "PRDC k")
         self.tie = check_tie(tie)
         self.device = device
         self.cache = bool(cache)
@@ -75,8 +74,7 @@ class PRDC:
         )
         arithmetic = TIE_ARITHMETIC[self.tie]
         # Each set is screened once and shared by its radii pass and the real x fake pass.
-        real_points = knn.screen(reference.real, device=self.device)
-        fake_points = real_points if fake is reference.real else knn.screen(fake, centre=real_points.centre, device=self.device)
+        real_points, fake_points = knn.screen_pair(reference.real, fake, self.device)
         radii_real = real_radii(reference, real_points, self.k, self.tie)
         radii_fake = knn.kth_neighbour_radii(fake_points, self.k, arithmetic=arithmetic)
         members = knn.ball_memberships(

@@ -10,21 +10,14 @@ every such search reports its recall against exact search on sampled queries.
 
 from __future__ import annotations
 
-from numbers import Integral
-
 import numpy as np
 
 from curbench import ann, knn
 from curbench.errors import InvalidInputError
 from curbench.scorers.base import Scorer
+from curbench.validation import check_positive_int
 
 INDEXES = ("exact", *ann.INDEXES)
-
-
-def _positive(name: str, value: object) -> int:
-    if isinstance(value, bool) or not isinstance(value, Integral) or value < 1:
-        raise InvalidInputError(f"knn scorer {name} must be a positive integer, got {value!r}")
-    return int(value)
 
 
 class KNNScorer(Scorer):
@@ -42,19 +35,18 @@ class KNNScorer(Scorer):
         checked_queries: int = 1000,
         seed: int = 0,
     ) -> None:
-        self.k = _positive("k", k)
+        self.k = check_positive_int(k, "knn scorer k")
         if index not in INDEXES:
             raise InvalidInputError(f"knn scorer index must be one of {', '.join(INDEXES)}, got {index!r}")
         self.device = device
         self.index = index
         self.index_options = {
-            "lists": None if lists is None else _positive("lists", lists),
-            "probes": _positive("probes", probes),
-            "links": _positive("links", links),
-            "breadth": _positive("breadth", breadth),
-            "seed": int(seed),
+            "lists": None if lists is None else check_positive_int(lists, "knn scorer lists"),
+            "probes": check_positive_int(probes, "knn scorer probes"),
+            "links": check_positive_int(links, "knn scorer links"),
+            "breadth": check_positive_int(breadth, "knn scorer breadth"),
         }
-        self.checked_queries = _positive("checked_queries", checked_queries)
+        self.checked_queries = check_positive_int(checked_queries, "knn scorer checked_queries")
         self.seed = int(seed)
         #: How the last approximate search compared with exact search (None for ``index="exact"``).
         self.search_report: ann.SearchReport | None = None
@@ -68,7 +60,7 @@ class KNNScorer(Scorer):
             )
         self._fitted = features
         if self.index != "exact":
-            self._approximate = ann.ApproximateIndex(self.index, features, **self.index_options)
+            self._approximate = ann.ApproximateIndex(self.index, features, seed=self.seed, **self.index_options)
 
     def _is_fitted_set(self, features: np.ndarray) -> bool:
         fitted = self._fitted
