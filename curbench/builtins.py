@@ -27,6 +27,7 @@ def curbench_register_datasets(register):
 def curbench_register_embedders(register):
     register("pixels", "curbench.embedders.offline:PixelEmbedder", "raw pixels scaled to [0, 1], flattened (offline)")
     register("classifier", "curbench.embedders.offline:ClassifierEmbedder", "small CNN trained on the dataset's labels, penultimate layer (offline, cached)")
+    register("lenet", "curbench.embedders.offline:LeNetEmbedder", "LeNet-style CNN trained on the labels with its own seed: an evaluation space unlike 'classifier' (offline, cached)")
     register("random-cnn", "curbench.embedders.offline:RandomCNNEmbedder", "randomly initialised CNN, a known baseline (offline)")
     register("inception", "curbench.embedders.inception:FIDInceptionEmbedder", "FID Inception-v3 (TF 2015-12-05 weights), 2048-d pool features")
     register("inception-torchvision", "curbench.embedders.inception:TorchvisionInceptionEmbedder", "torchvision ImageNet Inception-v3, 2048-d (the paper's selection embedder)")

@@ -48,10 +48,11 @@ def run(
     selection_mode: Annotated[Optional[str], typer.Option(help="'percentile' (paper's rule) or 'count' (exact count).")] = None,  # noqa: UP045
     generator: Annotated[Optional[str], typer.Option(help="Generator plugin name (default: dcgan).")] = None,  # noqa: UP045
     generator_option: Annotated[OptionList, typer.Option(help="Generator option key=value, e.g. steps=2000.")] = None,
-    eval_embedder: Annotated[Optional[str], typer.Option(help="Embedder for the metrics (default: pixels).")] = None,  # noqa: UP045
+    eval_embedder: Annotated[Optional[str], typer.Option(help="Embedder for the metrics (default: lenet, a space unlike the selection one).")] = None,  # noqa: UP045
     eval_embedder_option: Annotated[OptionList, typer.Option(help="Eval-embedder option key=value.")] = None,
     eval_weights: Annotated[Optional[str], typer.Option(help="Weights file of the eval embedder.")] = None,  # noqa: UP045
     samples: Annotated[Optional[int], typer.Option(help="Generated samples to evaluate (default: dataset size).")] = None,  # noqa: UP045
+    eval_every: Annotated[Optional[int], typer.Option(help="Evaluate the sampler every N training steps and record the training curve (default: 0, none).")] = None,  # noqa: UP045
     k: Annotated[Optional[int], typer.Option(help="Neighbourhood size of precision/recall/density/coverage (default: 5).")] = None,  # noqa: UP045
     tie: Annotated[Optional[str], typer.Option(help="Ball membership: 'lt' (prdc, default) or 'le' (torch-fidelity).")] = None,  # noqa: UP045
     seed: Annotated[Optional[int], typer.Option(help="Seed of selection, training and sampling (default: 0).")] = None,  # noqa: UP045
@@ -74,7 +75,7 @@ def run(
         selection=selection, selection_mode=selection_mode, generator=generator,
         generator_options=parse_options(generator_option, "--generator-option"), eval_embedder=eval_embedder,
         eval_embedder_options=parse_options(eval_embedder_option, "--eval-embedder-option"), eval_weights=eval_weights,
-        samples=samples, k=k, tie=tie, seed=seed, baselines=baselines, output_dir=output_dir, device=device,
+        samples=samples, eval_every=eval_every, k=k, tie=tie, seed=seed, baselines=baselines, output_dir=output_dir, device=device,
     )
     run_config = build_run_config(config, flags)
     records = run_with_baselines(run_config)

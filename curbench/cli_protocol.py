@@ -72,9 +72,10 @@ def leaderboard(
     root: Annotated[Path, typer.Option(help="Root folder of the leaderboard tracks.")] = Path("leaderboards"),
     configs: Annotated[Path, typer.Option(help="Folder of the suite files (configs/<track>.yaml).")] = Path("configs"),
     readme: Annotated[Path, typer.Option(help="README whose <!-- leaderboard:digits:start/end --> region is regenerated.")] = Path("README.md"),
+    findings: Annotated[Path, typer.Option(help="Folder of the generated findings page (findings.md, findings.csv).")] = Path("docs"),
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bars.")] = False,
 ) -> None:
-    """Regenerate the leaderboard tables (Markdown + CSV + curves) from the committed records, or --check them."""
+    """Regenerate the leaderboard tables (Markdown + CSV + curves) and the findings page from the committed records, or --check them."""
     from curbench import leaderboard as board
     from curbench.progress import set_quiet
     from curbench.sweep import load_suite
@@ -85,15 +86,20 @@ def leaderboard(
     for name in selected:
         if name not in available:
             raise InvalidInputError(f"unknown track '{name}' under {root}; tracks: {', '.join(available) or 'none'}")
+    from curbench import findings as claims
+
     differences = []
     if check:
         differences += board.check(root, selected, configs, readme)
+        differences += claims.check(root, findings)
     else:
         for name in selected:
             written = board.write_track(root, name, configs)
             typer.echo(f"{name}: wrote {len(written)} files")
         if board.README_TRACK in selected and board.update_readme(readme, root):
             typer.echo(f"{readme}: updated the {board.README_TRACK} leaderboard region")
+        for path in claims.write(root, findings):
+            typer.echo(f"{path}: written")
     if drift:
         for name in selected:
             suite_path = configs / f"{name}.yaml"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal, get_args
@@ -17,6 +18,7 @@ Selection = Literal["per-class", "global"]
 SelectionMode = Literal["percentile", "count"]
 Tie = Literal["lt", "le"]
 
+_EXPONENT_NUMBER = re.compile(r"[+-]?(\d+\.?\d*|\.\d+)[eE][+-]?\d+")
 # Fields that change where or how a cell runs, not what it computes: left out of the cell hash.
 EXECUTION_FIELDS = frozenset({"baselines", "output_dir", "device"})
 
@@ -39,10 +41,11 @@ class RunConfig:
     selection_mode: SelectionMode = "percentile"
     generator: str = "dcgan"
     generator_options: dict[str, Any] = field(default_factory=dict)
-    eval_embedder: str = "pixels"
+    eval_embedder: str = "lenet"
     eval_embedder_options: dict[str, Any] = field(default_factory=dict)
     eval_weights: str | None = None
     samples: int | None = None
+    eval_every: int = 0
     k: int = 5
     tie: Tie = "lt"
     seed: int = 0
@@ -58,6 +61,10 @@ class RunConfig:
             raise InvalidInputError(f"retention must be in (0, 100], got {self.retention}; pass e.g. --retention 50")
         if self.k < 1:
             raise InvalidInputError(f"k must be at least 1, got {self.k}")
+        if not isinstance(self.eval_every, int) or isinstance(self.eval_every, bool) or self.eval_every < 0:
+            raise InvalidInputError(
+                f"eval_every must be an integer >= 0 (training steps between curve points; 0 = none), got {self.eval_every!r}"
+            )
         if self.samples is not None and self.samples < self.k + 1:
             raise InvalidInputError(f"samples must be more than k={self.k}, got {self.samples}")
         for name, literal in (("stage", Stage), ("selection", Selection), ("selection_mode", SelectionMode), ("tie", Tie)):
@@ -120,7 +127,14 @@ def parse_options(pairs: list[str] | None, flag: str = "--option") -> dict[str, 
         if not sep or not key.strip():
             raise InvalidInputError(f"{flag} expects key=value, got {pair!r}")
         try:
-            options[key.strip()] = yaml.safe_load(raw) if raw.strip() else ""
+            options[key.strip()] = _number_or_self(yaml.safe_load(raw)) if raw.strip() else ""
         except yaml.YAMLError:
             options[key.strip()] = raw
     return options
+
+
+def _number_or_self(value: Any) -> Any:
+    """YAML 1.1 reads ``1e-4`` (no dot) as a string; a user typing it on the command line means the number."""
+    if isinstance(value, str) and _EXPONENT_NUMBER.fullmatch(value.strip()):
+        return float(value)
+    return value

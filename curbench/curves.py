@@ -12,7 +12,8 @@ from matplotlib.figure import Figure
 
 from curbench import atomic
 
-_FULL_COLOR, _RANDOM_COLOR = "black", "0.45"
+_FULL_COLOR, _RANDOM_COLOR, _REAL_COLOR = "black", "0.45", "tab:green"
+TRAINING_METRICS = ("fid", "precision", "recall")
 
 
 def _label(frame: pd.DataFrame, series_fields: Sequence[str]) -> str:
@@ -41,6 +42,10 @@ def plot_metric(table: pd.DataFrame, metric: str, series_fields: Sequence[str], 
             retention, mean, half = _interval(series, metric)
             if role == "full data":
                 axes.axhline(mean[0], linestyle="--", color=_FULL_COLOR, label="full data (100%)")
+            elif role.startswith("real data"):
+                axes.axhline(mean[0], linestyle=":", color=_REAL_COLOR, label="real data (ceiling)")
+            elif role.startswith("kept data"):
+                continue  # the selected data without a generator: in the tables, not on the generator curves
             elif role == "random subset":
                 axes.fill_between(retention, mean - half, mean + half, color=_RANDOM_COLOR, alpha=0.25, linewidth=0)
                 axes.errorbar(retention, mean, yerr=half, color=_RANDOM_COLOR, marker="s", linestyle=":",
@@ -65,6 +70,56 @@ def save_retention_curves(
     for metric in metrics:
         figure = plot_metric(table, metric, series_fields, title)
         path = Path(out_dir) / f"{metric}.png"
+        with atomic.atomic_path(path) as tmp:
+            FigureCanvasAgg(figure).print_png(tmp, metadata={"Software": None})
+        paths.append(path)
+    return paths
+
+
+def training_curve_frame(curves: dict[str, list[list[dict[str, float]]]], metrics: Sequence[str] = TRAINING_METRICS) -> pd.DataFrame:
+    """Per series label and step: mean, 95% CI half-width and seeds of each metric over the seeds' curves."""
+    from curbench.stats import mean_ci
+
+    lines = []
+    for label, seeds in curves.items():
+        steps = sorted({int(point["step"]) for curve in seeds for point in curve})
+        for step in steps:
+            line: dict[str, object] = {"series": label, "step": step}
+            for metric in metrics:
+                values = [point.get(metric, np.nan) for curve in seeds for point in curve if int(point["step"]) == step]
+                interval = mean_ci(values)
+                line.update({f"{metric}_mean": interval.mean, f"{metric}_ci95": interval.half_width, "seeds": interval.n})
+            lines.append(line)
+    return pd.DataFrame(lines)
+
+
+def save_training_curves(
+    curves: dict[str, list[list[dict[str, float]]]], out_dir: str | Path, title: str = "",
+    metrics: Sequence[str] = TRAINING_METRICS,
+) -> list[Path]:
+    """``out_dir/training-<metric>.png``: each series' mean over seeds against training steps, its 95% band,
+    and each seed's own curve as a thin line."""
+    frame = training_curve_frame(curves, metrics)
+    paths = []
+    for metric in metrics:
+        figure = Figure(figsize=(5.5, 3.8), dpi=100)
+        axes = figure.subplots()
+        for label, series in frame.groupby("series", sort=False):
+            steps = series["step"].to_numpy(float)
+            mean = series[f"{metric}_mean"].to_numpy(float)
+            half = np.nan_to_num(series[f"{metric}_ci95"].to_numpy(float))
+            line = axes.plot(steps, mean, marker=".", label=f"{label} (mean)")[0]
+            axes.fill_between(steps, mean - half, mean + half, color=line.get_color(), alpha=0.15, linewidth=0)
+            for curve in curves[str(label)]:
+                points = sorted(curve, key=lambda point: point["step"])
+                axes.plot([p["step"] for p in points], [p.get(metric, np.nan) for p in points],
+                          color=line.get_color(), linewidth=0.6, alpha=0.5)
+        axes.set_xlabel("training steps")
+        axes.set_ylabel(metric)
+        axes.set_title(f"{title}: {metric} while training (mean ± 95% CI)" if title else metric)
+        axes.legend(fontsize="small")
+        figure.tight_layout()
+        path = Path(out_dir) / f"training-{metric}.png"
         with atomic.atomic_path(path) as tmp:
             FigureCanvasAgg(figure).print_png(tmp, metadata={"Software": None})
         paths.append(path)

@@ -7,6 +7,7 @@ is generated from the records by :func:`render_track` and must not be edited by 
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 import tempfile
@@ -18,6 +19,7 @@ from typing import Any
 import pandas as pd
 
 from curbench import atomic
+from curbench.capacity import capacity_frame, gain_trend, save_capacity_plot
 from curbench.config import RUN_FIELDS, RunConfig
 from curbench.errors import InvalidInputError
 from curbench.records import ResultRecord, cell_id
@@ -30,10 +32,21 @@ RECORDS_DIR = "records"
 PAGE_FILE = "leaderboard.md"
 TABLE_FILE = "leaderboard.csv"
 AUDIT_FILE = "audit.csv"
+TRAINING_FILE = "training_curve.csv"
 CURVES_DIR = "curves"
 README_TRACK = "digits"
-LOWER_IS_BETTER = frozenset({"fid", "kid"})
-ROLE_LABELS = {"full": "full data", "random": "random subset", "method": "method"}
+README_RETENTION = 50.0  # the README shows this retention (and full data); the track page shows every one
+STEPS_TO_FULL_FID = "steps_to_full_fid"
+BOARD_METRICS = (*METRIC_COLUMNS, STEPS_TO_FULL_FID)
+LOWER_IS_BETTER = frozenset({"fid", "kid", STEPS_TO_FULL_FID})
+ROLE_LABELS = {
+    "full": "full data", "real": "real data (split half)", "random": "random subset", "method": "method",
+    "kept": "kept data, no generator",
+}
+GENERATOR_ROLES = frozenset({"full", "random", "method"})
+# Reference rows derived from each record's `references` (see curbench.references), by role.
+REFERENCE_ROLES = {"real": "real", "kept": "kept"}
+_ROLE_ORDER = {"full": 0, "random": 1, "method": 2}
 DETECTION_COLUMNS = ("auroc", "precision_at_k")
 AUDIT_QUANTITIES = ("retention", "recall", "coverage")
 # Drift tolerance = DRIFT_SIGMAS x the pooled seed standard deviation of the metric (see docs/protocol.md).
@@ -101,9 +114,33 @@ def _baseline_key(config: dict[str, Any], sample_time: bool) -> str | None:
     return group_key(target.cell())
 
 
-def group_rows(records: Iterable[ResultRecord]) -> list[Row]:
-    grouped: dict[str, list[ResultRecord]] = {}
+def with_steps_to_full_fid(records: Sequence[ResultRecord]) -> list[ResultRecord]:
+    """Records with ``steps_to_full_fid``: the first training-curve step whose FID is at most the final FID
+    of the full-data cell of the same seed (nan when never reached, absent without a curve)."""
+    from curbench.runner import baselines_for
+
+    final_fid = {(group_key(r.config), r.config["seed"]): r.metrics.get("fid") for r in records if role_of(r.config) == "full"}
+    derived = []
     for record in records:
+        if not record.curve:
+            derived.append(record)
+            continue
+        try:
+            full = baselines_for(RunConfig(**record.config), sample_time=is_sample_time(record)).full
+        except TypeError:  # a record written by a version with other config fields
+            derived.append(record)
+            continue
+        target = _number(final_fid.get((group_key(full.cell()), record.config["seed"])))
+        reached = [point["step"] for point in record.curve if _number(point.get("fid")) <= target]
+        steps = float(reached[0]) if reached else math.nan
+        derived.append(dataclasses.replace(record, metrics={**record.metrics, STEPS_TO_FULL_FID: steps}))
+    return derived
+
+
+def group_rows(records: Iterable[ResultRecord]) -> list[Row]:
+    """Generator rows (one per configuration, seeds pooled) and the reference rows derived from them."""
+    grouped: dict[str, list[ResultRecord]] = {}
+    for record in with_steps_to_full_fid(list(records)):
         grouped.setdefault(group_key(record.config), []).append(record)
     rows = []
     for key, members in grouped.items():
@@ -112,8 +149,22 @@ def group_rows(records: Iterable[ResultRecord]) -> list[Row]:
         role = role_of(config)
         baseline = _baseline_key(config, is_sample_time(members[0])) if role == "method" else None
         rows.append(Row(key, _without_seed(config), role, members, baseline))
-    order = {"full": 0, "random": 1, "method": 2}
-    return sorted(rows, key=lambda r: (r.role != "full", -r.config["retention"], order[r.role], r.key))
+        for name, reference_role in REFERENCE_ROLES.items():
+            derived = [dataclasses.replace(r, metrics=r.references[name]) for r in members if name in r.references]
+            if derived:
+                compared = f"{name}:{baseline}" if baseline is not None else None
+                rows.append(Row(f"{name}:{key}", _without_seed(config), reference_role, derived, compared))
+    return sorted(rows, key=_row_order)
+
+
+def _row_order(row: Row) -> tuple:
+    """Full data and the real-data ceiling first; then by retention, random before methods, each followed by its kept row."""
+    source = role_of(row.config)
+    return (source != "full", -row.config["retention"], _ROLE_ORDER[source], row.key.split(":")[-1], row.role in REFERENCE_ROLES)
+
+
+def generator_rows(rows: Sequence[Row]) -> list[Row]:
+    return [row for row in rows if row.role in GENERATOR_ROLES]
 
 
 def varying_fields(rows: Sequence[Row]) -> list[str]:
@@ -148,7 +199,7 @@ def _span(values: Iterable[Any]) -> str:
 
 def _metric_names(rows: Sequence[Row]) -> list[str]:
     present = {name for row in rows for record in row.records for name in record.metrics}
-    return [name for name in METRIC_COLUMNS if name in present]
+    return [name for name in BOARD_METRICS if name in present]
 
 
 def _verdict(metric: str, method: Sequence[float], baseline: Sequence[float]) -> tuple[float, str]:
@@ -180,7 +231,7 @@ def _pm(interval: Interval) -> str:
 
 
 def _title(metric: str) -> str:
-    name = metric.upper() if metric in LOWER_IS_BETTER else metric
+    name = {"fid": "FID", "kid": "KID", STEPS_TO_FULL_FID: "steps to full-data FID"}.get(metric, metric)
     return f"{name} {'↓' if metric in LOWER_IS_BETTER else '↑'}"
 
 
@@ -203,7 +254,7 @@ def results_frames(rows: Sequence[Row]) -> tuple[pd.DataFrame, pd.DataFrame]:
             "n_real": _span(r.metrics.get("n_real", r.selection.n_total) for r in row.records),
             "n_fake": _span(r.metrics.get("n_fake") for r in row.records),
         }
-        md["kept"] = f"{counts['n_kept']}/{counts['n_total']}"
+        md["kept"] = "—" if row.role == "real" else f"{counts['n_kept']}/{counts['n_total']}"
         md["samples real/fake"] = f"{counts['n_real']}/{counts['n_fake']}"
         md["seeds"] = str(len(row.records))
         csv.update(counts, seeds=len(row.records), compared_with=ROLE_LABELS[baseline.role] if baseline else "")
@@ -211,7 +262,9 @@ def results_frames(rows: Sequence[Row]) -> tuple[pd.DataFrame, pd.DataFrame]:
             values = row.values(lambda r, m=metric: r.metrics.get(m))
             interval = mean_ci(values)
             p_value, mark = _verdict(metric, values, baseline.values(lambda r, m=metric: r.metrics.get(m))) if baseline else (math.nan, "")
-            md[_title(metric)] = f"{_pm(interval)} {mark}".strip()
+            partly = metric == STEPS_TO_FULL_FID and row.role in GENERATOR_ROLES and interval.n < len(values)
+            reached = f" ({interval.n}/{len(values)} reached)" if partly else ""
+            md[_title(metric)] = f"{_pm(interval)}{reached} {mark}".strip()
             csv.update({f"{metric}_mean": interval.mean, f"{metric}_ci95": interval.half_width,
                         f"{metric}_std": interval.std, f"{metric}_p_vs_baseline": p_value, f"{metric}_mark": mark})
         if has_detection:
@@ -317,13 +370,53 @@ def _header(track: str, suite: Suite | None, rows: Sequence[Row]) -> list[str]:
     if suite is not None and suite.description:
         lines += [suite.description.strip(), ""]
     source = f" (suite `configs/{track}.yaml`)" if suite is not None else ""
-    n = sum(len(r.records) for r in rows)
+    n = sum(len(r.records) for r in generator_rows(rows))
     lines += [f"Generated by `curbench leaderboard` from {n} records in `{RECORDS_DIR}/`{source}; do not edit by hand.", ""]
+    lines += _spaces_lines(rows)
     varying = set(varying_fields(rows))
     fixed = [f"{f} `{_show(rows[0].config.get(f))}`" for f in rows[0].config if f not in varying and rows[0].config.get(f) not in (None, {})] if rows else []
     if fixed:
         lines += ["**Fixed settings:** " + " · ".join(fixed), ""]
     return lines
+
+
+def _space_text(records: Sequence[ResultRecord], which: str) -> str:
+    names = sorted({r.spaces[which]["embedder"] for r in records if which in r.spaces})
+    parts = []
+    for name in names:
+        accuracy = mean_ci([r.spaces[which].get("heldout_accuracy", math.nan) for r in records
+                            if r.spaces.get(which, {}).get("embedder") == name])
+        parts.append(f"`{name}`" + (f" (held-out accuracy {accuracy.mean:.1%})" if accuracy.n else ""))
+    return ", ".join(parts)
+
+
+def _spaces_lines(rows: Sequence[Row]) -> list[str]:
+    """Which feature space selected and which one measured, stated on every board."""
+    records = [r for row in rows for r in row.records]
+    selection, evaluation = _space_text(records, "selection"), _space_text(records, "evaluation")
+    if not evaluation:
+        return []
+    text = f"**Feature spaces:** selection in {selection or '— (no cell selects)'} · metrics in {evaluation}."
+    shared = {r.config["embedder"] for r in records if "selection" in r.spaces} & {r.config["eval_embedder"] for r in records}
+    if shared:
+        text += f" ⚠ `{'`, `'.join(sorted(shared))}` serves for both, so the metrics see the space the scorers selected in."
+    return [text, ""]
+
+
+def _training_curves(rows: Sequence[Row]) -> dict[str, list[list[dict[str, float]]]]:
+    """Per-seed training curves of the full-data row and of the generator rows at retention 50 (or the lowest)."""
+    with_curves = [row for row in generator_rows(rows) if any(r.curve for r in row.records)]
+    if not with_curves:
+        return {}
+    retentions = sorted({row.config["retention"] for row in with_curves if row.role != "full"})
+    shown = 50.0 if 50.0 in retentions else (retentions[0] if retentions else None)
+    fields = [f for f in varying_fields(with_curves) if f != "retention"]
+    curves = {}
+    for row in with_curves:
+        if row.role == "full" or row.config["retention"] == shown:
+            label = " · ".join([ROLE_LABELS[row.role], *(_show(row.config.get(f)) for f in fields if row.role == "method" or f != "scorer")])
+            curves.setdefault(label, []).extend(r.curve for r in row.records if r.curve)
+    return curves
 
 
 def render_track(track: str, records: Sequence[ResultRecord], suite: Suite | None) -> dict[str, str]:
@@ -336,7 +429,7 @@ def render_track(track: str, records: Sequence[ResultRecord], suite: Suite | Non
         empty = pd.DataFrame(columns=["row", "retention", "scorer", "seeds"])
         return {PAGE_FILE: "\n".join(lines), TABLE_FILE: empty.to_csv(index=False), AUDIT_FILE: empty.to_csv(index=False)}
     shown, numbers = results_frames(rows)
-    sections, audit_long = audit_tables(rows)
+    sections, audit_long = audit_tables(generator_rows(rows))
     lines += ["## Results", "", LEGEND, "", to_markdown(shown)]
     if sections:
         lines += ["## Bias audit", "", "Which instances curation removed, per group, and how well the generated samples "
@@ -345,20 +438,42 @@ def render_track(track: str, records: Sequence[ResultRecord], suite: Suite | Non
             lines += [f"### {title}", "", to_markdown(frame)]
     if any(row.role == "method" for row in rows):
         lines += ["## Retention curves", "", " ".join(f"![{m}]({CURVES_DIR}/{m}.png)" for m in _metric_names(rows)), ""]
-    return {
-        PAGE_FILE: "\n".join(lines),
+    files = {
         TABLE_FILE: numbers.to_csv(index=False, float_format="%.6g"),
         AUDIT_FILE: audit_long.to_csv(index=False, float_format="%.6g"),
     }
+    capacity = capacity_frame(generator_rows(rows))
+    if not capacity.empty:
+        lines += ["## Capacity", "",
+                  "Does selection's FID gain over full data grow as the generator shrinks? Gain = FID(full data) − "
+                  "FID(row) with the same generator and seed, mean ± 95% CI over seeds; the mark is Welch's test of "
+                  "the row's FIDs against the full-data FIDs (▲ significantly better than full data).", "",
+                  to_markdown(capacity[["method", "retention", "generator_parameters", "gain", "seeds"]]), "",
+                  *[f"- {trend.text}: {'grows' if trend.grows else 'does not grow significantly'} as capacity shrinks."
+                    for trend in gain_trend(generator_rows(rows))], "",
+                  f"![capacity]({CURVES_DIR}/capacity.png)", ""]
+    training = _training_curves(rows)
+    if training:
+        from curbench.curves import TRAINING_METRICS, training_curve_frame
+
+        lines += ["## Training curves", "",
+                  f"Metrics of the EMA generator every `eval_every` training steps, mean ± 95% CI over seeds "
+                  f"(`{TRAINING_FILE}` has the numbers).", "",
+                  " ".join(f"![{m}]({CURVES_DIR}/training-{m}.png)" for m in TRAINING_METRICS), ""]
+        files[TRAINING_FILE] = training_curve_frame(training).to_csv(index=False, float_format="%.6g")
+    return {PAGE_FILE: "\n".join(lines), **files}
 
 
 def readme_section(track: str, records: Sequence[ResultRecord]) -> str:
     """What goes between the README markers: the track's results table, and how to submit a GPU result."""
     rows = group_rows(records)
-    lines = [f"Generated by `curbench leaderboard` from `leaderboards/{track}/{RECORDS_DIR}/`; "
-             f"full page with the bias audit: [`leaderboards/{track}/{PAGE_FILE}`](leaderboards/{track}/{PAGE_FILE}).", ""]
+    if any(row.config["retention"] == README_RETENTION for row in rows):
+        rows = [row for row in rows if row.config["retention"] in (100.0, README_RETENTION)]
+    lines = [f"Generated by `curbench leaderboard` from `leaderboards/{track}/{RECORDS_DIR}/` (the rows at retention "
+             f"{README_RETENTION:g}; every retention, the curves and the bias audit are on the full page: "
+             f"[`leaderboards/{track}/{PAGE_FILE}`](leaderboards/{track}/{PAGE_FILE})).", ""]
     if rows:
-        lines += [LEGEND, "", to_markdown(results_frames(rows)[0])]
+        lines += [*_spaces_lines(rows), LEGEND, "", to_markdown(results_frames(rows)[0])]
     else:
         lines += ["**Not run yet.**", ""]
     lines += ["**Submitting a GPU result.** " + SUBMIT_GPU]
@@ -412,17 +527,24 @@ def generated_files(root: str | Path, track: str, configs_dir: str | Path = "con
 
 def write_track(root: str | Path, track: str, configs_dir: str | Path = "configs") -> list[Path]:
     """Regenerate a track's tables and retention curves from its records."""
-    from curbench.curves import save_retention_curves
+    from curbench.curves import save_retention_curves, save_training_curves
 
     paths = []
     for path, text in generated_files(root, track, configs_dir).items():
         atomic.write_text(path, text)
         paths.append(path)
     rows = group_rows(load_records(Path(root) / track / RECORDS_DIR))
+    curves_dir = Path(root) / track / CURVES_DIR
     if any(row.role == "method" for row in rows):
         _, numbers = results_frames(rows)
         series = [f for f in varying_fields(rows) if f != "retention"]
-        paths += save_retention_curves(numbers, _metric_names(rows), series, Path(root) / track / CURVES_DIR, title=track)
+        paths += save_retention_curves(numbers, _metric_names(rows), series, curves_dir, title=track)
+    training = _training_curves(rows)
+    if training:
+        paths += save_training_curves(training, curves_dir, title=track)
+    capacity = capacity_frame(generator_rows(rows))
+    if not capacity.empty:
+        paths.append(save_capacity_plot(capacity, curves_dir / "capacity.png", title=track))
     return paths
 
 
@@ -474,8 +596,9 @@ def check(root: str | Path, selected: Sequence[str], configs_dir: str | Path = "
 def drift_tolerances(records: Sequence[ResultRecord]) -> dict[str, float]:
     """Per metric: DRIFT_SIGMAS x the pooled standard deviation over seeds of the committed rows."""
     rows = group_rows(records)
+    rows = generator_rows(rows)
     return {m: DRIFT_SIGMAS * pooled_std([row.values(lambda r, m=m: r.metrics.get(m)) for row in rows])
-            for m in _metric_names(rows)}
+            for m in _metric_names(rows) if m != STEPS_TO_FULL_FID}
 
 
 def compare_drift(committed: Sequence[ResultRecord], rerun: Sequence[ResultRecord]) -> list[str]:

@@ -15,7 +15,7 @@ from curbench import __version__, atomic
 from curbench.cache import key_digest
 
 RECORD_FILE = "result.json"
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 _TRACKED_PACKAGES = ("torch", "torchvision", "numpy", "scipy", "scikit-learn", "torch-fidelity", "pluggy")
 
 
@@ -82,6 +82,15 @@ class ResultRecord:
     sampling: dict[str, float]
     audit: dict[str, Any]
     provenance: Provenance
+    # Reference rows computed with the same metric code ("real": split-half data, "kept": the selected
+    # instances); see curbench.references.
+    references: dict[str, dict[str, float]] = field(default_factory=dict)
+    # Training curve: one {"step", **metrics} per evaluation while training (eval_every > 0).
+    curve: list[dict[str, float]] = field(default_factory=list)
+    # The feature spaces used: {"selection"/"evaluation": {"embedder": name, ...quality}}.
+    spaces: dict[str, dict[str, Any]] = field(default_factory=dict)
+    # Size of the trained model, e.g. {"generator_parameters": n, "discriminator_parameters": n}.
+    model: dict[str, int] = field(default_factory=dict)
     schema: int = SCHEMA_VERSION
 
     def to_dict(self) -> dict[str, Any]:
@@ -97,6 +106,10 @@ class ResultRecord:
             sampling=data.get("sampling", {}),
             audit=data.get("audit", {}),
             provenance=Provenance(**data["provenance"]),
+            references=data.get("references", {}),
+            curve=data.get("curve", []),
+            spaces=data.get("spaces", {}),
+            model=data.get("model", {}),
             schema=data.get("schema", SCHEMA_VERSION),
         )
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -13,6 +14,7 @@ from curbench.cache import array_digest, key_digest
 from curbench.config import RunConfig
 from curbench.datasets.base import Dataset
 from curbench.device import resolve_device
+from curbench.errors import InvalidInputError
 from curbench.plugins import Registry, accepts_option, check_options, load_registry
 from curbench.records import RECORD_FILE, Provenance, ResultRecord, Selection, cell_id, read_record
 from curbench.scorers.context import ScoringContext
@@ -61,13 +63,16 @@ class CellRunner:
         dataset = self.registry.create("dataset", config.dataset, config.dataset_options, root=config.data_root)
         scorer = self._scorer(config, device)
         is_curator = _is_curator(scorer)
+        spaces: dict[str, dict[str, Any]] = {}
 
         kept = np.arange(len(dataset))
         if not is_curator and config.stage == "data" and config.retention < 100:
             from curbench.scorers.selection import select
             from curbench.visualize import save_typicality_grid
 
-            scores = self.scores(config, dataset, device)
+            embedder, features = self._selection_features(config, dataset, device)
+            spaces["selection"] = _space(config.embedder, embedder)
+            scores = self.score_features(config, dataset, features, device)
             kept = select(
                 scores, config.retention, labels=dataset.labels,
                 per_class=_per_class(config, dataset), mode=config.selection_mode,
@@ -75,8 +80,23 @@ class CellRunner:
             if dataset.is_image:
                 save_typicality_grid(dataset, scores, directory / "typicality.png")
 
-        generator = self._train(config, dataset.subset(kept), array_digest(kept), device)
+        from curbench.audit import audit
+        from curbench.metrics import PRDC, evaluate
+        from curbench.references import kept_reference, real_reference
+        from curbench.visualize import save_grid
+
+        eval_embedder = self.registry.create(
+            "embedder", config.eval_embedder, config.eval_embedder_options, device=device, weights=config.eval_weights
+        )
+        real_features = self._embed(eval_embedder, dataset, device)
+        spaces["evaluation"] = _space(config.eval_embedder, eval_embedder)
         n_samples = config.samples or len(dataset)
+
+        def evaluate_sampler(generator: Any) -> dict[str, float]:
+            fake = eval_embedder.embed(generator.sample(n_samples, seed=config.seed))
+            return evaluate(real_features, fake, k=config.k, tie=config.tie, seed=config.seed)
+
+        generator, curve = self._train(config, dataset.subset(kept), array_digest(kept), device, evaluate_sampler)
         sampling: dict[str, float] = {}
         if is_curator:
             samples, sampling = scorer.curate(generator, n_samples, seed=config.seed, real=dataset)
@@ -84,23 +104,20 @@ class CellRunner:
             samples, sampling = self._reject_by_density(config, dataset, generator, n_samples, device)
         else:
             samples = generator.sample(n_samples, seed=config.seed)
-
-        from curbench.audit import audit
-        from curbench.metrics import PRDC, evaluate
-        from curbench.visualize import save_grid
-
         save_grid(samples[:64], directory / "samples.png")
 
-        eval_embedder = self.registry.create(
-            "embedder", config.eval_embedder, config.eval_embedder_options, device=device, weights=config.eval_weights
-        )
-        real_features = self._embed(eval_embedder, dataset, device)
         fake_features = eval_embedder.embed(samples)
         points = PRDC(k=config.k, tie=config.tie).per_point(real_features, fake_features)
         metrics = evaluate(
             real_features, fake_features, k=config.k, tie=config.tie, seed=config.seed, prdc_points=points
         )
         report = audit(dataset, kept, points)
+        if len(kept) < len(dataset):
+            references = {"kept": kept_reference(real_features, kept, seed=config.seed, k=config.k, tie=config.tie)}
+        else:
+            references = {"real": real_reference(
+                real_features, dataset.labels, seed=config.seed, k=config.k, tie=config.tie
+            )}
 
         record = ResultRecord(
             cell_id=cell_id(config.cell()),
@@ -115,6 +132,10 @@ class CellRunner:
             sampling=sampling,
             audit=report,
             provenance=Provenance.collect(device, time.perf_counter() - started),
+            references=references,
+            curve=curve,
+            spaces=spaces,
+            model=_model_size(generator),
         )
         record.write(directory)
         return record
@@ -155,9 +176,12 @@ class CellRunner:
 
     def scores(self, config: RunConfig, dataset: Dataset, device: str) -> np.ndarray:
         """One score per instance of ``dataset`` (higher = more typical), per class when configured."""
+        _, features = self._selection_features(config, dataset, device)
+        return self.score_features(config, dataset, features, device)
+
+    def score_features(self, config: RunConfig, dataset: Dataset, features: np.ndarray, device: str) -> np.ndarray:
         from curbench.scorers.selection import score_instances
 
-        _, features = self._selection_features(config, dataset, device)
         scorer = self._scorer(config, device)
         if accepts_option(scorer.fit, "context"):
             context = ScoringContext(
@@ -170,16 +194,41 @@ class CellRunner:
             lambda: self._scorer(config, device), features, dataset.labels, per_class=_per_class(config, dataset)
         )
 
-    def _train(self, config: RunConfig, subset: Dataset, kept_hash: str, device: str) -> Any:
-        generator = self.registry.create("generator", config.generator, config.generator_options, device=device)
+    def _train(
+        self, config: RunConfig, subset: Dataset, kept_hash: str, device: str,
+        evaluate_sampler: Callable[[Any], dict[str, float]],
+    ) -> tuple[Any, list[dict[str, float]]]:
+        """The trained generator, and its training curve when ``eval_every`` asks for one (else empty)."""
         # Cells that train on the same data with the same generator share one trained model.
         training_key = key_digest(
             data=subset.content_hash, kept=kept_hash, generator=config.generator,
             options=config.generator_options, seed=config.seed,
+            **({"curve": config.eval_every} if config.eval_every else {}),
         )[:16]
         checkpoint_dir = Path(config.output_dir) / GENERATORS_DIR / training_key
         hooks = TrainingHooks(self.registry.plugin_manager)
-        return generator.fit(subset, seed=config.seed, hooks=hooks, checkpoint_dir=checkpoint_dir)
+
+        def build(options: dict[str, Any]) -> Any:
+            return self.registry.create("generator", config.generator, options, device=device)
+
+        def fit(generator: Any) -> Any:
+            return generator.fit(subset, seed=config.seed, hooks=hooks, checkpoint_dir=checkpoint_dir)
+
+        if not config.eval_every:
+            return fit(build(config.generator_options)), []
+        from curbench.training_curve import train_with_curve
+
+        generator = build(config.generator_options)
+        total = getattr(generator, "options", {}).get("steps")
+        if not isinstance(total, int):
+            raise InvalidInputError(
+                f"generator '{config.generator}' has no 'steps' option, so it cannot record a training curve; "
+                "pass --eval-every 0"
+            )
+        return train_with_curve(
+            lambda steps: build({**config.generator_options, "steps": steps}), fit, evaluate_sampler,
+            total_steps=total, every=config.eval_every, checkpoint_dir=checkpoint_dir,
+        )
 
     def _reject_by_density(
         self, config: RunConfig, dataset: Dataset, generator: Any, n_samples: int, device: str
@@ -192,6 +241,22 @@ class CellRunner:
         scores = scorer.score(embedder.embed(candidates))
         keep = np.sort(np.argsort(-scores, kind="stable")[:n_samples])
         return candidates[keep], {"acceptance_rate": n_samples / n_drawn}
+
+
+def _model_size(generator: Any) -> dict[str, int]:
+    """Parameter counts of a torch GAN's networks (empty for generators that are not torch modules)."""
+    sizes = {}
+    for name, attribute in (("generator_parameters", "generator_net"), ("discriminator_parameters", "discriminator_net")):
+        net = getattr(generator, attribute, None)
+        if net is not None:
+            sizes[name] = sum(p.numel() for p in net.parameters())
+    return sizes
+
+
+def _space(name: str, embedder: Any) -> dict[str, Any]:
+    """How a record names a feature space: the embedder, and what is known of its quality."""
+    quality = embedder.quality() if hasattr(embedder, "quality") else {}
+    return {"embedder": name, **{key: value for key, value in quality.items() if value == value}}  # drop NaN
 
 
 def _per_class(config: RunConfig, dataset: Dataset) -> bool:

@@ -11,7 +11,7 @@ from sklearn.model_selection import train_test_split
 from curbench.datasets.base import Dataset
 from curbench.datasets.digits import load_digits
 from curbench.embedders.features import embed_dataset
-from curbench.embedders.offline import ClassifierEmbedder, PixelEmbedder, RandomCNNEmbedder
+from curbench.embedders.offline import ClassifierEmbedder, LeNetEmbedder, PixelEmbedder, RandomCNNEmbedder
 from curbench.errors import InvalidInputError
 
 RNG = np.random.default_rng(0)
@@ -124,3 +124,44 @@ def test_classifier_needs_labels_and_fitting():
         ClassifierEmbedder().embed(unlabelled.data)
     with pytest.raises(InvalidInputError, match="epochs"):
         ClassifierEmbedder(epochs=0)
+
+
+# -- lenet: the evaluation space ------------------------------------------------------------------
+
+
+def test_lenet_reports_the_accuracy_of_its_recipe_on_a_held_out_stratified_fifth(monkeypatch):
+    """The reported accuracy is that of a network trained, with the same recipe, on the other four fifths."""
+    digits = load_digits()
+    embedder = LeNetEmbedder(epochs=8, device="cpu").fit(digits)
+    train, test = train_test_split(np.arange(len(digits)), test_size=0.2, stratify=digits.labels, random_state=1)
+    independent = LeNetEmbedder(epochs=8, device="cpu")
+    network = independent._new_network(10)
+    independent._train(network, digits.data[train], digits.labels[train])
+    with torch.inference_mode():
+        logits = network(torch.from_numpy(digits.data[test]).expand(-1, 3, -1, -1).float() / 127.5 - 1)
+    expected = float((logits.argmax(1).numpy() == digits.labels[test]).mean())
+    assert embedder.quality() == {"heldout_accuracy": pytest.approx(expected, abs=1e-12)}
+    assert expected > 0.85
+    monkeypatch.setattr(LeNetEmbedder, "_train", lambda *a: pytest.fail("retrained despite cached weights"))
+    assert LeNetEmbedder(epochs=8, device="cpu").fit(digits).quality() == embedder.quality()  # cached with the weights
+
+
+def test_lenet_is_a_different_space_from_the_selection_classifier():
+    """Another architecture and seed: the two spaces do not share weights, widths or nearest neighbours."""
+    digits = load_digits()
+    lenet = LeNetEmbedder(epochs=4, device="cpu")
+    classifier = ClassifierEmbedder(epochs=4, device="cpu")
+    a, b = embed_dataset(lenet, digits), embed_dataset(classifier, digits)
+    assert a.shape[1] == 64 and b.shape[1] == 128 and lenet.fingerprint() != classifier.fingerprint()
+    assert not any(isinstance(m, torch.nn.BatchNorm2d) for m in lenet.model.modules())
+    from sklearn.neighbors import NearestNeighbors
+
+    first = NearestNeighbors(n_neighbors=6).fit(a).kneighbors(a, return_distance=False)[:, 1:]
+    second = NearestNeighbors(n_neighbors=6).fit(b).kneighbors(b, return_distance=False)[:, 1:]
+    shared = np.mean([len(set(x) & set(y)) / 5 for x, y in zip(first, second, strict=True)])
+    assert shared < 0.9  # related (same labels) but not the same neighbourhoods
+
+
+def test_too_small_classes_give_no_held_out_accuracy():
+    ds = Dataset("tiny", _images(12, 1, 8), labels=np.arange(12) % 3)
+    assert np.isnan(LeNetEmbedder(epochs=1, device="cpu").fit(ds).heldout_accuracy)

@@ -193,10 +193,14 @@ def test_drift_tolerance_is_calibrated_from_the_seed_spread():
     assert "no committed record" in board.compare_drift(committed, [stranger])[0]
 
 
-def test_committed_leaderboards_match_their_records():
+def test_committed_leaderboards_and_findings_match_their_records():
+    from curbench import findings
+
     root = REPO / "leaderboards"
     assert board.check(root, board.tracks(root), REPO / "configs", REPO / "README.md") == []
-    assert {"toy", "digits", "digits-corrupted", "cifar10", "imagenet64"} <= set(board.tracks(root))
+    assert findings.check(root, REPO / "docs") == []
+    assert {"toy", "digits", "digits-corrupted", "digits-capacity", "digits-embedding", "digits-schedule",
+            "toy-influence", "cifar10", "imagenet64"} <= set(board.tracks(root))
 
 
 @pytest.mark.slow

@@ -66,6 +66,10 @@ class Embedder:
         """Everything besides weights that changes the features (resize, normalisation, options)."""
         return {}
 
+    def quality(self) -> dict[str, float]:
+        """What is known of how good the space is (e.g. a trained embedder's held-out accuracy); recorded per cell."""
+        return {}
+
     # -- the contract ------------------------------------------------------------------
     @property
     def model(self) -> nn.Module:

@@ -113,7 +113,7 @@ class DCGAN(TorchGAN):
     def __init__(
         self,
         *,
-        steps: int = 1000,
+        steps: int = 1200,
         batch_size: int = 64,
         lr: float = 2e-4,
         latent_dim: int = 64,

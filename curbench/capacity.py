@@ -1,0 +1,138 @@
+"""Capacity analysis: the FID gain of training on a subset over training on all data, per generator size.
+
+The seed paper's mechanism is that selection helps when the model's capacity is small
+for the data's complexity. Per generator configuration, the gain of a row is
+FID(full data) − FID(row), paired by seed (both cells start from the same seed), with
+its 95% CI and Welch's test of the two FID samples. The trend compares the per-seed
+gains of the smallest and the largest generator.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import pandas as pd
+
+from curbench.stats import ALPHA, mean_ci, welch_p
+from curbench.tables import format_cell
+
+if TYPE_CHECKING:
+    from curbench.leaderboard import Row
+    from curbench.stats import Interval
+
+
+def _generator_key(config: dict[str, Any]) -> str:
+    return json.dumps({"generator": config["generator"], "options": config.get("generator_options", {})}, sort_keys=True)
+
+
+def _fid_by_seed(row: Row) -> dict[int, float]:
+    return {r.config["seed"]: float(r.metrics.get("fid", math.nan)) for r in row.records}
+
+
+def _parameters(row: Row) -> int:
+    counts = [r.model.get("generator_parameters") for r in row.records if r.model.get("generator_parameters")]
+    return int(np.median(counts)) if counts else 0
+
+
+def _label(row: Row) -> str:
+    return "random subset" if row.role == "random" else str(row.config["scorer"])
+
+
+@dataclass(frozen=True)
+class Gain:
+    method: str
+    retention: float
+    generator_parameters: int
+    gains: tuple[float, ...]
+    p_value: float
+
+    @property
+    def interval(self) -> Interval:
+        return mean_ci(self.gains)
+
+
+def gains(rows: Sequence[Row]) -> list[Gain]:
+    """Per generator configuration with a full-data row, the paired FID gain of every other generator row."""
+    full_rows = {_generator_key(row.config): row for row in rows if row.role == "full"}
+    result = []
+    for row in rows:
+        full = full_rows.get(_generator_key(row.config))
+        if row.role not in ("random", "method") or full is None:
+            continue
+        full_fid, row_fid = _fid_by_seed(full), _fid_by_seed(row)
+        paired = tuple(full_fid[s] - row_fid[s] for s in sorted(row_fid) if s in full_fid)
+        p_value = welch_p(list(row_fid.values()), list(full_fid.values()))
+        result.append(Gain(_label(row), row.config["retention"], _parameters(row), paired, p_value))
+    return sorted(result, key=lambda g: (g.method, g.retention, g.generator_parameters))
+
+
+def capacity_frame(rows: Sequence[Row]) -> pd.DataFrame:
+    """One line per (row, generator size) when the board holds at least two generator sizes; else empty."""
+    found = gains(rows)
+    if len({g.generator_parameters for g in found}) < 2:
+        return pd.DataFrame()
+    lines = []
+    for g in found:
+        interval = g.interval
+        mark = "" if math.isnan(g.p_value) else ("≈" if g.p_value >= ALPHA else ("▲" if interval.mean > 0 else "▼"))
+        lines.append({
+            "method": g.method, "retention": g.retention, "generator_parameters": g.generator_parameters,
+            "gain": f"{format_cell(interval.mean)} ± {format_cell(interval.half_width)} {mark}".strip(),
+            "gain_mean": interval.mean, "gain_ci95": interval.half_width, "p_vs_full": g.p_value, "seeds": interval.n,
+        })
+    return pd.DataFrame(lines)
+
+
+@dataclass(frozen=True)
+class Trend:
+    method: str
+    grows: bool
+    text: str
+
+
+def gain_trend(rows: Sequence[Row]) -> list[Trend]:
+    """Per method: is its gain at the smallest generator significantly larger than at the largest?"""
+    found = gains(rows)
+    trends = []
+    for method in sorted({g.method for g in found}):
+        series = sorted((g for g in found if g.method == method), key=lambda g: g.generator_parameters)
+        if len(series) < 2:
+            continue
+        small, large = series[0], series[-1]
+        p_value = welch_p(small.gains, large.gains)
+        grows = small.interval.mean > large.interval.mean and p_value < ALPHA
+        text = (f"{method}: gain {format_cell(small.interval.mean)} at {small.generator_parameters:,} parameters vs "
+                f"{format_cell(large.interval.mean)} at {large.generator_parameters:,} (Welch p = {p_value:.2g})")
+        trends.append(Trend(method, grows, text))
+    return trends
+
+
+def save_capacity_plot(frame: pd.DataFrame, path: str | Path, title: str = "") -> Path:
+    """FID gain over full data against generator parameters (log scale), one line per method, 95% CI bars."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    from curbench import atomic
+
+    figure = Figure(figsize=(5.5, 3.8), dpi=100)
+    axes = figure.subplots()
+    for (method, retention), series in frame.groupby(["method", "retention"], sort=True):
+        series = series.sort_values("generator_parameters")
+        axes.errorbar(series["generator_parameters"], series["gain_mean"], yerr=np.nan_to_num(series["gain_ci95"]),
+                      marker="o", capsize=4, label=f"{method} · {format_cell(float(retention))}%")
+    axes.axhline(0, color="black", linewidth=0.8)
+    axes.set_xscale("log")
+    axes.set_xlabel("generator parameters")
+    axes.set_ylabel("FID gain over full data (higher = better)")
+    axes.set_title(f"{title}: selection gain vs capacity" if title else "selection gain vs capacity")
+    axes.legend(fontsize="small")
+    figure.tight_layout()
+    with atomic.atomic_path(path) as tmp:
+        FigureCanvasAgg(figure).print_png(tmp, metadata={"Software": None})
+    return Path(path)
