@@ -16,13 +16,28 @@ from curbench.errors import CurbenchError
 
 app = typer.Typer(
     add_completion=False,
-    no_args_is_help=True,
     pretty_exceptions_enable=False,
     help="Benchmark data-curation methods for generative models.",
 )
 
 ConfigOpt = Annotated[Optional[Path], typer.Option("--config", help="YAML file whose keys are these flags (dashes -> underscores).")]  # noqa: UP045
 QuietOpt = Annotated[bool, typer.Option("--quiet", "-q", help="No progress bars.")]
+
+
+@app.callback(invoke_without_command=True)
+def _root(
+    context: typer.Context,
+    version: Annotated[bool, typer.Option("--version", is_eager=True, help="Print the version and exit.")] = False,
+) -> None:
+    """Benchmark data-curation methods for generative models."""
+    if version:
+        from curbench import __version__
+
+        typer.echo(f"curbench {__version__}")
+        raise typer.Exit()
+    if context.invoked_subcommand is None:  # bare `curbench`: help, and success
+        typer.echo(context.get_help())
+        raise typer.Exit()
 
 
 def _quiet(quiet: bool) -> None:
@@ -78,11 +93,24 @@ def run(
         samples=samples, eval_every=eval_every, k=k, tie=tie, seed=seed, baselines=baselines, output_dir=output_dir, device=device,
     )
     run_config = build_run_config(config, flags)
-    records = run_with_baselines(run_config)
+    results = run_with_baselines(run_config)
+    records = results.records
+    from curbench.records import cell_id
+    from curbench.runner import CELLS_DIR
+
     frame = comparison_frame(records)
-    md_path, _ = write_table(frame, Path(run_config.output_dir) / "comparison", title="curbench comparison")
+    # One table per method cell, so runs in the same output folder keep each other's tables.
+    stem = Path(run_config.output_dir) / "comparisons" / cell_id(run_config.cell())
+    md_path, _ = write_table(frame, stem, title="curbench comparison")
     typer.echo(to_markdown(frame))
-    typer.echo(f"cells: {', '.join(r.cell_id for r in records.values())}; table: {md_path}")
+    for role, record in records.items():
+        typer.echo(f"{role}: {Path(run_config.output_dir) / CELLS_DIR / record.cell_id / 'result.json'}")
+    if results.reused:
+        from curbench.report import ROLE_LABELS
+
+        reused = ", ".join(ROLE_LABELS[role] for role in records if role in results.reused)
+        typer.echo(f"reused from earlier runs (not recomputed): {reused}")
+    typer.echo(f"table: {md_path}")
 
 
 @app.command()
@@ -152,6 +180,8 @@ def score(
     options = parse_options(scorer_option)
     record = load_registry().get("scorer", scorer)
     per_class = selection == "per-class" and label_array is not None
+    if selection == "per-class" and label_array is None:
+        typer.echo("note: no --labels given, so scores and selection are global (pass --labels for per-class)", err=True)
     scores = score_instances(lambda: record.create(options, seed=seed), array, label_array, per_class=per_class)
     atomic.save_npy(out, scores)
     message = f"{len(scores)} scores -> {out}"
@@ -238,6 +268,7 @@ def plugins() -> None:
 
 app.command()(cli_protocol.sweep)
 app.command()(cli_protocol.leaderboard)
+app.command()(cli_protocol.report)
 
 
 def main() -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Annotated, Optional
 
@@ -28,7 +29,6 @@ def sweep(
     """Run a suite's grid of cells plus their full-data and random baselines; finished cells are reused."""
     from curbench.config import parse_options
     from curbench.executors import make_executor
-    from curbench.leaderboard import write_track
     from curbench.progress import set_quiet
     from curbench.records import cell_id
     from curbench.sweep import expand, failure_summary, is_finished, load_suite, role_of, run_sweep
@@ -55,8 +55,17 @@ def sweep(
     result = run_sweep(configs, make_executor(executor, workers, parse_options(executor_option, "--executor-option")))
     typer.echo(f"{len(result.records)} cells finished ({result.cached} reused), {len(result.failures)} failed, "
                f"{result.wall_time_s:.1f} s")
+    if result.records:
+        from curbench.leaderboard import results_markdown, write_board
+
+        board_dir = Path(execution["output_dir"]) / "board"
+        write_board(board_dir, suite.track, result.records, suite)
+        typer.echo(results_markdown(result.records))
+        typer.echo(f"tables, CSV and curves: {board_dir}")
     if publish and result.records:
         paths = publish_records(result.records, leaderboards / suite.track / "records")
+        from curbench.leaderboard import write_track
+
         write_track(leaderboards, suite.track, Path(config).parent)
         typer.echo(f"published {len(paths)} records and tables to {leaderboards / suite.track}")
     if result.failures:
@@ -111,3 +120,25 @@ def leaderboard(
         raise CurbenchError(f"{len(differences)} difference(s) between the leaderboards and their records; see above")
     if check or drift:
         typer.echo(f"leaderboards up to date: {', '.join(selected)}")
+
+
+def report(
+    directory: Annotated[Path, typer.Argument(help="A folder of records: a sweep's output (cells/*/result.json) or a track's records/.")],
+    out: Annotated[Optional[Path], typer.Option(help="Where the page, CSV and curves go (default: DIRECTORY/board).")] = None,  # noqa: UP045
+    track: Annotated[str, typer.Option(help="Title of the board.")] = "report",
+) -> None:
+    """Render leaderboard tables (Markdown, CSV, curves) from any folder of result records."""
+    from curbench.leaderboard import load_records, results_markdown, write_board
+    from curbench.records import RECORD_FILE, ResultRecord
+
+    if not directory.is_dir():
+        raise InvalidInputError(f"records folder not found: {directory}; pass a sweep's output folder or a records/ folder")
+    records = load_records(directory)
+    for path in sorted(directory.glob(f"cells/*/{RECORD_FILE}")):
+        records.append(ResultRecord.from_dict(json.loads(path.read_text())))
+    if not records:
+        raise InvalidInputError(f"no result records in {directory} (looked for *.json and cells/*/{RECORD_FILE})")
+    target = out or directory / "board"
+    write_board(target, track, records, None)
+    typer.echo(results_markdown(records))
+    typer.echo(f"tables, CSV and curves: {target}")

@@ -106,13 +106,19 @@ def load_yaml(path: str | Path) -> dict[str, Any]:
     return loaded
 
 
+# Defaults for datasets of 2-D points, where the image defaults (dcgan, classifier, lenet) cannot run.
+POINT_DEFAULTS = {"generator": "mlp", "embedder": "pixels", "eval_embedder": "pixels"}
+
+
 def build_run_config(config_file: str | Path | None, flags: dict[str, Any]) -> RunConfig:
-    """Defaults, overridden by the YAML file, overridden by flags the user passed (non-None)."""
+    """Defaults (fitted to the dataset's modality), overridden by the YAML file, overridden by flags the user passed."""
     values: dict[str, Any] = {}
     if config_file is not None:
         values.update(load_yaml(config_file))
         check_keys(values, RUN_FIELDS, str(config_file))
     values.update({k: v for k, v in flags.items() if v is not None and v != {}})
+    if dataset_modality(values.get("dataset", RunConfig.dataset)) == "points":
+        values = {**POINT_DEFAULTS, **values}
     try:
         return RunConfig(**values)
     except TypeError as exc:
@@ -138,3 +144,16 @@ def _number_or_self(value: Any) -> Any:
     if isinstance(value, str) and _EXPONENT_NUMBER.fullmatch(value.strip()):
         return float(value)
     return value
+
+
+def dataset_modality(name: Any) -> str:
+    """'points' when the dataset factory declares ``modality = "points"``, else 'image' (also for unknown names,
+    which fail later with a did-you-mean)."""
+    from curbench.errors import CurbenchError
+    from curbench.plugins import load_registry
+
+    try:
+        factory = load_registry().get("dataset", str(name)).load()
+    except CurbenchError:
+        return "image"
+    return getattr(factory, "modality", "image")

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import torch
-
 from curbench.errors import InvalidInputError
 
 
 def resolve_device(requested: str = "auto") -> str:
+    import torch  # here, so that reading finished cells never loads torch
+
     if requested == "auto":
         return "cuda" if torch.cuda.is_available() else "cpu"
     if requested.startswith("cuda") and not torch.cuda.is_available():

@@ -18,11 +18,11 @@ from typing import Any
 
 import pandas as pd
 
-from curbench import atomic
+from curbench import atomic, report
 from curbench.capacity import capacity_frame, gain_trend, save_capacity_plot
 from curbench.config import RUN_FIELDS, RunConfig
 from curbench.errors import InvalidInputError
-from curbench.records import ResultRecord, cell_id
+from curbench.records import ResultRecord, cell_id, is_sample_time
 from curbench.report import METRIC_COLUMNS
 from curbench.stats import ALPHA, CONFIDENCE, Interval, indistinguishable, mean_ci, pooled_std, welch_p
 from curbench.sweep import Suite, load_suite, role_of
@@ -39,10 +39,7 @@ README_RETENTION = 50.0  # the README shows this retention (and full data); the 
 STEPS_TO_FULL_FID = "steps_to_full_fid"
 BOARD_METRICS = (*METRIC_COLUMNS, STEPS_TO_FULL_FID)
 LOWER_IS_BETTER = frozenset({"fid", "kid", STEPS_TO_FULL_FID})
-ROLE_LABELS = {
-    "full": "full data", "real": "real data (split half)", "random": "random subset", "method": "method",
-    "kept": "kept data, no generator",
-}
+ROLE_LABELS = {**report.ROLE_LABELS, "real": "real data (split half)", "kept": "kept data, no generator"}
 GENERATOR_ROLES = frozenset({"full", "random", "method"})
 # Reference rows derived from each record's `references` (see curbench.references), by role.
 REFERENCE_ROLES = {"real": "real", "kept": "kept"}
@@ -76,12 +73,6 @@ def _without_seed(config: dict[str, Any]) -> dict[str, Any]:
 def group_key(config: dict[str, Any]) -> str:
     """Cells that differ only in the seed share a row."""
     return json.dumps(_without_seed(config), sort_keys=True, default=str)
-
-
-def is_sample_time(record: ResultRecord) -> bool:
-    """Sample-time curation keeps all training data even below 100% retention (data-stage selection never does)."""
-    config = record.config
-    return config["stage"] == "sample" or (config["retention"] < 100 and record.selection.n_kept == record.selection.n_total)
 
 
 @dataclass
@@ -526,15 +517,22 @@ def generated_files(root: str | Path, track: str, configs_dir: str | Path = "con
 
 
 def write_track(root: str | Path, track: str, configs_dir: str | Path = "configs") -> list[Path]:
-    """Regenerate a track's tables and retention curves from its records."""
+    """Regenerate a track's tables and curves from its records."""
+    records = load_records(Path(root) / track / RECORDS_DIR)
+    return write_board(Path(root) / track, track, records, _suite(track, configs_dir))
+
+
+def write_board(directory: str | Path, track: str, records: Sequence[ResultRecord], suite: Suite | None) -> list[Path]:
+    """Write a board (page, CSV tables, curves) for ``records`` into ``directory``; returns the paths."""
     from curbench.curves import save_retention_curves, save_training_curves
 
+    directory = Path(directory)
     paths = []
-    for path, text in generated_files(root, track, configs_dir).items():
-        atomic.write_text(path, text)
-        paths.append(path)
-    rows = group_rows(load_records(Path(root) / track / RECORDS_DIR))
-    curves_dir = Path(root) / track / CURVES_DIR
+    for name, text in render_track(track, records, suite).items():
+        atomic.write_text(directory / name, text)
+        paths.append(directory / name)
+    rows = group_rows(records)
+    curves_dir = directory / CURVES_DIR
     if any(row.role == "method" for row in rows):
         _, numbers = results_frames(rows)
         series = [f for f in varying_fields(rows) if f != "retention"]
@@ -546,6 +544,12 @@ def write_track(root: str | Path, track: str, configs_dir: str | Path = "configs
     if not capacity.empty:
         paths.append(save_capacity_plot(capacity, curves_dir / "capacity.png", title=track))
     return paths
+
+
+def results_markdown(records: Sequence[ResultRecord]) -> str:
+    """The results table alone (with the spaces line and legend), as a sweep prints it."""
+    rows = group_rows(records)
+    return "\n".join([*_spaces_lines(rows), to_markdown(results_frames(rows)[0])]) if rows else ""
 
 
 def update_readme(readme: str | Path, root: str | Path, track: str = README_TRACK) -> bool:

@@ -119,12 +119,28 @@ class ResultRecord:
         return path
 
 
-def read_record(path: str | Path) -> ResultRecord | None:
-    """The record at ``path``, or None when it is missing, unreadable or from another schema."""
+def is_sample_time(record: ResultRecord) -> bool:
+    """Sample-time curation keeps all training data even below 100% retention (data-stage selection never does)."""
+    config = record.config
+    return config["stage"] == "sample" or (config["retention"] < 100 and record.selection.n_kept == record.selection.n_total)
+
+
+def read_record(path: str | Path, config: dict[str, Any] | None = None) -> ResultRecord | None:
+    """The record at ``path``, or None when it is missing, unreadable, from another schema, or not a finished cell.
+
+    With ``config`` (a cell's hashed fields), a record of another cell (copied or misplaced) or one
+    without metrics also reads as None, so the caller recomputes instead of reusing a wrong result.
+    """
     try:
         data = json.loads(Path(path).read_text())
-        if data.get("schema") != SCHEMA_VERSION:
+        if not isinstance(data, dict) or data.get("schema") != SCHEMA_VERSION:
             return None
-        return ResultRecord.from_dict(data)
+        record = ResultRecord.from_dict(data)
     except (OSError, ValueError, KeyError, TypeError):
         return None
+    if config is not None:
+        if record.cell_id != cell_id(config) or record.config != config:
+            return None
+        if not isinstance(record.metrics, dict) or not record.metrics:
+            return None
+    return record

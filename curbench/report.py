@@ -7,7 +7,7 @@ import pandas as pd
 from curbench.records import ResultRecord
 
 METRIC_COLUMNS = ("fid", "kid", "precision", "recall", "density", "coverage")
-_ROLE_LABELS = {"method": "method", "full": "full data", "random": "random subset"}
+ROLE_LABELS = {"method": "method", "full": "full data", "random": "random subset"}
 
 
 def comparison_frame(records: dict[str, ResultRecord]) -> pd.DataFrame:
@@ -15,7 +15,7 @@ def comparison_frame(records: dict[str, ResultRecord]) -> pd.DataFrame:
     for role, record in records.items():
         config = record.config
         row = {
-            "row": _ROLE_LABELS.get(role, role),
+            "row": ROLE_LABELS.get(role, role),
             "scorer": config["scorer"],
             "stage": config["stage"],
             "retention": config["retention"],

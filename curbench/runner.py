@@ -16,7 +16,7 @@ from curbench.datasets.base import Dataset
 from curbench.device import resolve_device
 from curbench.errors import InvalidInputError
 from curbench.plugins import Registry, accepts_option, check_options, load_registry
-from curbench.records import RECORD_FILE, Provenance, ResultRecord, Selection, cell_id, read_record
+from curbench.records import RECORD_FILE, Provenance, ResultRecord, Selection, cell_id, is_sample_time, read_record
 from curbench.scorers.context import ScoringContext
 from curbench.training import TrainingHooks
 
@@ -53,9 +53,13 @@ class CellRunner:
     def cell_dir(self, config: RunConfig) -> Path:
         return Path(config.output_dir) / CELLS_DIR / cell_id(config.cell())
 
+    def finished(self, config: RunConfig) -> ResultRecord | None:
+        """The cell's record when it has run before (and is really this cell's), else None."""
+        return read_record(self.cell_dir(config) / RECORD_FILE, config.cell())
+
     def run(self, config: RunConfig) -> ResultRecord:
         directory = self.cell_dir(config)
-        finished = read_record(directory / RECORD_FILE)
+        finished = self.finished(config)
         if finished is not None:
             return finished
         started = time.perf_counter()
@@ -267,19 +271,39 @@ def _is_curator(scorer: Any) -> bool:
     return getattr(scorer, "stage", "data") == "sample"
 
 
-def run_with_baselines(config: RunConfig, executor: Executor | None = None) -> dict[str, ResultRecord]:
-    """The method cell plus its baselines, keyed by role ('method', 'full', 'random').
+@dataclass(frozen=True)
+class CellResults:
+    """A run's records by role ('method', 'full', 'random'), and the roles read back from earlier runs."""
 
-    The cells are independent, so by default they run in a local process pool.
+    records: dict[str, ResultRecord]
+    reused: frozenset[str]
+
+
+def run_with_baselines(config: RunConfig, executor: Executor | None = None) -> CellResults:
+    """The method cell plus its baselines.
+
+    Finished cells are read back without starting workers or loading any model; the
+    others run in a local process pool by default (they are independent).
     """
     from curbench.executors import LocalExecutor, default_workers
     from curbench.sweep import failure_summary, role_of, run_sweep, with_baselines
 
     runner = CellRunner()
-    runner.validate(config)
-    configs = with_baselines([config], runner.is_sample_time)
-    result = run_sweep(configs, executor or LocalExecutor(workers=min(len(configs), default_workers())))
-    if result.failures:
-        raise failure_summary(result.failures)
-    by_role = {role_of(record.config): record for record in result.records}
-    return {role: by_role[role] for role in ("method", "full", "random") if role in by_role}
+    method = runner.finished(config)
+    if method is None:
+        runner.validate(config)
+    sample_time = is_sample_time(method) if method is not None else runner.is_sample_time(config)
+    configs = with_baselines([config], lambda _: sample_time)
+    finished = {cell_id(c.cell()): runner.finished(c) for c in configs}
+    todo = [c for c in configs if finished[cell_id(c.cell())] is None]
+    records = [record for record in finished.values() if record is not None]
+    if todo:
+        if method is not None:
+            runner.validate(config)
+        result = run_sweep(todo, executor or LocalExecutor(workers=min(len(todo), default_workers())))
+        if result.failures:
+            raise failure_summary(result.failures)
+        records += result.records
+    by_role = {role_of(record.config): record for record in records}
+    reused = frozenset(role_of(record.config) for record in finished.values() if record is not None)
+    return CellResults({role: by_role[role] for role in ("method", "full", "random") if role in by_role}, reused)

@@ -189,7 +189,7 @@ class SweepResult:
 def is_finished(config: RunConfig) -> bool:
     from curbench.runner import CELLS_DIR
 
-    return read_record(Path(config.output_dir) / CELLS_DIR / cell_id(config.cell()) / RECORD_FILE) is not None
+    return read_record(Path(config.output_dir) / CELLS_DIR / cell_id(config.cell()) / RECORD_FILE, config.cell()) is not None
 
 
 def run_sweep(configs: Sequence[RunConfig], executor: Executor) -> SweepResult:

@@ -86,3 +86,11 @@ def test_missing_weights_fail_before_any_cell_runs(tmp_path, monkeypatch):
     result = curbench("run", "--embedder", "inception", "--output-dir", str(tmp_path / "runs"))
     assert_user_error(result, "weights-inception-2015-12-05", "https://", "--weights")
     assert not (tmp_path / "runs" / "cells").exists()
+
+
+def test_version_and_bare_command_succeed():
+    from importlib.metadata import version
+
+    assert curbench("--version").stdout.strip() == f"curbench {version('curbench')}"
+    bare = curbench()
+    assert bare.returncode == 0 and "Usage" in bare.stdout and "leaderboard" in bare.stdout

@@ -103,12 +103,35 @@ def test_records_roundtrip_and_cell_hash_ignores_execution_fields(tmp_path):
         provenance=Provenance.collect("cpu", 1.0),
     )
     path = record.write(tmp_path)
-    assert read_record(path) == record
+    assert read_record(path) == record == read_record(path, config.cell())
     assert "numpy" in record.provenance.packages
-    path.write_text("{ truncated")
-    assert read_record(path) is None
+    # Another cell's record (copied or misplaced) or one without metrics is not a finished cell of this config.
+    assert read_record(path, config.replace(seed=1).cell()) is None
+    record.metrics = {}
+    record.write(tmp_path)
+    assert read_record(path) is not None and read_record(path, config.cell()) is None
+    for text in ("{ truncated", "[1, 2]"):
+        path.write_text(text)
+        assert read_record(path) is None
 
 
 def test_config_is_a_typed_frozen_dataclass():
     with pytest.raises(dataclasses.FrozenInstanceError):
         RunConfig().seed = 3
+
+
+def test_point_datasets_get_defaults_that_fit_them_and_flags_still_win(tmp_path):
+    toy = build_run_config(None, {"dataset": "toy"})
+    assert (toy.generator, toy.embedder, toy.eval_embedder) == ("mlp", "pixels", "pixels")
+    assert build_run_config(None, {"dataset": "toy", "generator": "dcgan"}).generator == "dcgan"
+    yaml_file = tmp_path / "run.yaml"
+    yaml_file.write_text("dataset: toy\neval_embedder: lenet\n")
+    assert build_run_config(yaml_file, {}).eval_embedder == "lenet"
+    assert build_run_config(None, {}) == RunConfig()  # digits keeps the image defaults
+    assert build_run_config(None, {"dataset": "no-such-set"}).generator == "dcgan"  # the runner reports the name
+
+
+def test_exponent_option_values_are_numbers():
+    from curbench.config import parse_options
+
+    assert parse_options(["lr=1e-4", "x=2E+3", "name=1e", "n=5"]) == {"lr": 1e-4, "x": 2000.0, "name": "1e", "n": 5}

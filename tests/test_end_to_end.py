@@ -46,12 +46,19 @@ def test_digits_run_with_baselines_is_recorded_and_reused(tmp_path):
         assert metrics["fid"] >= 0 and 0 <= metrics["precision"] <= 1 and 0 <= metrics["coverage"] <= 1
         assert record["provenance"]["wall_time_s"] > 0 and "torch" in record["provenance"]["packages"]
         assert set(record["selection"]["retention_by_group"]["class"]) == {str(c) for c in range(10)}
-    assert (out / "comparison.md").exists() and "random subset" in first.stdout
+    method_id = next(cell for cell, r in records.items() if r["config"]["scorer"] == "knn")
+    assert (out / "comparisons" / f"{method_id}.md").exists() and "random subset" in first.stdout
+    for cell in records:
+        assert str(out / "cells" / cell / "result.json") in first.stdout
     for cell in records:
         assert (out / "cells" / cell / "samples.png").exists()
 
     mtimes = {p: p.stat().st_mtime_ns for p in (out / "cells").glob("*/result.json")}
-    curbench(*args)
+    # A rerun reads the finished cells back: no worker pool, no model, not even torch is loaded.
+    probe = "import sys; from curbench.cli import app; app(sys.argv[1:], standalone_mode=False); print('torch loaded:', 'torch' in sys.modules)"
+    rerun = subprocess.run([sys.executable, "-c", probe, *args], capture_output=True, text=True, timeout=300)
+    assert rerun.returncode == 0, rerun.stderr
+    assert "torch loaded: False" in rerun.stdout and "reused from earlier runs (not recomputed): method, full data, random subset" in rerun.stdout
     assert {p: p.stat().st_mtime_ns for p in (out / "cells").glob("*/result.json")} == mtimes
 
 

@@ -177,6 +177,17 @@ def test_sweep_resumes_after_a_kill_and_reproduces_cells(tmp_path):
     assert len(list((boards / "demo" / "records").glob("*.json"))) == 3
     assert check(boards, ["demo"], tmp_path) == []
 
+    # Without --publish a sweep still prints its table and writes the board beside its cells.
+    assert "| random subset | 50 | random |" in first.output and "| method | 50 | knn |" in first.output
+    page = (runs / "board" / "leaderboard.md").read_text()
+    assert "| method | 50 | knn |" in page and (runs / "board" / "leaderboard.csv").is_file()
+
+    from curbench.cli import app as curbench_app
+
+    report = CliRunner().invoke(curbench_app, ["report", str(runs), "--out", str(tmp_path / "report")])
+    assert report.exit_code == 0, report.output
+    assert (tmp_path / "report" / "leaderboard.md").read_text().split("## Results")[1] == page.split("## Results")[1]
+
 
 def test_detection_scores_the_selection_scores_against_the_corrupted_items(tmp_path):
     from sklearn.metrics import roc_auc_score

@@ -46,3 +46,7 @@ def load_toy(
         groups={"outlier": is_outlier},
         class_names=tuple(f"mode{i}" for i in range(modes)),
     )
+
+
+# Read by `curbench run` to pick defaults that fit point data (mlp generator, pixels embedders).
+load_toy.modality = "points"
