@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import sys
 from pathlib import Path
@@ -40,6 +41,14 @@ def _root(
         raise typer.Exit()
 
 
+@functools.cache
+def installed(kind: str) -> str:
+    """The installed names of a plugin kind, for --help (discovery imports no model code)."""
+    from curbench.plugins import load_registry
+
+    return ", ".join(load_registry().names(kind)) or "none"
+
+
 def _quiet(quiet: bool) -> None:
     from curbench.progress import set_quiet
 
@@ -49,21 +58,21 @@ def _quiet(quiet: bool) -> None:
 @app.command()
 def run(
     config: ConfigOpt = None,
-    dataset: Annotated[Optional[str], typer.Option(help="Dataset plugin name (default: digits).")] = None,  # noqa: UP045
+    dataset: Annotated[Optional[str], typer.Option(help=f"Dataset plugin name (default: digits). Installed: {installed('dataset')}.")] = None,  # noqa: UP045
     dataset_option: Annotated[OptionList, typer.Option(help="Dataset option key=value (repeatable).")] = None,
     data_root: Annotated[Optional[str], typer.Option(help="Root folder of on-disk datasets.")] = None,  # noqa: UP045
-    embedder: Annotated[Optional[str], typer.Option(help="Selection embedder (default: classifier).")] = None,  # noqa: UP045
+    embedder: Annotated[Optional[str], typer.Option(help=f"Selection embedder (default: classifier; pixels for point data). Installed: {installed('embedder')}.")] = None,  # noqa: UP045
     embedder_option: Annotated[OptionList, typer.Option(help="Selection-embedder option key=value.")] = None,
     weights: Annotated[Optional[str], typer.Option(help="Weights file of the selection embedder.")] = None,  # noqa: UP045
-    scorer: Annotated[Optional[str], typer.Option(help="Scorer plugin name (default: knn).")] = None,  # noqa: UP045
+    scorer: Annotated[Optional[str], typer.Option(help=f"Scorer plugin name (default: knn). Installed: {installed('scorer')}.")] = None,  # noqa: UP045
     scorer_option: Annotated[OptionList, typer.Option("--scorer-option", "--option", help="Scorer option key=value.")] = None,
     stage: Annotated[Optional[str], typer.Option(help="Curate the training data ('data') or generated samples ('sample').")] = None,  # noqa: UP045
     retention: Annotated[Optional[float], typer.Option(help="Percent of instances kept, in (0, 100] (default: 50).")] = None,  # noqa: UP045
     selection: Annotated[Optional[str], typer.Option(help="'per-class' (default when labelled) or 'global'.")] = None,  # noqa: UP045
     selection_mode: Annotated[Optional[str], typer.Option(help="'percentile' (paper's rule) or 'count' (exact count).")] = None,  # noqa: UP045
-    generator: Annotated[Optional[str], typer.Option(help="Generator plugin name (default: dcgan).")] = None,  # noqa: UP045
+    generator: Annotated[Optional[str], typer.Option(help=f"Generator plugin name (default: dcgan; mlp for point data). Installed: {installed('generator')}.")] = None,  # noqa: UP045
     generator_option: Annotated[OptionList, typer.Option(help="Generator option key=value, e.g. steps=2000.")] = None,
-    eval_embedder: Annotated[Optional[str], typer.Option(help="Embedder for the metrics (default: lenet, a space unlike the selection one).")] = None,  # noqa: UP045
+    eval_embedder: Annotated[Optional[str], typer.Option(help=f"Embedder for the metrics (default: lenet, a space unlike the selection one; pixels for point data). Installed: {installed('embedder')}.")] = None,  # noqa: UP045
     eval_embedder_option: Annotated[OptionList, typer.Option(help="Eval-embedder option key=value.")] = None,
     eval_weights: Annotated[Optional[str], typer.Option(help="Weights file of the eval embedder.")] = None,  # noqa: UP045
     samples: Annotated[Optional[int], typer.Option(help="Generated samples to evaluate (default: dataset size).")] = None,  # noqa: UP045
@@ -103,6 +112,10 @@ def run(
     stem = Path(run_config.output_dir) / "comparisons" / cell_id(run_config.cell())
     md_path, _ = write_table(frame, stem, title="curbench comparison")
     typer.echo(to_markdown(frame))
+    if (frame["kid"] < 0).any():
+        from curbench.report import KID_NOTE
+
+        typer.echo(f"note: {KID_NOTE}")
     for role, record in records.items():
         typer.echo(f"{role}: {Path(run_config.output_dir) / CELLS_DIR / record.cell_id / 'result.json'}")
     if results.reused:

@@ -37,6 +37,7 @@ CURVES_DIR = "curves"
 README_TRACK = "digits"
 README_RETENTION = 50.0  # the README shows this retention (and full data); the track page shows every one
 STEPS_TO_FULL_FID = "steps_to_full_fid"
+REACHED_FULL_FID = "reached_full_fid"
 BOARD_METRICS = (*METRIC_COLUMNS, STEPS_TO_FULL_FID)
 LOWER_IS_BETTER = frozenset({"fid", "kid", STEPS_TO_FULL_FID})
 ROLE_LABELS = {**report.ROLE_LABELS, "real": "real data (split half)", "kept": "kept data, no generator"}
@@ -107,7 +108,9 @@ def _baseline_key(config: dict[str, Any], sample_time: bool) -> str | None:
 
 def with_steps_to_full_fid(records: Sequence[ResultRecord]) -> list[ResultRecord]:
     """Records with ``steps_to_full_fid``: the first training-curve step whose FID is at most the final FID
-    of the full-data cell of the same seed (nan when never reached, absent without a curve)."""
+    of the full-data cell of the same seed, and ``reached_full_fid`` (1 or 0). A seed that never gets
+    there is censored at one evaluation interval past its last step, so every seed counts in the mean
+    and the test (a lower bound for that seed). Absent without a curve or a full-data cell."""
     from curbench.runner import baselines_for
 
     final_fid = {(group_key(r.config), r.config["seed"]): r.metrics.get("fid") for r in records if role_of(r.config) == "full"}
@@ -122,9 +125,14 @@ def with_steps_to_full_fid(records: Sequence[ResultRecord]) -> list[ResultRecord
             derived.append(record)
             continue
         target = _number(final_fid.get((group_key(full.cell()), record.config["seed"])))
+        if math.isnan(target):
+            derived.append(record)
+            continue
         reached = [point["step"] for point in record.curve if _number(point.get("fid")) <= target]
-        steps = float(reached[0]) if reached else math.nan
-        derived.append(dataclasses.replace(record, metrics={**record.metrics, STEPS_TO_FULL_FID: steps}))
+        censored = record.curve[-1]["step"] + record.config.get("eval_every", 0)
+        steps = float(reached[0] if reached else censored)
+        extra = {STEPS_TO_FULL_FID: steps, REACHED_FULL_FID: float(bool(reached))}
+        derived.append(dataclasses.replace(record, metrics={**record.metrics, **extra}))
     return derived
 
 
@@ -253,9 +261,11 @@ def results_frames(rows: Sequence[Row]) -> tuple[pd.DataFrame, pd.DataFrame]:
             values = row.values(lambda r, m=metric: r.metrics.get(m))
             interval = mean_ci(values)
             p_value, mark = _verdict(metric, values, baseline.values(lambda r, m=metric: r.metrics.get(m))) if baseline else (math.nan, "")
-            partly = metric == STEPS_TO_FULL_FID and row.role in GENERATOR_ROLES and interval.n < len(values)
-            reached = f" ({interval.n}/{len(values)} reached)" if partly else ""
-            md[_title(metric)] = f"{_pm(interval)}{reached} {mark}".strip()
+            text = _pm(interval)
+            if metric == STEPS_TO_FULL_FID and row.role in GENERATOR_ROLES:
+                reached = int(sum(v for v in row.values(lambda r: r.metrics.get(REACHED_FULL_FID)) if v == v))
+                text += f" ({reached}/{len(values)} reached)" if reached < interval.n else ""
+            md[_title(metric)] = f"{text} {mark}".strip()
             csv.update({f"{metric}_mean": interval.mean, f"{metric}_ci95": interval.half_width,
                         f"{metric}_std": interval.std, f"{metric}_p_vs_baseline": p_value, f"{metric}_mark": mark})
         if has_detection:
@@ -339,7 +349,8 @@ LEGEND = (
     "retention (with the full-data row for sample-time curation) by Welch's two-sided t-test at "
     f"α = {ALPHA}: **≈** not distinguishable (p ≥ {ALPHA}), **▲** significantly better, **▼** significantly worse. "
     "↓ lower is better, ↑ higher is better. `kept` = training instances kept / dataset size; "
-    "`samples real/fake` = reference (full dataset) and generated samples per metric evaluation."
+    "`samples real/fake` = reference (full dataset) and generated samples per metric evaluation. "
+    + report.KID_NOTE
 )
 
 SUBMIT_GPU = """\

@@ -119,9 +119,7 @@ class CellRunner:
         if len(kept) < len(dataset):
             references = {"kept": kept_reference(real_features, kept, seed=config.seed, k=config.k, tie=config.tie)}
         else:
-            references = {"real": real_reference(
-                real_features, dataset.labels, seed=config.seed, k=config.k, tie=config.tie
-            )}
+            references = {"real": real_reference(real_features, seed=config.seed, k=config.k, tie=config.tie)}
 
         record = ResultRecord(
             cell_id=cell_id(config.cell()),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -66,7 +67,9 @@ def welch_p(method: Sequence[float], baseline: Sequence[float]) -> float:
         return math.nan
     if _std(a) == 0 and _std(b) == 0:
         return 1.0 if a.mean() == b.mean() else 0.0
-    return float(stats.ttest_ind(a, b, equal_var=False).pvalue)
+    with warnings.catch_warnings():  # one constant side (e.g. a deterministic selection) is a valid input
+        warnings.simplefilter("ignore", RuntimeWarning)
+        return float(stats.ttest_ind(a, b, equal_var=False).pvalue)
 
 
 def indistinguishable(p_value: float, alpha: float = ALPHA) -> bool | None:

@@ -94,3 +94,13 @@ def test_version_and_bare_command_succeed():
     assert curbench("--version").stdout.strip() == f"curbench {version('curbench')}"
     bare = curbench()
     assert bare.returncode == 0 and "Usage" in bare.stdout and "leaderboard" in bare.stdout
+
+
+def test_run_help_lists_the_installed_plugin_names(monkeypatch):
+    from curbench.plugins import load_registry
+
+    monkeypatch.setenv("COLUMNS", "400")
+    text = " ".join(curbench("run", "--help").stdout.split())
+    registry = load_registry()
+    for kind in ("dataset", "embedder", "scorer", "generator"):
+        assert f"Installed: {', '.join(registry.names(kind))}." in text, kind
