@@ -82,6 +82,7 @@ def leaderboard(
     configs: Annotated[Path, typer.Option(help="Folder of the suite files (configs/<track>.yaml).")] = Path("configs"),
     readme: Annotated[Path, typer.Option(help="README whose <!-- leaderboard:digits:start/end --> region is regenerated.")] = Path("README.md"),
     findings: Annotated[Path, typer.Option(help="Folder of the generated findings page (findings.md, findings.csv).")] = Path("docs"),
+    html: Annotated[Optional[Path], typer.Option("--html", help="Also write (or with --check, compare) the static HTML site in this folder.")] = None,  # noqa: UP045
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bars.")] = False,
 ) -> None:
     """Regenerate the leaderboard tables (Markdown + CSV + curves) and the findings page from the committed records, or --check them."""
@@ -101,6 +102,10 @@ def leaderboard(
     if check:
         differences += board.check(root, selected, configs, readme)
         differences += claims.check(root, findings)
+        if html is not None:
+            from curbench import site
+
+            differences += site.check(root, html, configs)
     else:
         for name in selected:
             written = board.write_track(root, name, configs)
@@ -109,6 +114,11 @@ def leaderboard(
             typer.echo(f"{readme}: updated the {board.README_TRACK} leaderboard region")
         for path in claims.write(root, findings):
             typer.echo(f"{path}: written")
+        if html is not None:
+            from curbench import site
+
+            written = site.write(root, html, configs)
+            typer.echo(f"{html}: wrote the HTML site ({len(written)} files)")
     if drift:
         for name in selected:
             suite_path = configs / f"{name}.yaml"

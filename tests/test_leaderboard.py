@@ -194,11 +194,12 @@ def test_drift_tolerance_is_calibrated_from_the_seed_spread():
 
 
 def test_committed_leaderboards_and_findings_match_their_records():
-    from curbench import findings
+    from curbench import findings, site
 
     root = REPO / "leaderboards"
     assert board.check(root, board.tracks(root), REPO / "configs", REPO / "README.md") == []
     assert findings.check(root, REPO / "docs") == []
+    assert site.check(root, REPO / "docs" / "site", REPO / "configs") == []
     assert {"toy", "digits", "digits-corrupted", "digits-capacity", "digits-embedding", "digits-schedule",
             "toy-influence", "cifar10", "imagenet64"} <= set(board.tracks(root))
 
