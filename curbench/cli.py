@@ -82,6 +82,7 @@ def run(
     seed: Annotated[Optional[int], typer.Option(help="Seed of selection, training and sampling (default: 0).")] = None,  # noqa: UP045
     baselines: Annotated[Optional[bool], typer.Option("--baselines/--no-baselines", help="Also run the full-data and random baselines.")] = None,  # noqa: UP045
     output_dir: Annotated[Optional[str], typer.Option(help="Where cells and tables are written (default: runs).")] = None,  # noqa: UP045
+    save_features: Annotated[Optional[Path], typer.Option(help="Also write the evaluation features here: real.npy and one .npy per row (method.npy, full.npy, random.npy).")] = None,  # noqa: UP045
     device: Annotated[Optional[str], typer.Option(help="auto, cpu, cuda or cuda:N (default: auto).")] = None,  # noqa: UP045
     quiet: QuietOpt = False,
 ) -> None:
@@ -118,12 +119,37 @@ def run(
         typer.echo(f"note: {KID_NOTE}")
     for role, record in records.items():
         typer.echo(f"{role}: {Path(run_config.output_dir) / CELLS_DIR / record.cell_id / 'result.json'}")
+    if save_features is not None:
+        for path in _save_features(Path(run_config.output_dir), records, save_features):
+            typer.echo(f"features: {path}")
     if results.reused:
         from curbench.report import ROLE_LABELS
 
         reused = ", ".join(ROLE_LABELS[role] for role in records if role in results.reused)
         typer.echo(f"reused from earlier runs (not recomputed): {reused}")
     typer.echo(f"table: {md_path}")
+
+
+def _save_features(output_dir: Path, records: dict, target: Path) -> list[Path]:
+    """Copy the evaluation features kept in each cell directory to ``target`` (real.npy, <role>.npy)."""
+    from curbench import atomic
+    from curbench.runner import CELLS_DIR, FEATURES_FILE
+
+    paths = []
+    for role, record in records.items():
+        source = output_dir / CELLS_DIR / record.cell_id / FEATURES_FILE
+        if not source.is_file():
+            raise CurbenchError(
+                f"cell {record.cell_id} kept no features ({source} is missing: it ran with an older curbench or its "
+                "features exceed 256 MB); rerun with another --output-dir"
+            )
+        with np.load(source) as stored:
+            if not paths:
+                atomic.save_npy(target / "real.npy", stored["real"])
+                paths.append(target / "real.npy")
+            atomic.save_npy(target / f"{role}.npy", stored["fake"])
+            paths.append(target / f"{role}.npy")
+    return paths
 
 
 @app.command()

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from curbench import atomic
 from curbench.cache import array_digest, key_digest
 from curbench.config import RunConfig
 from curbench.datasets.base import Dataset
@@ -25,6 +26,10 @@ if TYPE_CHECKING:
 
 CELLS_DIR = "cells"
 GENERATORS_DIR = "generators"
+# The evaluation features of a cell are kept beside its record when small (CPU tracks), for
+# `curbench run --save-features` and `curbench metrics`.
+FEATURES_FILE = "features.npz"
+FEATURES_MAX_BYTES = 256 * 2**20
 
 
 @dataclass(frozen=True)
@@ -111,6 +116,8 @@ class CellRunner:
         save_grid(samples[:64], directory / "samples.png")
 
         fake_features = eval_embedder.embed(samples)
+        if real_features.nbytes + fake_features.nbytes <= FEATURES_MAX_BYTES:
+            atomic.save_npz(directory / FEATURES_FILE, real=real_features, fake=fake_features)
         points = PRDC(k=config.k, tie=config.tie).per_point(real_features, fake_features)
         metrics = evaluate(
             real_features, fake_features, k=config.k, tie=config.tie, seed=config.seed, prdc_points=points

@@ -72,3 +72,14 @@ def test_toy_track_with_sample_time_curation(tmp_path):
     assert sorted(r.config["scorer"] for r in records) == ["random", "truncation"]  # no random-subset row
     truncated = next(r for r in records if r.config["scorer"] == "truncation")
     assert truncated.metrics["n_fake"] == 500
+
+
+def test_saved_features_reproduce_the_records_metrics_through_the_metrics_command(tmp_path):
+    out, features = tmp_path / "runs", tmp_path / "features"
+    curbench("run", "--dataset", "toy", "--generator-option", "steps=30", "--samples", "400", "--output-dir", str(out),
+             "--save-features", str(features), "--quiet")
+    assert sorted(p.name for p in features.glob("*.npy")) == ["full.npy", "method.npy", "random.npy", "real.npy"]
+    method = next(r for r in map(read_record, (out / "cells").glob("*/result.json")) if r.config["scorer"] == "knn")
+    printed = json.loads(curbench("metrics", str(features / "real.npy"), str(features / "method.npy"), "--json").stdout)
+    for name in ("fid", "kid", "precision", "recall", "density", "coverage"):
+        assert printed[name] == pytest.approx(method.metrics[name], rel=1e-9, abs=1e-12), name
