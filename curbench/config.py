@@ -117,8 +117,7 @@ def build_run_config(config_file: str | Path | None, flags: dict[str, Any]) -> R
         values.update(load_yaml(config_file))
         check_keys(values, RUN_FIELDS, str(config_file))
     values.update({k: v for k, v in flags.items() if v is not None and v != {}})
-    if dataset_modality(values.get("dataset", RunConfig.dataset)) == "points":
-        values = {**POINT_DEFAULTS, **values}
+    values = fitted_defaults(values)
     try:
         return RunConfig(**values)
     except TypeError as exc:
@@ -144,6 +143,13 @@ def _number_or_self(value: Any) -> Any:
     if isinstance(value, str) and _EXPONENT_NUMBER.fullmatch(value.strip()):
         return float(value)
     return value
+
+
+def fitted_defaults(values: dict[str, Any]) -> dict[str, Any]:
+    """``values`` with the point-data defaults filled in where the dataset holds points and a field is unset."""
+    if dataset_modality(values.get("dataset", RunConfig.dataset)) == "points":
+        return {**POINT_DEFAULTS, **values}
+    return values
 
 
 def dataset_modality(name: Any) -> str:

@@ -50,11 +50,20 @@ class SerialExecutor:
 
     def __init__(self, workers: int | None = None) -> None:
         del workers  # accepted so every executor takes the same arguments
+        self.status: dict[str, str] | None = None
 
     def map(self, fn: Callable[[Any], Any], items: Sequence[Any]) -> Iterator[Outcome]:
-        for item in items:
-            result, error = call(fn, item)
-            yield Outcome(item, result, error)
+        from curbench import progress
+
+        self.status = {}
+        progress.attach_status(self.status)  # one display for the sweep, not bars under it
+        try:
+            for item in items:
+                result, error = call(fn, item)
+                yield Outcome(item, result, error)
+        finally:
+            progress.attach_status(None)
+            self.status = None
 
 
 def default_workers() -> int:
@@ -66,13 +75,17 @@ def default_workers() -> int:
     return os.cpu_count() or 1
 
 
-def _limit_threads(threads: int) -> None:
-    """Worker initializer: split the cores between workers instead of oversubscribing them."""
+def _init_worker(threads: int, status: Any) -> None:
+    """Worker initializer: split the cores between workers instead of oversubscribing them, and report
+    progress to the parent's display through ``status`` (a managed dict) instead of drawing bars."""
     import torch
     from threadpoolctl import threadpool_limits
 
+    from curbench import progress
+
     torch.set_num_threads(threads)
     threadpool_limits(threads)
+    progress.attach_status(status)
 
 
 class LocalExecutor:
@@ -82,17 +95,21 @@ class LocalExecutor:
         if workers is not None and workers < 1:
             raise InvalidInputError(f"workers must be at least 1, got {workers}")
         self.workers = workers or default_workers()
+        self.status: Any = None  # while mapping: the workers' status lines, shared through a manager
 
     def map(self, fn: Callable[[Any], Any], items: Sequence[Any]) -> Iterator[Outcome]:
         if not items:
             return
         workers = min(self.workers, len(items))
         threads = max(1, (os.cpu_count() or 1) // workers)
+        context = multiprocessing.get_context("spawn")
+        manager = context.Manager()
+        self.status = manager.dict()
         pool = concurrent.futures.ProcessPoolExecutor(
             max_workers=workers,
-            mp_context=multiprocessing.get_context("spawn"),
-            initializer=_limit_threads,
-            initargs=(threads,),
+            mp_context=context,
+            initializer=_init_worker,
+            initargs=(threads, self.status),
         )
         try:
             futures = {pool.submit(call, fn, item): item for item in items}
@@ -104,6 +121,8 @@ class LocalExecutor:
                 yield Outcome(futures[future], result, error)
         finally:
             pool.shutdown(wait=True, cancel_futures=True)
+            self.status = None
+            manager.shutdown()
 
 
 class RayExecutor:

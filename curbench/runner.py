@@ -17,6 +17,7 @@ from curbench.datasets.base import Dataset
 from curbench.device import resolve_device
 from curbench.errors import InvalidInputError
 from curbench.plugins import Registry, accepts_option, check_options, load_registry
+from curbench.progress import note, stage
 from curbench.records import RECORD_FILE, Provenance, ResultRecord, Selection, cell_id, is_sample_time, read_record
 from curbench.scorers.context import ScoringContext
 from curbench.training import TrainingHooks
@@ -79,6 +80,7 @@ class CellRunner:
             from curbench.scorers.selection import select
             from curbench.visualize import save_typicality_grid
 
+            stage("select: embed and score")
             embedder, features = self._selection_features(config, dataset, device)
             spaces["selection"] = _space(config.embedder, embedder)
             scores = self.score_features(config, dataset, features, device)
@@ -94,6 +96,7 @@ class CellRunner:
         from curbench.references import kept_reference, real_reference
         from curbench.visualize import save_grid
 
+        stage("embed the reference")
         eval_embedder = self.registry.create(
             "embedder", config.eval_embedder, config.eval_embedder_options, device=device, weights=config.eval_weights
         )
@@ -115,6 +118,7 @@ class CellRunner:
             samples = generator.sample(n_samples, seed=config.seed)
         save_grid(samples[:64], directory / "samples.png")
 
+        stage("evaluate")
         fake_features = eval_embedder.embed(samples)
         if real_features.nbytes + fake_features.nbytes <= FEATURES_MAX_BYTES:
             atomic.save_npz(directory / FEATURES_FILE, real=real_features, fake=fake_features)
@@ -302,6 +306,7 @@ def run_with_baselines(config: RunConfig, executor: Executor | None = None) -> C
     finished = {cell_id(c.cell()): runner.finished(c) for c in configs}
     todo = [c for c in configs if finished[cell_id(c.cell())] is None]
     records = [record for record in finished.values() if record is not None]
+    note(f"{len(configs)} cells ({len(records)} reused) -> {Path(config.output_dir) / CELLS_DIR}")
     if todo:
         if method is not None:
             runner.validate(config)

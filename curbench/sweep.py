@@ -18,11 +18,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-from curbench import atomic
-from curbench.config import RUN_FIELDS, RunConfig, check_keys, load_yaml
+from curbench import atomic, progress
+from curbench.config import RUN_FIELDS, RunConfig, check_keys, fitted_defaults, load_yaml
 from curbench.errors import CurbenchError, InvalidInputError
 from curbench.executors import Executor, Outcome
-from curbench.progress import progress
 from curbench.records import RECORD_FILE, ResultRecord, cell_id, read_record
 
 SUITE_FIELDS = ("track", "description", "gpu", "grid", "ci_slice")
@@ -89,7 +88,7 @@ def suite_configs(suite: Suite, overrides: dict[str, Any] | None = None) -> list
     configs = []
     for choice in _product(grid):
         try:
-            configs.append(RunConfig(**{**fixed, **choice}))
+            configs.append(RunConfig(**fitted_defaults({**fixed, **choice})))
         except TypeError as exc:
             raise InvalidInputError(f"invalid cell in suite {suite.path or suite.track}: {exc}") from None
     return configs
@@ -147,8 +146,9 @@ def run_cell(config: dict[str, Any]) -> dict[str, Any]:
     them and caches that beside the record (see :func:`detection_for`).
     """
     run_config = RunConfig(**config)
-    record = _runner().run(run_config)
-    detection = detection_for(run_config)
+    with progress.cell(cell_label(run_config)):
+        record = _runner().run(run_config)
+        detection = detection_for(run_config)
     if detection is not None:
         record.audit = {**record.audit, "detection": detection}
     return record.to_dict()
@@ -192,6 +192,11 @@ def is_finished(config: RunConfig) -> bool:
     return read_record(Path(config.output_dir) / CELLS_DIR / cell_id(config.cell()) / RECORD_FILE, config.cell()) is not None
 
 
+def cell_label(config: RunConfig) -> str:
+    """How progress names a cell: id, scorer, retention and seed."""
+    return f"{cell_id(config.cell())} {config.scorer} {config.retention:g}% seed {config.seed}"
+
+
 def run_sweep(configs: Sequence[RunConfig], executor: Executor) -> SweepResult:
     """Run every cell through ``executor``; finished cells are read back by the runner, failures are collected."""
     started = time.perf_counter()
@@ -199,11 +204,13 @@ def run_sweep(configs: Sequence[RunConfig], executor: Executor) -> SweepResult:
     payloads = [dataclasses.asdict(config) for config in configs]
     records, failures = [], []
     outcome: Outcome
-    for outcome in progress(executor.map(run_cell, payloads), total=len(payloads), desc="cells", unit="cell"):
-        if outcome.error is None:
-            records.append(ResultRecord.from_dict(outcome.result))
-        else:
-            failures.append((RunConfig(**outcome.item), outcome.error))
+    with progress.SweepDisplay(len(payloads), cached, lambda: getattr(executor, "status", None)) as display:
+        for outcome in executor.map(run_cell, payloads):
+            display.finished(cell_label(RunConfig(**outcome.item)), outcome.error)
+            if outcome.error is None:
+                records.append(ResultRecord.from_dict(outcome.result))
+            else:
+                failures.append((RunConfig(**outcome.item), outcome.error))
     return SweepResult(records, failures, cached, time.perf_counter() - started)
 
 
