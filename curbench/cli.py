@@ -219,8 +219,6 @@ def score(
     options = parse_options(scorer_option)
     record = load_registry().get("scorer", scorer)
     per_class = selection == "per-class" and label_array is not None
-    if selection == "per-class" and label_array is None:
-        typer.echo("note: no --labels given, so scores and selection are global (pass --labels for per-class)", err=True)
     scores = score_instances(lambda: record.create(options, seed=seed), array, label_array, per_class=per_class)
     atomic.save_npy(out, scores)
     message = f"{len(scores)} scores -> {out}"
@@ -230,6 +228,8 @@ def score(
         atomic.save_npy(kept_path, kept)
         message += f"; kept {len(kept)} -> {kept_path}"
     typer.echo(message)
+    if selection == "per-class" and label_array is None:
+        typer.echo("note: no --labels given, so scores and selection were global (pass --labels for per-class)", err=True)
 
 
 @app.command()

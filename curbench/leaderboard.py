@@ -85,6 +85,7 @@ class Row:
     role: str
     records: list[ResultRecord]
     baseline_key: str | None
+    source_key: str = ""  # reference rows: the generator row they were derived from
 
     def values(self, get: Callable[[ResultRecord], Any]) -> list[float]:
         return [_number(get(record)) for record in self.records]
@@ -152,14 +153,14 @@ def group_rows(records: Iterable[ResultRecord]) -> list[Row]:
             derived = [dataclasses.replace(r, metrics=r.references[name]) for r in members if name in r.references]
             if derived:
                 compared = f"{name}:{baseline}" if baseline is not None else None
-                rows.append(Row(f"{name}:{key}", _without_seed(config), reference_role, derived, compared))
+                rows.append(Row(f"{name}:{key}", _without_seed(config), reference_role, derived, compared, key))
     return sorted(rows, key=_row_order)
 
 
 def _row_order(row: Row) -> tuple:
     """Full data and the real-data ceiling first; then by retention, random before methods, each followed by its kept row."""
     source = role_of(row.config)
-    return (source != "full", -row.config["retention"], _ROLE_ORDER[source], row.key.split(":")[-1], row.role in REFERENCE_ROLES)
+    return (source != "full", -row.config["retention"], _ROLE_ORDER[source], row.source_key or row.key, row.role in REFERENCE_ROLES)
 
 
 def generator_rows(rows: Sequence[Row]) -> list[Row]:

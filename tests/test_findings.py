@@ -34,23 +34,24 @@ def record(config: RunConfig, fid: float, *, precision: float = 0.5, curve: list
 
 
 def test_reference_rows_sit_beside_their_generator_rows_and_kept_rows_are_tested_against_random_kept():
-    kept_fid = {"random": [0.2, 0.25, 0.22], "knn": [3.0, 3.2, 2.9]}
+    kept_fid = {"random": [0.2, 0.25, 0.22], "knn": [3.0, 3.2, 2.9], "gaussian": [2.0, 2.1, 2.2]}
     records = [record(BASE.replace(scorer="random", retention=100.0, seed=s), 10.0 + s,
                       references={"real": {"fid": 0.7 + s / 10, "n_real": 900, "n_fake": 897}}) for s in range(3)]
-    for scorer in ("random", "knn"):
+    for scorer in ("random", "knn", "gaussian"):
         records += [record(BASE.replace(scorer=scorer, retention=50.0, seed=s), 12.0 + s,
                            references={"kept": {"fid": kept_fid[scorer][s], "n_fake": 900}}) for s in range(3)]
     rows = board.group_rows(records)
     assert [(r.role, r.config["scorer"]) for r in rows] == [
-        ("full", "random"), ("real", "random"), ("random", "random"), ("kept", "random"), ("method", "knn"), ("kept", "knn")]
+        ("full", "random"), ("real", "random"), ("random", "random"), ("kept", "random"),
+        ("method", "gaussian"), ("kept", "gaussian"), ("method", "knn"), ("kept", "knn")]
     shown, numbers = board.results_frames(rows)
     assert list(shown["row"])[:2] == ["full data", "real data (split half)"] and shown["kept"][1] == "—"
     assert shown["samples real/fake"][1] == "900/897"
-    kept_knn = numbers.iloc[5]
+    kept_knn = numbers.iloc[7]
     expected_p = stats.ttest_ind(kept_fid["knn"], kept_fid["random"], equal_var=False).pvalue
     assert kept_knn["fid_p_vs_baseline"] == pytest.approx(expected_p, rel=1e-9) and kept_knn["fid_mark"] == "▼"
     assert kept_knn["fid_mean"] == pytest.approx(np.mean(kept_fid["knn"]))
-    assert [r.role for r in board.generator_rows(rows)] == ["full", "random", "method"]
+    assert [r.role for r in board.generator_rows(rows)] == ["full", "random", "method", "method"]
 
 
 def test_steps_to_full_fid_is_the_first_curve_step_at_or_below_the_same_seeds_full_data_fid():

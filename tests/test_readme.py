@@ -43,7 +43,7 @@ def test_every_offline_readme_command_runs_as_written(tmp_path):
         outputs[args[1] + (" " + args[2] if args[1] == "run" and len(args) > 2 else "")] = result.stdout
 
     real = np.load(tmp_path / "features" / "real.npy")
-    assert real.shape == (1797, 64)  # lenet features of all digits
+    assert real.shape == (2000, 2)  # the toy ring's points are its own evaluation space
     method = next(json.loads(p.read_text()) for p in (tmp_path / "runs" / "cells").glob("*/result.json")
                   if json.loads(p.read_text())["config"]["scorer"] == "knn")
     printed = json.loads(outputs["metrics"])

@@ -58,7 +58,7 @@ class MLPGAN(TorchGAN):
     def __init__(
         self,
         *,
-        steps: int = 1000,
+        steps: int = 400,
         batch_size: int = 256,
         lr: float = 1e-3,
         latent_dim: int = 8,
