@@ -518,6 +518,11 @@ def record_problems(directory: str | Path) -> list[str]:
         if record.cell_id != expected or path.stem != expected:
             problems.append(f"{path}: cell id {record.cell_id} / file name do not match its config hash {expected}; "
                             "records must not be edited by hand")
+        broken = sorted(name for name, value in record.metrics.items()
+                        if not isinstance(value, int | float) or isinstance(value, bool) or not math.isfinite(value))
+        if not record.metrics or broken:
+            what = f"non-numeric or non-finite metrics ({', '.join(broken)})" if broken else "no metrics"
+            problems.append(f"{path}: {what}; rerun the cell instead of editing its record")
     return problems
 
 
@@ -586,8 +591,21 @@ def _first_difference(expected: str, actual: str) -> str:
 
 
 def check(root: str | Path, selected: Sequence[str], configs_dir: str | Path = "configs", readme: str | Path | None = None) -> list[str]:
-    """One line per committed file that differs from what the records generate (empty: all up to date)."""
+    """One line per committed file that differs from what the records generate (empty: all up to date).
+
+    A check that would compare nothing is a difference too: no tracks, or a CPU suite whose track has no records.
+    """
+    if not selected:
+        return [f"{root}: no leaderboard tracks (no <track>/{RECORDS_DIR}/ folders); run from the repository root "
+                "or pass --root"]
     differences = []
+    for suite_path in sorted(Path(configs_dir).glob("*.yaml")):
+        suite = load_suite(suite_path)
+        page = Path(root) / suite.track / PAGE_FILE
+        if suite.track in selected or not page.is_file() or suite.gpu:
+            continue
+        differences.append(f"{Path(root) / suite.track / RECORDS_DIR}: missing, but {page} exists; restore the "
+                           f"records or rerun `curbench sweep --config {suite_path} --publish`")
     for track in selected:
         differences += record_problems(Path(root) / track / RECORDS_DIR)
         for path, text in generated_files(root, track, configs_dir).items():

@@ -12,6 +12,7 @@ import dataclasses
 import functools
 import itertools
 import json
+import re
 import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
@@ -25,6 +26,7 @@ from curbench.executors import Executor, Outcome
 from curbench.records import RECORD_FILE, ResultRecord, cell_id, read_record
 
 SUITE_FIELDS = ("track", "description", "gpu", "grid", "ci_slice")
+TRACK_NAME = re.compile(r"[A-Za-z0-9_-][A-Za-z0-9._-]*")  # a folder under leaderboards/, never a path
 DETECTION_FILE = "detection.json"
 GROUND_TRUTH_GROUP = "corrupted"  # the 0/1 group that datasets with injected corruptions carry
 
@@ -56,8 +58,13 @@ def load_suite(path: str | Path) -> Suite:
             raise InvalidInputError(f"grid entry '{key}' in {path} must be a non-empty list, e.g. {key}: [{choices!r}]")
     ci_slice = values.pop("ci_slice", None) or {}
     check_keys(ci_slice, RUN_FIELDS, f"the ci_slice of {path}")
+    track = str(values.pop("track", Path(path).stem))
+    if not TRACK_NAME.fullmatch(track):
+        raise InvalidInputError(
+            f"track name {track!r} in {path} must be letters, digits, '.', '_' or '-' (no path); e.g. track: my-track"
+        )
     suite = Suite(
-        track=str(values.pop("track", Path(path).stem)),
+        track=track,
         description=str(values.pop("description", "")),
         gpu=bool(values.pop("gpu", False)),
         grid=grid,

@@ -213,3 +213,36 @@ def test_cpu_track_reruns_within_tolerance(track, tmp_path):
     scratch = tmp_path / "leaderboards"
     shutil.copytree(REPO / "leaderboards" / track, scratch / track)
     assert board.drift(scratch, track, REPO / "configs", tmp_path / "runs") == []
+
+
+def test_check_that_would_compare_nothing_fails(tmp_path):
+    (tmp_path / "configs").mkdir()
+    assert "no leaderboard tracks" in board.check(tmp_path / "nope", [], tmp_path / "configs")[0]
+    track = _track(tmp_path / "leaderboards", "demo")
+    board.write_track(tmp_path / "leaderboards", "demo", tmp_path / "configs")
+    (tmp_path / "configs" / "demo.yaml").write_text("track: demo\ndataset: toy\n")
+    other = _track(tmp_path / "leaderboards", "other")
+    board.write_track(tmp_path / "leaderboards", "other", tmp_path / "configs")
+    shutil.rmtree(track / board.RECORDS_DIR)  # the records are gone but the page is still committed
+    (line,) = board.check(tmp_path / "leaderboards", board.tracks(tmp_path / "leaderboards"), tmp_path / "configs")
+    assert "demo/records: missing" in line and other.name not in line
+
+
+def test_records_with_missing_or_non_finite_metrics_are_reported(tmp_path):
+    records = _records()
+    records[0].metrics = {**records[0].metrics, "fid": float("nan")}
+    records[1].metrics = {**records[1].metrics, "precision": "0.9"}
+    track = _track(tmp_path, "demo", records)
+    problems = board.record_problems(track / board.RECORDS_DIR)
+    assert len(problems) == 2 and any("(fid)" in p for p in problems) and any("(precision)" in p for p in problems)
+
+
+@pytest.mark.parametrize("name", ["../escaped", "a/b", ".hidden", ""])
+def test_a_track_name_cannot_leave_the_leaderboards_folder(tmp_path, name):
+    from curbench.errors import InvalidInputError
+    from curbench.sweep import load_suite
+
+    path = tmp_path / "suite.yaml"
+    path.write_text(f"track: '{name}'\ndataset: toy\n")
+    with pytest.raises(InvalidInputError, match="track name"):
+        load_suite(path)
