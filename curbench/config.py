@@ -54,17 +54,19 @@ class RunConfig:
     device: str = "auto"
 
     def __post_init__(self) -> None:
-        if isinstance(self.retention, int) and not isinstance(self.retention, bool):
+        if not _is_number(self.retention):
+            raise InvalidInputError(f"retention must be a number in (0, 100], got {self.retention!r}; e.g. retention: 50")
+        if isinstance(self.retention, int):
             # YAML's 50 and the CLI's 50.0 must name the same cell.
             object.__setattr__(self, "retention", float(self.retention))
         if not 0 < self.retention <= 100:
             raise InvalidInputError(f"retention must be in (0, 100], got {self.retention}; pass e.g. --retention 50")
-        if self.k < 1:
-            raise InvalidInputError(f"k must be at least 1, got {self.k}")
-        if not isinstance(self.eval_every, int) or isinstance(self.eval_every, bool) or self.eval_every < 0:
-            raise InvalidInputError(
-                f"eval_every must be an integer >= 0 (training steps between curve points; 0 = none), got {self.eval_every!r}"
-            )
+        for name, low in (("k", 1), ("seed", 0), ("eval_every", 0)):
+            value = getattr(self, name)
+            if not isinstance(value, int) or isinstance(value, bool) or value < low:
+                raise InvalidInputError(f"{name} must be an integer >= {low}, got {value!r}")
+        if self.samples is not None and (not isinstance(self.samples, int) or isinstance(self.samples, bool)):
+            raise InvalidInputError(f"samples must be an integer (or null for the dataset size), got {self.samples!r}")
         if self.samples is not None and self.samples < self.k + 1:
             raise InvalidInputError(f"samples must be more than k={self.k}, got {self.samples}")
         for name, literal in (("stage", Stage), ("selection", Selection), ("selection_mode", SelectionMode), ("tie", Tie)):
@@ -79,6 +81,10 @@ class RunConfig:
 
     def replace(self, **changes: Any) -> RunConfig:
         return dataclasses.replace(self, **changes)
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
 
 
 RUN_FIELDS = tuple(f.name for f in dataclasses.fields(RunConfig))
