@@ -35,7 +35,8 @@ def _fid_by_seed(row: Row) -> dict[int, float]:
     return {r.config["seed"]: float(r.metrics.get("fid", math.nan)) for r in row.records}
 
 
-def _parameters(row: Row) -> int:
+def parameters(row: Row) -> int:
+    """The row's generator parameter count (median over its records; 0 when unrecorded)."""
     counts = [r.model.get("generator_parameters") for r in row.records if r.model.get("generator_parameters")]
     return int(np.median(counts)) if counts else 0
 
@@ -68,7 +69,7 @@ def gains(rows: Sequence[Row]) -> list[Gain]:
         full_fid, row_fid = _fid_by_seed(full), _fid_by_seed(row)
         paired = tuple(full_fid[s] - row_fid[s] for s in sorted(row_fid) if s in full_fid)
         p_value = welch_p(list(row_fid.values()), list(full_fid.values()))
-        result.append(Gain(_label(row), row.config["retention"], _parameters(row), paired, p_value))
+        result.append(Gain(_label(row), row.config["retention"], parameters(row), paired, p_value))
     return sorted(result, key=lambda g: (g.method, g.retention, g.generator_parameters))
 
 

@@ -141,3 +141,19 @@ def test_the_cli_writes_the_findings_page_and_check_catches_a_stale_one(tmp_path
     (tmp_path / "docs" / "findings.md").write_text(page.replace("**holds**", "**does not hold at this scale**", 1))
     stale = runner.invoke(app, ["leaderboard", "--check", "--readme", "none.md"])
     assert stale.exit_code != 0 and "findings.md: differs" in stale.output
+
+
+def test_capacity_claims_read_the_control_and_the_smallest_generator(tmp_path):
+    data = {8: ([30.0, 32.0, 31.0, 35.0], [20.0, 23.0, 21.0, 24.0]), 32: ([10.0, 11.0, 9.0, 10.5], [10.5, 10.0, 9.5, 10.0])}
+    records = _capacity_records(data)
+    random_fids = {8: [29.0, 31.0, 30.0, 33.0], 32: [10.2, 10.9, 9.4, 10.1]}  # less data alone: no gain
+    for width, fids in random_fids.items():
+        config = BASE.replace(generator_options={"steps": 100, "width": width}, scorer="random", retention=50.0)
+        records += [record(config.replace(seed=seed), fid, parameters=width**2) for seed, fid in enumerate(fids)]
+    publish(records, tmp_path / "digits-capacity" / board.RECORDS_DIR)
+    verdicts = {f.claim: f for f in findings.findings(tmp_path) if f.track == "digits-capacity"}
+    grows, beyond = (spec.claim for spec in findings.CLAIMS if spec.track == "digits-capacity")
+    assert verdicts[grows].verdict == findings.HOLDS and "(the control)" in verdicts[grows].evidence
+    assert verdicts[beyond].verdict == findings.HOLDS and "(64 parameters)" in verdicts[beyond].evidence
+    expected = stats.ttest_ind(data[8][1], random_fids[8], equal_var=False).pvalue
+    assert f"p = {expected:.2g}" in verdicts[beyond].evidence
