@@ -7,11 +7,15 @@ so callers write one code path.
 from __future__ import annotations
 
 import atexit
+import contextlib
 import os
+from datetime import timedelta
 
 import numpy as np
 import torch
 import torch.distributed as dist
+
+SHUTDOWN_TIMEOUT = timedelta(seconds=30)
 
 
 def init_from_env() -> bool:
@@ -30,9 +34,17 @@ def init_from_env() -> bool:
 
 
 def shutdown() -> None:
-    """Leave the process group (a local operation; safe when other ranks have already exited)."""
-    if dist.is_available() and dist.is_initialized():
-        dist.destroy_process_group()
+    """Leave the process group together: wait (briefly) for every rank, then tear the backend down.
+
+    A rank that tears gloo down while a peer is still talking to it can abort with "terminate called
+    without an active exception"; the monitored barrier gives up after SHUTDOWN_TIMEOUT when a peer is gone.
+    """
+    if not (dist.is_available() and dist.is_initialized()):
+        return
+    if dist.get_backend() == "gloo" and dist.get_world_size() > 1:
+        with contextlib.suppress(RuntimeError):  # a peer already exited or died: leave anyway
+            dist.monitored_barrier(timeout=SHUTDOWN_TIMEOUT)
+    dist.destroy_process_group()
 
 
 def is_active() -> bool:
