@@ -28,6 +28,7 @@ from curbench.leaderboard import (
 )
 
 INDEX = "index.html"
+STYLE_FILE, SCRIPT_FILE = "style.css", "sort.js"
 STYLE = """
 body { font-family: system-ui, sans-serif; margin: 2rem; max-width: 110rem; color: #1b1b1b; }
 table { border-collapse: collapse; margin: 1rem 0; font-size: 0.85rem; }
@@ -69,8 +70,8 @@ document.querySelectorAll("table.sortable").forEach(function (table) {
 def _page(title: str, body: Sequence[str]) -> str:
     return "\n".join([
         "<!DOCTYPE html>", '<html lang="en">', "<head>", '<meta charset="utf-8">',
-        f"<title>{html.escape(title)}</title>", f"<style>{STYLE}</style>", "</head>", "<body>",
-        *body, f"<script>{SORT_SCRIPT}</script>", "</body>", "</html>", "",
+        f"<title>{html.escape(title)}</title>", f'<link rel="stylesheet" href="{STYLE_FILE}">', "</head>", "<body>",
+        *body, f'<script src="{SCRIPT_FILE}"></script>', "</body>", "</html>", "",
     ])
 
 
@@ -133,10 +134,10 @@ def index_page(root: Path, names: Sequence[str]) -> str:
 
 
 def render(root: str | Path, configs_dir: str | Path = "configs") -> dict[str, str]:
-    """The site's HTML pages, by relative path."""
+    """The site's pages, stylesheet and script, by relative path."""
     root, configs_dir = Path(root), Path(configs_dir)
     names = tracks(root)
-    pages = {INDEX: index_page(root, names)}
+    pages = {STYLE_FILE: STYLE.lstrip(), SCRIPT_FILE: SORT_SCRIPT.lstrip(), INDEX: index_page(root, names)}
     pages.update({f"{name}.html": track_page(root, name, configs_dir) for name in names})
     return pages
 
