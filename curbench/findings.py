@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from curbench import generated
 from curbench.capacity import capacity_frame, gain_trend, parameters
 from curbench.leaderboard import (
     LOWER_IS_BETTER,
@@ -126,31 +127,24 @@ def _random_matches_full(board: Board, claim: str, paper: str) -> Finding:
 
 
 def _precision_recall(board: Board, claim: str, paper: str) -> Finding:
-    baseline = board.find("random", "random", 50.0)
-    parts, ok, rows = [], [], [baseline]
-    for scorer in DENSITY_SCORERS:
-        method = board.find("method", scorer, 50.0)
-        if method is None or baseline is None:
-            continue
-        precision, up = compare(method, baseline, "precision")
-        recall, _ = compare(method, baseline, "recall")
-        ok.append(bool(up) and "▼" in recall)
-        parts.append(f"{scorer}: precision {precision}, recall {recall}")
-        rows.append(method)
-    return _verdict(paper, claim, board.track, ok, parts, rows)
+    return _two_moves(board, claim, paper, ("precision", "▲"), ("recall", "▼"))
 
 
 def _density_coverage(board: Board, claim: str, paper: str) -> Finding:
+    return _two_moves(board, claim, paper, ("density", "▲"), ("coverage", "▲"))
+
+
+def _two_moves(board: Board, claim: str, paper: str, *moves: tuple[str, str]) -> Finding:
+    """Each density scorer at retention 50 moves every (metric, mark) as claimed against the random 50% subset."""
     baseline = board.find("random", "random", 50.0)
     parts, ok, rows = [], [], [baseline]
     for scorer in DENSITY_SCORERS:
         method = board.find("method", scorer, 50.0)
         if method is None or baseline is None:
             continue
-        density, up_d = compare(method, baseline, "density")
-        coverage, up_c = compare(method, baseline, "coverage")
-        ok.append(bool(up_d) and bool(up_c))
-        parts.append(f"{scorer}: density {density}, coverage {coverage}")
+        texts = [(metric, compare(method, baseline, metric)[0]) for metric, _ in moves]
+        ok.append(all(mark in text for (_, mark), (_, text) in zip(moves, texts, strict=True)))
+        parts.append(f"{scorer}: " + ", ".join(f"{metric} {text}" for metric, text in texts))
         rows.append(method)
     return _verdict(paper, claim, board.track, ok, parts, rows)
 
@@ -323,22 +317,9 @@ def render(root: str | Path) -> dict[str, str]:
 
 def write(root: str | Path, directory: str | Path) -> list[Path]:
     """Write the findings page and its CSV into ``directory``."""
-    from curbench import atomic
-
-    paths = []
-    for name, text in render(root).items():
-        atomic.write_text(Path(directory) / name, text)
-        paths.append(Path(directory) / name)
-    return paths
+    return generated.write_all({Path(directory) / name: text for name, text in render(root).items()})
 
 
 def check(root: str | Path, directory: str | Path) -> list[str]:
     """One line per findings file in ``directory`` that is missing or differs from what the records give."""
-    differences = []
-    for name, text in render(root).items():
-        path = Path(directory) / name
-        if not path.is_file():
-            differences.append(f"{path}: missing; run `curbench leaderboard` and commit it")
-        elif path.read_text() != text:
-            differences.append(f"{path}: differs from what the records give; run `curbench leaderboard`")
-    return differences
+    return generated.differences({Path(directory) / name: text for name, text in render(root).items()}, "curbench leaderboard")

@@ -15,6 +15,7 @@ from pathlib import Path
 import pandas as pd
 
 from curbench import findings as claims
+from curbench import generated
 from curbench.leaderboard import (
     CURVES_DIR,
     LEGEND,
@@ -147,10 +148,7 @@ def write(root: str | Path, directory: str | Path, configs_dir: str | Path = "co
     from curbench import atomic
 
     directory = Path(directory)
-    paths = []
-    for name, text in render(root, configs_dir).items():
-        atomic.write_text(directory / name, text)
-        paths.append(directory / name)
+    paths = generated.write_all({directory / name: text for name, text in render(root, configs_dir).items()})
     for image in sorted(Path(root).glob(f"*/{CURVES_DIR}/*.png")):
         target = directory / image.parent.parent.name / CURVES_DIR / image.name
         atomic.write_bytes(target, image.read_bytes())
@@ -160,11 +158,5 @@ def write(root: str | Path, directory: str | Path, configs_dir: str | Path = "co
 
 def check(root: str | Path, directory: str | Path, configs_dir: str | Path = "configs") -> list[str]:
     """One line per page that is missing from ``directory`` or differs from what the records give."""
-    differences = []
-    for name, text in render(root, configs_dir).items():
-        path = Path(directory) / name
-        if not path.is_file():
-            differences.append(f"{path}: missing; run `curbench leaderboard --html {directory}`")
-        elif path.read_text() != text:
-            differences.append(f"{path}: differs from what the records give; run `curbench leaderboard --html {directory}`")
-    return differences
+    pages = {Path(directory) / name: text for name, text in render(root, configs_dir).items()}
+    return generated.differences(pages, f"curbench leaderboard --html {directory}")
