@@ -81,7 +81,7 @@ def leaderboard(
     root: Annotated[Path, typer.Option(help="Root folder of the leaderboard tracks.")] = Path("leaderboards"),
     configs: Annotated[Path, typer.Option(help="Folder of the suite files (configs/<track>.yaml).")] = Path("configs"),
     readme: Annotated[Path, typer.Option(help="README whose <!-- leaderboard:digits:start/end --> region is regenerated.")] = Path("README.md"),
-    findings: Annotated[Path, typer.Option(help="Folder of the generated findings page (findings.md, findings.csv).")] = Path("docs"),
+    findings: Annotated[Optional[Path], typer.Option(help="Folder of the generated findings page (default: docs/ beside the --root folder).")] = None,  # noqa: UP045
     html: Annotated[Optional[Path], typer.Option("--html", help="Also write (or with --check, compare) the static HTML site in this folder.")] = None,  # noqa: UP045
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bars.")] = False,
 ) -> None:
@@ -98,6 +98,7 @@ def leaderboard(
             raise InvalidInputError(f"unknown track '{name}' under {root}; tracks: {', '.join(available) or 'none'}")
     from curbench import findings as claims
 
+    findings = findings or root.parent / "docs"
     differences = []
     if check:
         differences += board.check(root, selected, configs, readme)

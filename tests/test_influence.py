@@ -285,7 +285,7 @@ def test_fid_target_stays_finite_when_rank_deficient():
 
 # --- the scorer through the runner's context ------------------------------------------------------
 def make_context(registry, dataset, tmp_path, **generator_options):
-    config = RunConfig(dataset="toy", generator="mlp", scorer="influence", embedder="pixels", selection="global",
+    config = RunConfig(dataset="toy", generator="mlp", scorer="influence", embedder="pixels", eval_embedder="pixels", selection="global",
                        generator_options={"steps": 15, "batch_size": 16, "hidden": 16, "layers": 2, **generator_options})
     return ScoringContext(dataset=dataset, features=dataset.data, config=config, registry=registry,
                           hooks=TrainingHooks(registry.plugin_manager), device="cpu", work_dir=tmp_path / "work")
