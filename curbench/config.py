@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
+import functools
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -153,19 +154,20 @@ def _number_or_self(value: Any) -> Any:
 
 def fitted_defaults(values: dict[str, Any]) -> dict[str, Any]:
     """``values`` with the point-data defaults filled in where the dataset holds points and a field is unset."""
-    if dataset_modality(values.get("dataset", RunConfig.dataset)) == "points":
+    if dataset_modality(str(values.get("dataset", RunConfig.dataset))) == "points":
         return {**POINT_DEFAULTS, **values}
     return values
 
 
-def dataset_modality(name: Any) -> str:
+@functools.cache
+def dataset_modality(name: str) -> str:
     """'points' when the dataset factory declares ``modality = "points"``, else 'image' (also for unknown names,
     which fail later with a did-you-mean)."""
     from curbench.errors import CurbenchError
     from curbench.plugins import load_registry
 
     try:
-        factory = load_registry().get("dataset", str(name)).load()
+        factory = load_registry().get("dataset", name).load()
     except CurbenchError:
         return "image"
     return getattr(factory, "modality", "image")
