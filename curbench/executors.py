@@ -12,8 +12,11 @@ import concurrent.futures
 import importlib
 import multiprocessing
 import os
+import threading
+import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
+from multiprocessing.managers import SyncManager
 from typing import Any, Protocol
 
 from curbench.errors import CurbenchError, InvalidInputError, PluginError
@@ -75,14 +78,30 @@ def default_workers() -> int:
     return os.cpu_count() or 1
 
 
-def _init_worker(threads: int, status: Any) -> None:
-    """Worker initializer: split the cores between workers instead of oversubscribing them, and report
-    progress to the parent's display through ``status`` (a managed dict) instead of drawing bars."""
+PARENT_POLL_S = 1.0  # how often a worker checks that the sweep that started it is still alive
+
+
+def _die_with_parent(parent: int) -> None:
+    """Exit when ``parent`` is gone: a worker must not outlive the sweep that started it (e.g. after the OOM
+    killer or a SIGKILL took the parent), or it would keep computing next to a rerun."""
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(PARENT_POLL_S)
+        os._exit(1)
+
+    threading.Thread(target=watch, name="curbench-parent-watch", daemon=True).start()
+
+
+def _init_worker(threads: int, status: Any, parent: int) -> None:
+    """Worker initializer: split the cores between workers instead of oversubscribing them, report progress
+    to the parent's display through ``status`` (a managed dict) instead of drawing bars, and die with the parent."""
     import torch
     from threadpoolctl import threadpool_limits
 
     from curbench import progress
 
+    _die_with_parent(parent)
     torch.set_num_threads(threads)
     threadpool_limits(threads)
     progress.attach_status(status)
@@ -103,13 +122,14 @@ class LocalExecutor:
         workers = min(self.workers, len(items))
         threads = max(1, (os.cpu_count() or 1) // workers)
         context = multiprocessing.get_context("spawn")
-        manager = context.Manager()
+        manager = SyncManager(ctx=context)
+        manager.start(_die_with_parent, (os.getpid(),))
         self.status = manager.dict()
         pool = concurrent.futures.ProcessPoolExecutor(
             max_workers=workers,
             mp_context=context,
             initializer=_init_worker,
-            initargs=(threads, self.status),
+            initargs=(threads, self.status, os.getpid()),
         )
         try:
             futures = {pool.submit(call, fn, item): item for item in items}
