@@ -12,6 +12,7 @@ import concurrent.futures
 import importlib
 import multiprocessing
 import os
+import signal
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -93,6 +94,12 @@ def _die_with_parent(parent: int) -> None:
     threading.Thread(target=watch, name="curbench-parent-watch", daemon=True).start()
 
 
+def _child_of(parent: int) -> None:
+    """For the pool's helper processes: Ctrl-C is the parent's to handle (it stops them), and they die with it."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    _die_with_parent(parent)
+
+
 def _init_worker(threads: int, status: Any, parent: int) -> None:
     """Worker initializer: split the cores between workers instead of oversubscribing them, report progress
     to the parent's display through ``status`` (a managed dict) instead of drawing bars, and die with the parent."""
@@ -101,7 +108,7 @@ def _init_worker(threads: int, status: Any, parent: int) -> None:
 
     from curbench import progress
 
-    _die_with_parent(parent)
+    _child_of(parent)
     torch.set_num_threads(threads)
     threadpool_limits(threads)
     progress.attach_status(status)
@@ -123,7 +130,7 @@ class LocalExecutor:
         threads = max(1, (os.cpu_count() or 1) // workers)
         context = multiprocessing.get_context("spawn")
         manager = SyncManager(ctx=context)
-        manager.start(_die_with_parent, (os.getpid(),))
+        manager.start(_child_of, (os.getpid(),))
         self.status = manager.dict()
         pool = concurrent.futures.ProcessPoolExecutor(
             max_workers=workers,
@@ -131,6 +138,7 @@ class LocalExecutor:
             initializer=_init_worker,
             initargs=(threads, self.status, os.getpid()),
         )
+        completed = False
         try:
             futures = {pool.submit(call, fn, item): item for item in items}
             for future in concurrent.futures.as_completed(futures):
@@ -139,7 +147,11 @@ class LocalExecutor:
                 except Exception as exc:  # the worker process itself died (e.g. killed for memory)
                     result, error = None, _describe(exc)
                 yield Outcome(futures[future], result, error)
+            completed = True
         finally:
+            if not completed:  # interrupted: stop the running cells instead of waiting for them to finish
+                for process in list((pool._processes or {}).values()):
+                    process.terminate()
             pool.shutdown(wait=True, cancel_futures=True)
             self.status = None
             manager.shutdown()

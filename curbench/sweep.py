@@ -185,6 +185,12 @@ def detection_for(config: RunConfig) -> dict[str, float] | None:
     return detection
 
 
+class Interrupted(CurbenchError):
+    """Ctrl-C during a sweep: not a failure of any cell."""
+
+    exit_code = 130
+
+
 @dataclass
 class SweepResult:
     records: list[ResultRecord]
@@ -211,13 +217,19 @@ def run_sweep(configs: Sequence[RunConfig], executor: Executor) -> SweepResult:
     payloads = [dataclasses.asdict(config) for config in configs]
     records, failures = [], []
     outcome: Outcome
-    with progress.SweepDisplay(len(payloads), cached, lambda: getattr(executor, "status", None)) as display:
-        for outcome in executor.map(run_cell, payloads):
-            display.finished(cell_label(RunConfig(**outcome.item)), outcome.error)
-            if outcome.error is None:
-                records.append(ResultRecord.from_dict(outcome.result))
-            else:
-                failures.append((RunConfig(**outcome.item), outcome.error))
+    try:
+        with progress.SweepDisplay(len(payloads), cached, lambda: getattr(executor, "status", None)) as display:
+            for outcome in executor.map(run_cell, payloads):
+                display.finished(cell_label(RunConfig(**outcome.item)), outcome.error)
+                if outcome.error is None:
+                    records.append(ResultRecord.from_dict(outcome.result))
+                else:
+                    failures.append((RunConfig(**outcome.item), outcome.error))
+    except KeyboardInterrupt:
+        raise Interrupted(
+            f"interrupted; {len(records)} of {len(payloads)} cells finished and are kept; "
+            "rerun the same command to resume"
+        ) from None
     return SweepResult(records, failures, cached, time.perf_counter() - started)
 
 

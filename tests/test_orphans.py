@@ -1,4 +1,4 @@
-"""A sweep killed with SIGKILL (or by the OOM killer) leaves no worker or manager process behind."""
+"""A sweep killed with SIGKILL (or by the OOM killer), or stopped with Ctrl-C, leaves no process behind."""
 
 from __future__ import annotations
 
@@ -67,6 +67,40 @@ def test_workers_exit_when_the_sweep_is_killed(tmp_path):
             time.sleep(0.5)
         assert not [pid for pid in children if _alive(pid)], "workers outlived the killed sweep"
     finally:  # never leave a process behind, whatever happened above
+        for pid in children + _children(sweep.pid):
+            if _alive(pid):
+                os.kill(pid, signal.SIGKILL)
+        if sweep.poll() is None:
+            sweep.kill()
+
+
+@pytest.mark.skipif(not Path("/proc").is_dir(), reason="reads /proc to find the worker processes")
+def test_ctrl_c_stops_the_workers_and_says_so_in_one_line(tmp_path):
+    suite = tmp_path / "orphans.yaml"
+    suite.write_text(SUITE)
+    sweep = subprocess.Popen(  # its own process group, like a terminal's foreground job
+        [sys.executable, "-m", "curbench", "sweep", "--config", str(suite), "--output-dir", str(tmp_path / "runs"),
+         "--workers", "2", "--quiet"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, start_new_session=True,
+    )
+    children: list[int] = []
+    try:
+        deadline = time.monotonic() + 120
+        while len(_children(sweep.pid)) < 3 and time.monotonic() < deadline:
+            time.sleep(0.5)
+        children = _children(sweep.pid)
+        assert len(children) >= 3, "the sweep never started its workers"
+        time.sleep(2)  # let the workers get into a cell
+        os.killpg(sweep.pid, signal.SIGINT)  # what Ctrl-C sends: every process of the foreground group
+        _, stderr = sweep.communicate(timeout=60)
+        assert sweep.returncode == 130
+        lines = [line for line in stderr.splitlines() if line.strip()]
+        assert len(lines) == 1 and "interrupted; 0 of 3 cells finished" in lines[0] and "Traceback" not in stderr
+        deadline = time.monotonic() + 10  # multiprocessing's resource tracker leaves once its pipe closes
+        while any(_alive(pid) for pid in children) and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert not [pid for pid in children if _alive(pid)], "workers outlived the interrupted sweep"
+    finally:
         for pid in children + _children(sweep.pid):
             if _alive(pid):
                 os.kill(pid, signal.SIGKILL)
