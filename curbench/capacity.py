@@ -23,7 +23,7 @@ from curbench.stats import ALPHA, mean_ci, welch_p
 from curbench.tables import format_cell
 
 if TYPE_CHECKING:
-    from curbench.leaderboard import Row
+    from curbench.rows import Row
     from curbench.stats import Interval
 
 

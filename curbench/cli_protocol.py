@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Annotated, Optional
 
@@ -140,13 +139,13 @@ def report(
 ) -> None:
     """Render leaderboard tables (Markdown, CSV, curves) from any folder of result records."""
     from curbench.leaderboard import load_records, results_markdown, write_board
-    from curbench.records import RECORD_FILE, ResultRecord
+    from curbench.records import RECORD_FILE, read_record
 
     if not directory.is_dir():
         raise InvalidInputError(f"records folder not found: {directory}; pass a sweep's output folder or a records/ folder")
     records = load_records(directory)
-    for path in sorted(directory.glob(f"cells/*/{RECORD_FILE}")):
-        records.append(ResultRecord.from_dict(json.loads(path.read_text())))
+    # A sweep's cells: an unreadable record is an unfinished cell, as the sweep itself treats it.
+    records += [r for r in map(read_record, sorted(directory.glob(f"cells/*/{RECORD_FILE}"))) if r is not None]
     if not records:
         raise InvalidInputError(f"no result records in {directory} (looked for *.json and cells/*/{RECORD_FILE})")
     target = out or directory / "board"

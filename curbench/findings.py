@@ -22,12 +22,12 @@ from curbench.leaderboard import (
     LOWER_IS_BETTER,
     RECORDS_DIR,
     STEPS_TO_FULL_FID,
-    Row,
     generator_rows,
     group_rows,
     load_records,
     tracks,
 )
+from curbench.rows import Row
 from curbench.stats import ALPHA, mean_ci, welch_p
 from curbench.tables import format_cell, to_markdown
 

@@ -11,8 +11,7 @@ import dataclasses
 import json
 import math
 import tempfile
-from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +23,7 @@ from curbench.config import RUN_FIELDS, RunConfig
 from curbench.errors import InvalidInputError
 from curbench.records import ResultRecord, cell_id, is_sample_time
 from curbench.report import METRIC_COLUMNS
+from curbench.rows import Row, number
 from curbench.stats import ALPHA, CONFIDENCE, Interval, indistinguishable, mean_ci, pooled_std, welch_p
 from curbench.sweep import Suite, load_suite, role_of
 from curbench.tables import format_cell, to_markdown
@@ -76,25 +76,6 @@ def group_key(config: dict[str, Any]) -> str:
     return json.dumps(_without_seed(config), sort_keys=True, default=str)
 
 
-@dataclass
-class Row:
-    """All seeds of one configuration, and the key of the row it is compared against."""
-
-    key: str
-    config: dict[str, Any]
-    role: str
-    records: list[ResultRecord]
-    baseline_key: str | None
-    source_key: str = ""  # reference rows: the generator row they were derived from
-
-    def values(self, get: Callable[[ResultRecord], Any]) -> list[float]:
-        return [_number(get(record)) for record in self.records]
-
-
-def _number(value: Any) -> float:
-    return float(value) if isinstance(value, int | float) else math.nan
-
-
 def _baseline_key(config: dict[str, Any], sample_time: bool) -> str | None:
     """Random subset at the same retention; the full-data cell for sample-time curation (runner.baselines_for)."""
     from curbench.runner import baselines_for
@@ -125,11 +106,11 @@ def with_steps_to_full_fid(records: Sequence[ResultRecord]) -> list[ResultRecord
         except TypeError:  # a record written by a version with other config fields
             derived.append(record)
             continue
-        target = _number(final_fid.get((group_key(full.cell()), record.config["seed"])))
+        target = number(final_fid.get((group_key(full.cell()), record.config["seed"])))
         if math.isnan(target):
             derived.append(record)
             continue
-        reached = [point["step"] for point in record.curve if _number(point.get("fid")) <= target]
+        reached = [point["step"] for point in record.curve if number(point.get("fid")) <= target]
         censored = record.curve[-1]["step"] + record.config.get("eval_every", 0)
         steps = float(reached[0] if reached else censored)
         extra = {STEPS_TO_FULL_FID: steps, REACHED_FULL_FID: float(bool(reached))}
@@ -215,11 +196,11 @@ def _verdict(metric: str, method: Sequence[float], baseline: Sequence[float]) ->
 
 
 def _detection(record: ResultRecord, name: str) -> float:
-    return _number(record.audit.get("detection", {}).get(name))
+    return number(record.audit.get("detection", {}).get(name))
 
 
 def _corrupted_kept(record: ResultRecord) -> float:
-    return _number(record.selection.retention_by_group.get("corrupted", {}).get("1"))
+    return number(record.selection.retention_by_group.get("corrupted", {}).get("1"))
 
 
 def _pm(interval: Interval) -> str:
@@ -584,9 +565,9 @@ def update_readme(readme: str | Path, root: str | Path, track: str = README_TRAC
 
 
 def _first_difference(expected: str, actual: str) -> str:
-    for number, (want, have) in enumerate(zip(expected.splitlines(), actual.splitlines(), strict=False), start=1):
+    for line, (want, have) in enumerate(zip(expected.splitlines(), actual.splitlines(), strict=False), start=1):
         if want != have:
-            return f"line {number}: expected {want[:80]!r}, committed {have[:80]!r}"
+            return f"line {line}: expected {want[:80]!r}, committed {have[:80]!r}"
     return f"expected {len(expected.splitlines())} lines, committed {len(actual.splitlines())}"
 
 
@@ -647,7 +628,7 @@ def compare_drift(committed: Sequence[ResultRecord], rerun: Sequence[ResultRecor
             differences.append(f"{name}: no committed record; rerun the sweep with --publish and commit its records")
             continue
         for metric, tolerance in tolerances.items():
-            want, have = _number(reference.metrics.get(metric)), _number(record.metrics.get(metric))
+            want, have = number(reference.metrics.get(metric)), number(record.metrics.get(metric))
             allowed = max(tolerance if math.isfinite(tolerance) else 0.0, DRIFT_RELATIVE_FLOOR * abs(want))
             if not abs(have - want) <= allowed:
                 differences.append(f"{name}: {metric} {have:.6g} drifted from the committed {want:.6g} "

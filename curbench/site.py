@@ -9,6 +9,7 @@ pages (not the PNGs, whose bytes depend on matplotlib) are compared.
 from __future__ import annotations
 
 import html
+import re
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -27,6 +28,7 @@ from curbench.leaderboard import (
     track_suite,
     tracks,
 )
+from curbench.tables import format_cell
 
 INDEX = "index.html"
 STYLE_FILE, SCRIPT_FILE = "style.css", "sort.js"
@@ -81,21 +83,13 @@ def _table(frame: pd.DataFrame, reference_rows: Sequence[bool] = ()) -> str:
     lines = []
     for index, values in enumerate(frame.itertuples(index=False)):
         css = ' class="reference"' if index < len(reference_rows) and reference_rows[index] else ""
-        cells = "".join(f"<td>{html.escape(_text(value))}</td>" for value in values)
+        cells = "".join(f"<td>{html.escape(format_cell(value))}</td>" for value in values)
         lines.append(f"<tr{css}>{cells}</tr>")
     return f'<table class="sortable"><thead><tr>{head}</tr></thead><tbody>{"".join(lines)}</tbody></table>'
 
 
-def _text(value: object) -> str:
-    from curbench.tables import format_cell
-
-    return format_cell(value)
-
-
 def _markdown_inline(text: str) -> str:
     """The few inline Markdown forms the generated texts use: **bold** and `code`."""
-    import re
-
     escaped = html.escape(text)
     escaped = re.sub(r"\*\*(.+?)\*\*", r"<strong>\1</strong>", escaped)
     return re.sub(r"`(.+?)`", r"<code>\1</code>", escaped)
