@@ -12,6 +12,8 @@ from typing import Any
 
 import numpy as np
 
+from curbench.errors import InvalidInputError
+
 
 @contextmanager
 def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
@@ -26,6 +28,30 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
         os.replace(tmp, target)
     finally:
         tmp.unlink(missing_ok=True)
+
+
+def check_writable(path: str | os.PathLike, what: str) -> Path:
+    """``path`` when a file can be written there; else one line naming the problem, before any work is done."""
+    target = Path(path)
+    if target.is_dir():
+        raise InvalidInputError(f"{what} {target} is a directory; pass a file path inside it, e.g. {target / 'out.npy'}")
+    try:
+        probe_folder(target.parent)
+    except OSError as exc:
+        raise InvalidInputError(f"cannot write {what} {target} ({reason(exc)}); pass a path in a writable folder") from None
+    return target
+
+
+def probe_folder(directory: str | os.PathLike) -> None:
+    """Create ``directory`` if needed and a file in it; raises OSError where that is not possible."""
+    Path(directory).mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryFile(dir=directory):
+        pass
+
+
+def reason(exc: OSError) -> str:
+    """An OSError in a few words: 'Permission denied: /path'."""
+    return f"{exc.strerror}: {exc.filename}" if exc.strerror and exc.filename else str(exc)
 
 
 def write_bytes(path: str | os.PathLike, data: bytes) -> None:

@@ -9,11 +9,19 @@ from curbench import hookimpl
 @hookimpl
 def curbench_register_datasets(register):
     register("digits", "curbench.datasets.digits:load_digits", "scikit-learn's 8x8 handwritten digits (1797 images, 10 classes, offline)")
-    register("toy", "curbench.datasets.toy:load_toy", "2-D Gaussian mixture on a ring with a known fraction of outliers")
+    register(
+        "toy", "curbench.datasets.toy:load_toy", "2-D Gaussian mixture on a ring with a known fraction of outliers",
+        modality="points",
+    )
     register(
         "digits-corrupted",
         "curbench.datasets.corrupt:load_corrupted",
         "digits with a known fraction of corrupted instances (ground-truth track)",
+    )
+    register(
+        "digits-minority",
+        "curbench.datasets.minority:load_digits_minority",
+        "digits with one class subsampled to a known minority share (bias track)",
     )
     register("npy", "curbench.datasets.arrays:load_arrays", "uint8 N x C x H x W images from a .npy file, with optional labels .npy")
     register("folder", "curbench.datasets.folder:load_image_folder", "an image folder, one sub-folder per class")
@@ -41,19 +49,44 @@ def curbench_register_scorers(register):
     register("ppca", "curbench.scorers.density:PPCAScorer", "probabilistic PCA log-likelihood (95% explained variance)")
     register("knn", "curbench.scorers.knn:KNNScorer", "negative distance to the 5th nearest neighbour")
     register("random", "curbench.scorers.random:RandomScorer", "uniform random scores: the random-subset baseline")
-    register("truncation", "curbench.scorers.sample_time:TruncationCurator", "sample-time: truncated normal latents (psi)")
-    register("drs", "curbench.scorers.sample_time:DRSCurator", "sample-time: discriminator rejection sampling")
+    register(
+        "truncation", "curbench.scorers.sample_time:TruncationCurator", "sample-time: truncated normal latents (psi)",
+        stage="sample",
+    )
+    register("drs", "curbench.scorers.sample_time:DRSCurator", "sample-time: discriminator rejection sampling", stage="sample")
 
 
 @hookimpl
 def curbench_register_generators(register):
-    register("dcgan", "curbench.generators.dcgan:DCGAN", "DCGAN-style image GAN, hinge loss, EMA generator, optional class-conditional")
-    register("mlp", "curbench.generators.mlp:MLPGAN", "MLP GAN for 2-D point data (toy track)")
+    register(
+        "dcgan", "curbench.generators.dcgan:DCGAN",
+        "DCGAN-style image GAN, hinge loss, EMA generator, optional class-conditional", checkpoint_architecture="dcgan",
+    )
+    register(
+        "mlp", "curbench.generators.mlp:MLPGAN", "MLP GAN for 2-D point data (toy track)",
+        modality="points", checkpoint_architecture="mlp",
+    )
     register("checkpoint", "curbench.generators.checkpoint:CheckpointGenerator", "sample a user's pretrained generator without training")
 
 
 @hookimpl
 def curbench_register_metrics(register):
-    register("fid", "curbench.metrics.fid:FID", "Frechet distance between Gaussian fits of real and fake features")
-    register("kid", "curbench.metrics.kid:KID", "kernel inception distance: unbiased MMD^2, cubic polynomial kernel")
-    register("prdc", "curbench.metrics.prdc:PRDC", "precision, recall (Kynkaanniemi) and density, coverage (Naeem)")
+    register(
+        "fid", "curbench.metrics.fid:FID", "Frechet distance between Gaussian fits of real and fake features",
+        higher_is_better={"fid": False},
+    )
+    register(
+        "kid", "curbench.metrics.kid:KID", "kernel inception distance: unbiased MMD^2, cubic polynomial kernel",
+        higher_is_better={"kid": False, "kid_std": None},
+    )
+    register(
+        "prdc", "curbench.metrics.prdc:PRDC", "precision, recall (Kynkaanniemi) and density, coverage (Naeem)",
+        higher_is_better={"precision": True, "recall": True, "density": True, "coverage": True},
+    )
+
+
+@hookimpl
+def curbench_register_executors(register):
+    register("local", "curbench.bench.executors:LocalExecutor", "a local process pool (default; one cell per worker)")
+    register("serial", "curbench.bench.executors:SerialExecutor", "one cell after another in this process (debugging)")
+    register("ray", "curbench.bench.executors:RayExecutor", "a Ray cluster (pip install 'curbench[ray]'; address=auto)")

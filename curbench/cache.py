@@ -6,6 +6,7 @@ expensive, reused across cells, and fully determined by a key.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
@@ -16,9 +17,12 @@ from pathlib import Path
 import numpy as np
 
 from curbench import atomic
+from curbench.progress import warn
 
 CACHE_ENV = "CURBENCH_CACHE_DIR"
 _CHECKSUM_FIELD = "__checksum__"
+# Set once a process has warned that the cache is unusable, so the workers it starts do not repeat it.
+_WARNED_ENV = "CURBENCH_CACHE_WARNED"
 
 
 def cache_root() -> Path:
@@ -27,6 +31,22 @@ def cache_root() -> Path:
         return Path(os.environ[CACHE_ENV])
     base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
     return Path(base) / "curbench"
+
+
+def cache_unusable(exc: OSError) -> None:
+    """The cache is best-effort: say once that it cannot be written, and go on without it."""
+    if not os.environ.get(_WARNED_ENV):
+        os.environ[_WARNED_ENV] = "1"
+        warn(f"cannot write the cache in {cache_root()} ({atomic.reason(exc)}); continuing without caching; "
+             f"set {CACHE_ENV} to a writable folder")
+
+
+def check_cache_writable() -> None:
+    """Try the cache once in this process (before starting workers), so a problem is reported once."""
+    try:
+        atomic.probe_folder(cache_root())
+    except OSError as exc:
+        cache_unusable(exc)
 
 
 def array_digest(*arrays: np.ndarray) -> str:
@@ -58,6 +78,7 @@ class ArrayCache:
 
     A file that fails to open or whose checksum does not match is deleted and
     reported as a miss, so a corrupted entry is rebuilt rather than trusted.
+    The cache never fails a run: what cannot be read is recomputed, what cannot be written is skipped.
     """
 
     def __init__(self, namespace: str, root: str | os.PathLike | None = None) -> None:
@@ -70,6 +91,9 @@ class ArrayCache:
         path = self.path(key)
         if not path.exists():
             return None
+        if not path.is_file():  # e.g. a directory: it can be neither read nor replaced
+            warn(f"cache entry {path} is not a file; recomputing it (delete it to cache this entry again)")
+            return None
         try:
             with np.load(path, allow_pickle=False) as stored:
                 arrays = {name: stored[name] for name in stored.files}
@@ -78,12 +102,19 @@ class ArrayCache:
                 return arrays
         except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile):
             pass
-        path.unlink(missing_ok=True)
+        with contextlib.suppress(OSError):  # a read-only cache keeps the bad entry; it is recomputed on every read
+            path.unlink(missing_ok=True)
         return None
 
     def put(self, key: str, arrays: Mapping[str, np.ndarray]) -> None:
+        path = self.path(key)
+        if path.exists() and not path.is_file():  # get() warned about it already
+            return
         arrays = {name: np.asarray(value) for name, value in arrays.items()}
-        atomic.save_npz(self.path(key), **arrays, **{_CHECKSUM_FIELD: np.array(_checksum(arrays))})
+        try:
+            atomic.save_npz(path, **arrays, **{_CHECKSUM_FIELD: np.array(_checksum(arrays))})
+        except OSError as exc:
+            cache_unusable(exc)
 
     def get_or_compute(
         self, key: str, compute: Callable[[], Mapping[str, np.ndarray]]

@@ -4,16 +4,18 @@ from __future__ import annotations
 
 import functools
 import json
+import os
 import sys
+import traceback
 from pathlib import Path
 from typing import Annotated, Optional
 
 import numpy as np
 import typer
 
-from curbench import cli_protocol
-from curbench.cli_protocol import OptionList
-from curbench.errors import CurbenchError
+from curbench import cli_suites
+from curbench.cli_suites import OptionList
+from curbench.errors import DEBUG_ENV, CurbenchError, debug_enabled, failure_line
 
 app = typer.Typer(
     add_completion=False,
@@ -29,8 +31,11 @@ QuietOpt = Annotated[bool, typer.Option("--quiet", "-q", help="No progress bars.
 def _root(
     context: typer.Context,
     version: Annotated[bool, typer.Option("--version", is_eager=True, help="Print the version and exit.")] = False,
+    debug: Annotated[bool, typer.Option("--debug", help=f"Full tracebacks for plugin, cell and CLI failures (or {DEBUG_ENV}=1).")] = False,
 ) -> None:
     """Benchmark data-curation methods for generative models."""
+    if debug:
+        os.environ[DEBUG_ENV] = "1"  # inherited by worker processes
     if version:
         from curbench import __version__
 
@@ -87,10 +92,10 @@ def run(
     quiet: QuietOpt = False,
 ) -> None:
     """Run one cell plus its baselines; print and write the comparison table."""
+    from curbench.bench.sweep import run_with_baselines
+    from curbench.boards.report import comparison_frame
+    from curbench.boards.tables import to_markdown, write_table
     from curbench.config import build_run_config, parse_options
-    from curbench.report import comparison_frame
-    from curbench.runner import run_with_baselines
-    from curbench.tables import to_markdown, write_table
 
     _quiet(quiet)
     flags = dict(
@@ -105,16 +110,15 @@ def run(
     run_config = build_run_config(config, flags)
     results = run_with_baselines(run_config)
     records = results.records
-    from curbench.records import cell_id
-    from curbench.runner import CELLS_DIR
+    from curbench.bench.cells import CELLS_DIR, cell_key
 
     frame = comparison_frame(records)
     # One table per method cell, so runs in the same output folder keep each other's tables.
-    stem = Path(run_config.output_dir) / "comparisons" / cell_id(run_config.cell())
+    stem = Path(run_config.output_dir) / "comparisons" / cell_key(run_config)
     md_path, _ = write_table(frame, stem, title="curbench comparison")
     typer.echo(to_markdown(frame))
-    if (frame["kid"] < 0).any():
-        from curbench.report import KID_NOTE
+    if "kid" in frame and (frame["kid"] < 0).any():
+        from curbench.boards.report import KID_NOTE
 
         typer.echo(f"note: {KID_NOTE}")
     for role, record in records.items():
@@ -123,9 +127,7 @@ def run(
         for path in _save_features(Path(run_config.output_dir), records, save_features):
             typer.echo(f"features: {path}")
     if results.reused:
-        from curbench.report import ROLE_LABELS
-
-        reused = ", ".join(ROLE_LABELS[role] for role in records if role in results.reused)
+        reused = ", ".join(role.label for role in records if role in results.reused)
         typer.echo(f"reused from earlier runs (not recomputed): {reused}")
     typer.echo(f"table: {md_path}")
 
@@ -133,7 +135,7 @@ def run(
 def _save_features(output_dir: Path, records: dict, target: Path) -> list[Path]:
     """Copy the evaluation features kept in each cell directory to ``target`` (real.npy, <role>.npy)."""
     from curbench import atomic
-    from curbench.runner import CELLS_DIR, FEATURES_FILE
+    from curbench.bench.cells import CELLS_DIR, FEATURES_FILE
 
     paths = []
     for role, record in records.items():
@@ -272,9 +274,9 @@ def show(
     quiet: QuietOpt = False,
 ) -> None:
     """Draw the most and least typical training images per class under each scorer (the paper's Figure 1)."""
+    from curbench.bench.runner import CellRunner
     from curbench.config import RunConfig
     from curbench.device import resolve_device
-    from curbench.runner import CellRunner
     from curbench.visualize import save_typicality_grid
 
     _quiet(quiet)
@@ -303,11 +305,14 @@ def plugins() -> None:
         typer.echo("  ".join(cell.ljust(width[i]) for i, cell in enumerate(row[:3])) + "  " + row[3])
     for broken in registry.broken:
         typer.echo(f"BROKEN  {broken.plugin}  {broken.distribution} {broken.version}  {broken.error}")
+        if debug_enabled() and broken.traceback:
+            typer.echo(broken.traceback)
 
 
-app.command()(cli_protocol.sweep)
-app.command()(cli_protocol.leaderboard)
-app.command()(cli_protocol.report)
+app.command()(cli_suites.sweep)
+app.command()(cli_suites.leaderboard)
+app.command()(cli_suites.report)
+app.command()(cli_suites.submit)
 
 
 def main() -> None:
@@ -315,8 +320,15 @@ def main() -> None:
     try:
         app()
     except CurbenchError as exc:
+        if debug_enabled():
+            traceback.print_exc()
         typer.echo(f"curbench: error: {exc}", err=True)
         sys.exit(exc.exit_code)
+    except Exception as exc:  # a bug (ours or a plugin's): one line naming where, the traceback under --debug
+        if debug_enabled():
+            raise
+        typer.echo(f"curbench: internal error: {failure_line(exc)}; rerun with --debug for the traceback", err=True)
+        sys.exit(1)
     except KeyboardInterrupt:
         typer.echo("curbench: interrupted; finished cells are kept and will be reused", err=True)
         sys.exit(130)

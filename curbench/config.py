@@ -22,6 +22,7 @@ Tie = Literal["lt", "le"]
 _EXPONENT_NUMBER = re.compile(r"[+-]?(\d+\.?\d*|\.\d+)[eE][+-]?\d+")
 # Fields that change where or how a cell runs, not what it computes: left out of the cell hash.
 EXECUTION_FIELDS = frozenset({"baselines", "output_dir", "device"})
+DEFAULT_METRICS = ("fid", "kid", "prdc")
 
 
 @dataclass(frozen=True)
@@ -47,6 +48,7 @@ class RunConfig:
     eval_weights: str | None = None
     samples: int | None = None
     eval_every: int = 0
+    metrics: list[str] = field(default_factory=lambda: list(DEFAULT_METRICS))
     k: int = 5
     tie: Tie = "lt"
     seed: int = 0
@@ -70,6 +72,14 @@ class RunConfig:
             raise InvalidInputError(f"samples must be an integer (or null for the dataset size), got {self.samples!r}")
         if self.samples is not None and self.samples < self.k + 1:
             raise InvalidInputError(f"samples must be more than k={self.k}, got {self.samples}")
+        if isinstance(self.metrics, str):
+            object.__setattr__(self, "metrics", [self.metrics])
+        if (
+            not isinstance(self.metrics, list | tuple) or not self.metrics
+            or not all(isinstance(m, str) and m for m in self.metrics) or len(set(self.metrics)) != len(self.metrics)
+        ):
+            raise InvalidInputError(f"metrics must be a list of distinct metric names, got {self.metrics!r}; e.g. [fid, kid, prdc]")
+        object.__setattr__(self, "metrics", list(self.metrics))
         for name, literal in (("stage", Stage), ("selection", Selection), ("selection_mode", SelectionMode), ("tie", Tie)):
             value = getattr(self, name)
             if value not in get_args(literal):
@@ -161,13 +171,11 @@ def fitted_defaults(values: dict[str, Any]) -> dict[str, Any]:
 
 @functools.cache
 def dataset_modality(name: str) -> str:
-    """'points' when the dataset factory declares ``modality = "points"``, else 'image' (also for unknown names,
-    which fail later with a did-you-mean)."""
+    """The modality the dataset's record declares; 'image' for unknown names, which fail later with a did-you-mean."""
     from curbench.errors import CurbenchError
     from curbench.plugins import load_registry
 
     try:
-        factory = load_registry().get("dataset", name).load()
+        return str(load_registry().get("dataset", name).modality)
     except CurbenchError:
         return "image"
-    return getattr(factory, "modality", "image")

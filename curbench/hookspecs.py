@@ -2,12 +2,15 @@
 
 Registration hooks receive a ``register`` callable and call it once per component::
 
-    register(name, factory, description="one line")
+    register(name, factory, description="one line", **declared)
 
 ``factory`` is a ``"package.module:attribute"`` string (imported only when the
 component is used, so discovery stays cheap) or a callable. Calling the factory
-with keyword options returns the component; see ``docs/plugins.md`` for what
-each kind of component must provide.
+with keyword options returns the component. ``declared`` are the typed fields of
+that kind's record (:mod:`curbench.plugins.records`: a scorer's ``stage``, a metric's
+``higher_is_better``, ...); the component must satisfy its kind's Protocol in
+:mod:`curbench.plugins.contracts`. A hook that raises registers nothing. See
+``docs/plugins.md``.
 
 Training-lifecycle hooks let a plugin observe GAN training (parameters,
 optimisers, mini-batch indices, latents) without the generator knowing about it.
@@ -17,16 +20,16 @@ duration of one training run and receives these calls.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from curbench import hookspec
 
 if TYPE_CHECKING:
-    from curbench.training import TrainRun, TrainStep
+    from curbench.generators.lifecycle import TrainRun, TrainStep
 
 
 class Register(Protocol):
-    def __call__(self, name: str, factory: object, description: str = "") -> None: ...
+    def __call__(self, name: str, factory: object, description: str = "", **declared: Any) -> None: ...
 
 
 @hookspec
@@ -41,7 +44,7 @@ def curbench_register_embedders(register: Register) -> None:
 
 @hookspec
 def curbench_register_scorers(register: Register) -> None:
-    """Register scorer factories: ``factory(**options) -> object with fit(features, labels=None) and score(features)``."""
+    """Register scorers: data-stage (``fit``/``score``) or, with ``stage="sample"``, sample-time curators (``curate``)."""
 
 
 @hookspec
@@ -51,7 +54,12 @@ def curbench_register_generators(register: Register) -> None:
 
 @hookspec
 def curbench_register_metrics(register: Register) -> None:
-    """Register metric factories: ``factory(**options) -> callable(real, fake) -> dict[str, float]``."""
+    """Register metrics: ``factory(**options) -> callable(real, fake) -> dict[str, float]``, with ``higher_is_better``."""
+
+
+@hookspec
+def curbench_register_executors(register: Register) -> None:
+    """Register executors: ``factory(workers=None, **options) -> object with map(fn, items) -> Iterator[Outcome]``."""
 
 
 @hookspec

@@ -20,7 +20,7 @@ the screen and of the reference respectively.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 import numpy as np
@@ -192,7 +192,7 @@ def _screen_roundoff(device: torch.device) -> float:
     return _U32
 
 
-def _tile_size(device: torch.device) -> int:
+def tile_size(device: torch.device) -> int:
     if device.type != "cuda":
         return _CPU_TILE
     free, _ = torch.cuda.mem_get_info(device)
@@ -210,7 +210,7 @@ class ScreenedPoints:
     """
 
     source: np.ndarray  # the original (N, d) array: re-resolved pairs are computed from it
-    centre: np.ndarray  # (d,) float64 translation applied before the screen
+    centre: np.ndarray  # (d,) float64, the translation applied before the screen
     points: torch.Tensor  # (N, d) float32, centred, on the device
     squared_norms: torch.Tensor  # (N,) float32
     budget: np.ndarray  # (N,) float64, b_i of the module docstring (before beta is added)
@@ -227,6 +227,8 @@ def screen(x: np.ndarray, *, centre: np.ndarray | None = None, device: str | Non
     # Float32 inputs are centred in float32: any translation leaves distances unchanged, and the
     # subtraction is one correctly rounded step, like the rounding of a float64 difference would be.
     work = torch.float32 if x.dtype == np.float32 else torch.float64
+    if work == torch.float32:  # the translation actually applied, so that x = points + centre holds
+        centre = centre.astype(np.float32).astype(np.float64)
     d = x.shape[1]
     alpha = (d + 10) * _screen_roundoff(device)
     shift = torch.from_numpy(centre).to(work)
@@ -267,8 +269,23 @@ def _budgets(a: ScreenedPoints, b: ScreenedPoints, beta: float) -> tuple[np.ndar
     return a.budget + 2 * beta * a.raw_norms**2, b.budget + 2 * beta * b.raw_norms**2
 
 
-def _squared_tile(a: ScreenedPoints, b: ScreenedPoints, rows: slice, cols: slice) -> torch.Tensor:
-    tile = torch.addmm(b.squared_norms[None, cols], a.points[rows], b.points[cols].T, alpha=-2)
+TileObserver = Callable[[ScreenedPoints, ScreenedPoints, slice, slice, torch.Tensor], None]
+"""``observe(a, b, rows, cols, dots)``, called for every tile of a pass with the float32 products of the
+centred points, ``dots = a.points[rows] @ b.points[cols].T``, before they become squared distances (and
+must not be modified). A within-set pass visits each unordered pair once: a tile with ``rows != cols``
+also stands for its transpose; a diagonal tile (``rows == cols``) holds both orders and the self-pairs.
+Other metrics (KID) reuse the products this way instead of computing them again."""
+
+
+def _squared_tile(
+    a: ScreenedPoints, b: ScreenedPoints, rows: slice, cols: slice, observe: TileObserver | None = None
+) -> torch.Tensor:
+    if observe is None:
+        tile = torch.addmm(b.squared_norms[None, cols], a.points[rows], b.points[cols].T, alpha=-2)
+    else:
+        dots = a.points[rows] @ b.points[cols].T
+        observe(a, b, rows, cols, dots)
+        tile = dots.mul_(-2).add_(b.squared_norms[None, cols])  # addmm's operations, in its order
     tile += a.squared_norms[rows, None]
     return tile
 
@@ -283,21 +300,21 @@ def _device(device: str | torch.device | None) -> torch.device:
     return torch.device(resolve_device("auto" if device is None else str(device)))
 
 
-def _tiles(n_rows: int, n_cols: int, size: int, same: bool) -> list[tuple[slice, slice, bool]]:
+def tiles(n_rows: int, n_cols: int, size: int, same: bool) -> list[tuple[slice, slice, bool]]:
     """The (rows, cols, mirrored) tiles of a pass; a mirrored tile also stands for its transpose.
 
     Within one set the distance matrix is symmetric, so only tiles on and below the
     diagonal are computed. Row blocks come in order and each starts at column 0, so
     every block is first met as rows.
     """
-    tiles = []
+    found = []
     for i in range(0, n_rows, size):
         rows = slice(i, min(i + size, n_rows))
         for j in range(0, min(i, n_cols) if same else n_cols, size):
-            tiles.append((rows, slice(j, min(j + size, n_cols)), same))
+            found.append((rows, slice(j, min(j + size, n_cols)), same))
         if same:
-            tiles += _diagonal_tiles(rows, size // 4)
-    return tiles
+            found += _diagonal_tiles(rows, size // 4)
+    return found
 
 
 def _diagonal_tiles(rows: slice, smallest: int) -> list[tuple[slice, slice, bool]]:
@@ -387,14 +404,21 @@ class _RunningSmallest:
 
 
 def _smallest_candidates(
-    q: ScreenedPoints, r: ScreenedPoints, m: int, *, same: bool, include_self: bool, desc: str
+    q: ScreenedPoints,
+    r: ScreenedPoints,
+    m: int,
+    *,
+    same: bool,
+    include_self: bool,
+    desc: str,
+    observe: TileObserver | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Per query row, the m smallest float32 squared distances to ``r`` and their indices (-1 = none)."""
     device = q.points.device
     smallest = _RunningSmallest(len(q), m, device)
-    tiles = _tiles(len(q), len(r), _tile_size(device), same)
-    for rows, cols, mirrored in progress(tiles, total=len(tiles), desc=desc, unit="tile"):
-        block = _squared_tile(q, r, rows, cols)
+    pass_tiles = tiles(len(q), len(r), tile_size(device), same)
+    for rows, cols, mirrored in progress(pass_tiles, total=len(pass_tiles), desc=desc, unit="tile"):
+        block = _squared_tile(q, r, rows, cols, observe)
         if same and rows == cols and not include_self:
             block.fill_diagonal_(float("inf"))
         smallest.fold(block, rows, cols)
@@ -428,12 +452,20 @@ class _Candidates:
 
 
 def _candidates(
-    q: ScreenedPoints, r: ScreenedPoints, rank: int, *, include_self: bool, arithmetic: Arithmetic
+    q: ScreenedPoints,
+    r: ScreenedPoints,
+    rank: int,
+    *,
+    include_self: bool,
+    arithmetic: Arithmetic,
+    observe: TileObserver | None = None,
 ) -> _Candidates:
     same = q is r
     available = len(r) - (1 if same and not include_self else 0)
     m = min(rank + _EXTRA_CANDIDATES, available)
-    floats, cand = _smallest_candidates(q, r, m, same=same, include_self=include_self, desc="nearest neighbours")
+    floats, cand = _smallest_candidates(
+        q, r, m, same=same, include_self=include_self, desc="nearest neighbours", observe=observe
+    )
     q_budget, r_budget = _budgets(q, r, _reference_roundoff(arithmetic, q.source, r.source))
     return _Candidates(floats.astype(np.float64), cand, q_budget, r_budget, m == available)
 
@@ -462,7 +494,9 @@ def _k_nearest(
     return values, indices
 
 
-def _kth_nearest(points: ScreenedPoints, rank: int, *, include_self: bool, arithmetic: Arithmetic) -> np.ndarray:
+def _kth_nearest(
+    points: ScreenedPoints, rank: int, *, include_self: bool, arithmetic: Arithmetic, observe: TileObserver | None
+) -> np.ndarray:
     """Exact (reference-arithmetic) ``rank``-th smallest distance per row of ``x`` to ``x``.
 
     Only the value is needed, so with per-pair bounds [F - e, F + e] on the reference's
@@ -471,7 +505,7 @@ def _kth_nearest(points: ScreenedPoints, rank: int, *, include_self: bool, arith
     it; only the pairs straddling [L, U] are computed in reference arithmetic.
     """
     x = points.source
-    found = _candidates(points, points, rank, include_self=include_self, arithmetic=arithmetic)
+    found = _candidates(points, points, rank, include_self=include_self, arithmetic=arithmetic, observe=observe)
     floats, cand = found.floats, found.indices
     error = found.query_budget[:, None] + found.reference_budget[np.maximum(cand, 0)]
     lower, upper = floats - error, floats + error
@@ -550,18 +584,26 @@ def nearest_neighbours(
 
 
 def kth_neighbour_radii(
-    x: np.ndarray | ScreenedPoints, k: int, *, arithmetic: str | Arithmetic = "exact", device: str | None = None
+    x: np.ndarray | ScreenedPoints,
+    k: int,
+    *,
+    arithmetic: str | Arithmetic = "exact",
+    device: str | None = None,
+    observe: TileObserver | None = None,
 ) -> np.ndarray:
     """Distance from each point to its k-th nearest other point (float64, (N,)).
 
     With an arithmetic that ranks a point's own computed distance (torch-fidelity),
     this is that reference's (k+1)-th smallest distance of the row, self included.
     ``x`` may be a :func:`screen` shared with other passes (``device`` is then its own).
+    ``observe`` sees every tile of the pass (:data:`TileObserver`).
     """
     arithmetic = get_arithmetic(arithmetic)
     k = _checked_k(k, len(x), "points", within=True)
     include_self = arithmetic.include_self
-    return _kth_nearest(_screened(x, device), k + include_self, include_self=include_self, arithmetic=arithmetic)
+    return _kth_nearest(
+        _screened(x, device), k + include_self, include_self=include_self, arithmetic=arithmetic, observe=observe
+    )
 
 
 # --------------------------------------------------------------------------- ball membership
@@ -601,6 +643,7 @@ def ball_memberships(
     strict: bool = True,
     arithmetic: str | Arithmetic = "prdc",
     device: str | None = None,
+    observe: TileObserver | None = None,
 ) -> BallMemberships:
     """Ball memberships between ``a`` (centres with ``radii_a``) and ``b`` (centres with ``radii_b``).
 
@@ -608,6 +651,7 @@ def ball_memberships(
     Distances are ``arithmetic``'s, with ``a`` as its first argument. When a and b
     are the same array, self-pairs get distance 0 in a zero-self reference
     (scikit-learn does so only for ``X is Y``). Screened inputs must share a centre.
+    ``observe`` sees every a x b tile (:data:`TileObserver`).
     """
     arithmetic = get_arithmetic(arithmetic)
     sa, sb = screen_pair(a, b, device)
@@ -624,9 +668,9 @@ def ball_memberships(
     counts = np.zeros(len(b), dtype=np.int64)
     hit = np.zeros(len(a), dtype=bool)
     in_b_ball = np.zeros(len(a), dtype=bool)
-    tiles = _tiles(len(a), len(b), _tile_size(device), same=False)
-    for rows, cols, _ in progress(tiles, total=len(tiles), desc="ball membership", unit="tile"):
-        block = _squared_tile(sa, sb, rows, cols)
+    pass_tiles = tiles(len(a), len(b), tile_size(device), same=False)
+    for rows, cols, _ in progress(pass_tiles, total=len(pass_tiles), desc="ball membership", unit="tile"):
+        block = _squared_tile(sa, sb, rows, cols, observe)
         flat = _near_pairs(block, reach_a[rows], reach_b[cols], open_rows=np.flatnonzero(~in_b_ball[rows]))
         if not len(flat):
             continue

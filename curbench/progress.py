@@ -49,6 +49,20 @@ def note(message: str) -> None:
         print(f"curbench: {message}", file=sys.stderr)
 
 
+_warned: set[str] = set()
+
+
+def warn(message: str, key: str | None = None) -> None:
+    """One warning line on stderr, at most once per ``key`` (default: the message) in this process.
+
+    Unlike :func:`note`, ``--quiet`` does not hide it: it reports something the user should fix.
+    """
+    key = message if key is None else key
+    if key not in _warned:
+        _warned.add(key)
+        print(f"curbench: warning: {message}", file=sys.stderr, flush=True)
+
+
 def attach_status(status: MutableMapping[str, str] | None) -> None:
     """Report to ``status`` (a mapping shared with the parent) instead of drawing bars; used by worker initialisers."""
     global _status

@@ -23,6 +23,8 @@ def load_npy(path: str | Path, what: str) -> np.ndarray:
         raise InvalidInputError(f"{what} file not found: {path} (check the path)")
     try:
         return np.load(path, allow_pickle=False)
+    except EOFError:  # empty or cut short; left to propagate, the CLI would print only "Aborted."
+        raise InvalidInputError(f"{what} file {path} is empty or truncated; save it again with numpy.save") from None
     except (ValueError, OSError) as exc:
         raise InvalidInputError(f"{what} file {path} is not a readable .npy array ({exc}); save it with numpy.save") from None
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 from scipy.spatial.distance import cdist
 
-from curbench.audit import audit
+from curbench.bench.audit import audit
 from curbench.datasets.base import Dataset
 from curbench.metrics import PRDC
 

@@ -9,10 +9,14 @@ import numpy as np
 import pytest
 
 from curbench import atomic
+from curbench.bench.evaluation import declared_directions
+from curbench.bench.records import Provenance, ResultRecord, Selection, cell_id, read_record
 from curbench.cache import ArrayCache, array_digest
-from curbench.config import RUN_FIELDS, RunConfig, build_run_config, parse_options
+from curbench.config import DEFAULT_METRICS, RUN_FIELDS, RunConfig, build_run_config, parse_options
 from curbench.errors import InvalidInputError
-from curbench.records import Provenance, ResultRecord, Selection, cell_id, read_record
+from curbench.plugins import load_registry
+
+DIRECTIONS = declared_directions(load_registry(), DEFAULT_METRICS)
 
 
 def test_yaml_keys_are_flags_and_flags_override(tmp_path):
@@ -101,6 +105,7 @@ def test_records_roundtrip_and_cell_hash_ignores_execution_fields(tmp_path):
         cell_id=cell_id(config.cell()), config=config.cell(), metrics={"fid": 1.5},
         selection=Selection(10, 5, "abc", {"class": {"0": 0.5}}), sampling={}, audit={},
         provenance=Provenance.collect("cpu", 1.0),
+        directions=DIRECTIONS,
     )
     path = record.write(tmp_path)
     assert read_record(path) == record == read_record(path, config.cell())

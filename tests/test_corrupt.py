@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 from sklearn.metrics import roc_auc_score
 
+from curbench.bench.groundtruth import detection_scores
 from curbench.datasets.base import Dataset
 from curbench.datasets.corrupt import (
     CORRUPTION_CODES,
@@ -18,7 +19,6 @@ from curbench.datasets.corrupt import (
 from curbench.datasets.digits import load_digits
 from curbench.datasets.toy import load_toy
 from curbench.errors import InvalidInputError
-from curbench.groundtruth import detection_scores
 from curbench.scorers import score_instances
 from curbench.scorers.density import GaussianScorer
 from curbench.scorers.random import RandomScorer

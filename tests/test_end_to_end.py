@@ -10,8 +10,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from curbench.bench.records import read_record
 from curbench.datasets.digits import load_digits
-from curbench.records import read_record
 
 pytestmark = pytest.mark.slow
 

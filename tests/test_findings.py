@@ -9,13 +9,17 @@ import pytest
 from scipy import stats
 from typer.testing import CliRunner
 
-from curbench import findings
-from curbench import leaderboard as board
-from curbench.capacity import capacity_frame, gain_trend, gains
+from curbench import boards as board
+from curbench.bench.evaluation import declared_directions
+from curbench.bench.records import Provenance, ResultRecord, Selection, cell_id
+from curbench.bench.sweep import publish
+from curbench.boards import findings
+from curbench.boards.capacity import capacity_frame, gain_trend, gains
 from curbench.cli import app
-from curbench.config import RunConfig
-from curbench.records import Provenance, ResultRecord, Selection, cell_id
-from curbench.sweep import publish
+from curbench.config import DEFAULT_METRICS, RunConfig
+from curbench.plugins import load_registry
+
+DIRECTIONS = declared_directions(load_registry(), DEFAULT_METRICS)
 
 BASE = RunConfig(dataset="digits", generator="dcgan", generator_options={"steps": 100}, eval_every=50)
 PROVENANCE = Provenance("0.1.0", {}, None, "3.11", "cpu", 1.0, "2026-01-01T00:00:00+00:00")
@@ -28,7 +32,7 @@ def record(config: RunConfig, fid: float, *, precision: float = 0.5, curve: list
     return ResultRecord(
         cell_id=cell_id(cell), config=cell,
         metrics={"fid": fid, "precision": precision, "recall": 1 - precision, "n_fake": 1800, "n_real": 1800},
-        selection=Selection(1800, kept, "hash", {}), sampling={}, audit={}, provenance=PROVENANCE,
+        selection=Selection(1800, kept, "hash", {}), sampling={}, audit={}, provenance=PROVENANCE, directions=DIRECTIONS,
         references=references or {}, curve=curve or [], model={"generator_parameters": parameters} if parameters else {},
     )
 

@@ -22,9 +22,9 @@ from curbench.datasets.base import Dataset
 from curbench.datasets.toy import load_toy
 from curbench.errors import CurbenchError
 from curbench.generators.base import TorchGAN
+from curbench.generators.lifecycle import TrainingHooks
 from curbench.plugins import PluginRecord, load_registry
 from curbench.scorers.context import ScoringContext
-from curbench.training import TrainingHooks
 
 pytest.importorskip("curbench_influence", reason="install plugins/curbench-influence")
 

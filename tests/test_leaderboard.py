@@ -11,16 +11,20 @@ import numpy as np
 import pandas as pd
 import pytest
 import typer
+from curbench.cli_suites import leaderboard
 from matplotlib.image import imread
 from scipy import stats
 from typer.testing import CliRunner
 
-from curbench import leaderboard as board
-from curbench.cli_protocol import leaderboard
-from curbench.config import RunConfig
+from curbench import boards as board
+from curbench.bench.evaluation import declared_directions
+from curbench.bench.records import Provenance, ResultRecord, Selection, cell_id
+from curbench.bench.sweep import publish
+from curbench.config import DEFAULT_METRICS, RunConfig
 from curbench.errors import CurbenchError
-from curbench.records import Provenance, ResultRecord, Selection, cell_id
-from curbench.sweep import publish
+from curbench.plugins import load_registry
+
+DIRECTIONS = declared_directions(load_registry(), DEFAULT_METRICS)
 
 REPO = Path(__file__).resolve().parent.parent
 BASE = RunConfig(dataset="digits", generator="dcgan", generator_options={"steps": 10})
@@ -47,6 +51,7 @@ def _record(config: RunConfig, fid: float, *, n_kept: int = 900, audit: dict | N
             "max_disparity": {"class": {"retention": 0.4, "recall": 0.2 - config.seed / 100, "coverage": 0.1}},
         },
         provenance=Provenance("0.1.0", {}, None, "3.11", "cpu", 1.0, "2026-01-01T00:00:00+00:00"),
+        directions=DIRECTIONS,
     )
 
 
@@ -80,7 +85,7 @@ def test_rows_carry_t_intervals_and_welch_tests_against_random_from_scipy():
         row = numbers.loc[("method", scorer, 50.0)]
         p_value = stats.ttest_ind(FID[(scorer, 50.0)], FID[("random", 50.0)], equal_var=False).pvalue
         assert row["fid_p_vs_baseline"] == pytest.approx(p_value, rel=1e-9)
-        assert row["fid_mark"] == mark and row["compared_with"] == "random subset"
+        assert row["fid_mark"] == mark and row["compared_with"] == "random"
     assert numbers.loc[("method", "knn", 50.0)]["coverage_mark"] == "▲"  # coverage = 1/FID rose: higher is better
     assert pd.isna(numbers.loc[("random subset", "random", 50.0)]["fid_p_vs_baseline"])
 
@@ -92,7 +97,7 @@ def test_sample_time_methods_are_compared_with_the_full_data_row():
     ]
     row = _numbers(records).loc[("method", "truncation", 50.0)]
     p_value = stats.ttest_ind([9.0, 9.1, 9.2], FID[("random", 100.0)], equal_var=False).pvalue
-    assert row["compared_with"] == "full data" and row["fid_p_vs_baseline"] == pytest.approx(p_value, rel=1e-9)
+    assert row["compared_with"] == "full" and row["fid_p_vs_baseline"] == pytest.approx(p_value, rel=1e-9)
 
 
 def test_page_shows_sample_counts_legend_audit_and_detection():
@@ -194,7 +199,7 @@ def test_drift_tolerance_is_calibrated_from_the_seed_spread():
 
 
 def test_committed_leaderboards_and_findings_match_their_records():
-    from curbench import findings, site
+    from curbench.boards import findings, site
 
     root = REPO / "leaderboards"
     assert board.check(root, board.tracks(root), REPO / "configs", REPO / "README.md") == []
@@ -239,8 +244,8 @@ def test_records_with_missing_or_non_finite_metrics_are_reported(tmp_path):
 
 @pytest.mark.parametrize("name", ["../escaped", "a/b", ".hidden", ""])
 def test_a_track_name_cannot_leave_the_leaderboards_folder(tmp_path, name):
+    from curbench.bench.suites import load_suite
     from curbench.errors import InvalidInputError
-    from curbench.sweep import load_suite
 
     path = tmp_path / "suite.yaml"
     path.write_text(f"track: '{name}'\ndataset: toy\n")

@@ -29,6 +29,19 @@ class _Scorer:
     def __init__(self, alpha: float = 1.0, seed: int = 0):
         self.alpha, self.seed = alpha, seed
 
+    def fit(self, features, labels=None):
+        return self
+
+    def score(self, features):
+        return -features.sum(axis=1)
+
+
+class _NoFit:
+    """Registered as a scorer, but has no fit(): the contract must refuse it at load."""
+
+    def score(self, features):
+        return features[:, 0]
+
 
 @pytest.fixture
 def fake_plugins():
@@ -97,3 +110,68 @@ def test_broken_plugins_break_only_their_own_components(fake_plugins):
         registry.create("scorer", "ghost")
     with pytest.raises(PluginError, match="plugins that failed to load: .*missing"):
         registry.get("scorer", "nothing-like-it")
+
+
+def test_a_scorer_without_fit_is_refused_at_load_in_one_line(fake_plugins):
+    fake_plugins("nofit", curbench_register_scorers=lambda register: register("lazy", f"{__name__}:_NoFit"))
+    registry = load_registry([_entry_point("nofit", "nofit")])
+    with pytest.raises(PluginError) as refused:
+        registry.get("scorer", "lazy").load()
+    message = str(refused.value)
+    assert "scorer 'lazy' from unknown ?" in message and "missing fit()" in message and "\n" not in message
+
+
+def test_a_sample_time_curator_is_held_to_its_own_contract(fake_plugins):
+    fake_plugins("curators", curbench_register_scorers=lambda register: register("bad", _Scorer, stage="sample"))
+    registry = load_registry([_entry_point("curators", "curators")])
+    assert registry.get("scorer", "bad").stage == "sample"
+    with pytest.raises(PluginError, match=r"missing curate\(\)"):
+        registry.create("scorer", "bad")
+
+
+def test_a_misspelt_hook_is_reported_and_its_plugin_registers_nothing(fake_plugins):
+    def register_both(register):
+        register("fine-too", _Scorer)
+
+    fake_plugins("typo", curbench_register_scorer=register_both, curbench_register_datasets=lambda register: None)
+    fake_plugins("good", curbench_register_scorers=lambda register: register("fine", _Scorer))
+    registry = load_registry([_entry_point("typo", "typo"), _entry_point("good", "good")])
+    broken = {b.plugin: b.error for b in registry.broken}
+    assert "unknown hook 'curbench_register_scorer' (did you mean 'curbench_register_scorers'?)" in broken["typo"]
+    assert registry.names("scorer") == ["fine"]
+
+
+def test_a_hook_that_raises_part_way_registers_nothing(fake_plugins):
+    def half(register):
+        register("first", _Scorer)
+        raise RuntimeError("second failed")
+
+    fake_plugins("half", curbench_register_scorers=half)
+    registry = load_registry([_entry_point("half", "half")])
+    assert registry.names("scorer") == [] and "second failed" in registry.broken[0].error
+
+
+def test_declared_fields_are_typed_per_kind(fake_plugins):
+    fake_plugins("typed", curbench_register_metrics=lambda register: register("m", _Scorer, higher_is_better={"m": True}))
+    fake_plugins("wrong_field", curbench_register_scorers=lambda register: register("s", _Scorer, higher_is_better={}))
+    fake_plugins("undeclared", curbench_register_metrics=lambda register: register("n", _Scorer))
+    registry = load_registry([_entry_point(n, n) for n in ("typed", "wrong_field", "undeclared")])
+    assert dict(registry.get("metric", "m").higher_is_better) == {"m": True}
+    broken = {b.plugin: b.error for b in registry.broken}
+    assert "unknown field(s) higher_is_better; a scorer declares code_version, stage, wants_context" in broken["wrong_field"]
+    assert "higher_is_better must map each output key" in broken["undeclared"]
+
+
+def test_unknown_option_names_get_a_did_you_mean(fake_plugins):
+    fake_plugins("opts", curbench_register_scorers=lambda register: register("alpha", _Scorer))
+    registry = load_registry([_entry_point("opts", "opts")])
+    with pytest.raises(PluginError, match=r"unknown option 'alpah' for scorer 'alpha'; did you mean 'alpha'\?"):
+        registry.create("scorer", "alpha", {"alpah": 1})
+
+
+def test_executors_come_from_the_registry():
+    from curbench.bench.executors import SerialExecutor, make_executor
+
+    assert isinstance(make_executor("serial"), SerialExecutor)
+    with pytest.raises(PluginError, match="unknown executor 'os:system'"):
+        make_executor("os:system")

@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 from prdc import compute_prdc
 
+from curbench.bench.references import kept_reference, real_reference, split_half
 from curbench.metrics.fid import FID
-from curbench.references import kept_reference, real_reference, split_half
 
 RNG = np.random.default_rng(3)
 

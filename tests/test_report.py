@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
-from curbench.config import RunConfig
-from curbench.records import Provenance, ResultRecord, Selection, cell_id
-from curbench.report import comparison_frame
+from curbench.bench.evaluation import declared_directions
+from curbench.bench.records import Provenance, ResultRecord, Selection, cell_id
+from curbench.boards.report import comparison_frame
+from curbench.config import DEFAULT_METRICS, RunConfig
+from curbench.plugins import load_registry
+
+DIRECTIONS = declared_directions(load_registry(), DEFAULT_METRICS)
 
 PROVENANCE = Provenance("0.1.0", {}, None, "3.11", "cpu", 1.0, "2026-01-01T00:00:00+00:00")
 
 
 def _record(config: RunConfig, n_kept: int, sampling: dict) -> ResultRecord:
     return ResultRecord(cell_id(config.cell()), config.cell(), {"fid": 1.0, "kid": -0.01, "n_fake": 2000},
-                        Selection(2000, n_kept, "h", {}), sampling, {}, PROVENANCE)
+                        Selection(2000, n_kept, "h", {}), sampling, {}, PROVENANCE, directions=DIRECTIONS)
 
 
 def test_sample_time_rows_say_stage_sample_and_samples_accepted_of_drawn():

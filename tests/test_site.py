@@ -7,11 +7,15 @@ from pathlib import Path
 
 import pytest
 
-from curbench import leaderboard as board
-from curbench import site
-from curbench.config import RunConfig
-from curbench.records import Provenance, ResultRecord, Selection, cell_id
-from curbench.sweep import publish
+from curbench import boards as board
+from curbench.bench.evaluation import declared_directions
+from curbench.bench.records import Provenance, ResultRecord, Selection, cell_id
+from curbench.bench.sweep import publish
+from curbench.boards import site
+from curbench.config import DEFAULT_METRICS, RunConfig
+from curbench.plugins import load_registry
+
+DIRECTIONS = declared_directions(load_registry(), DEFAULT_METRICS)
 
 CHROMIUM, CHROMEDRIVER = shutil.which("chromium"), shutil.which("chromedriver")
 PROVENANCE = Provenance("0.1.0", {}, None, "3.11", "cpu", 1.0, "2026-01-01T00:00:00+00:00")
@@ -25,7 +29,7 @@ def _records() -> list[ResultRecord]:
         for seed, fid in enumerate(fids):
             config = base.replace(scorer=scorer, retention=retention, seed=seed).cell()
             records.append(ResultRecord(cell_id(config), config, {"fid": fid, "precision": 0.9, "n_fake": 100, "n_real": 100},
-                                        Selection(100, 100 if retention == 100 else 50, "h", {}), {}, {}, PROVENANCE))
+                                        Selection(100, 100 if retention == 100 else 50, "h", {}), {}, {}, PROVENANCE, directions=DIRECTIONS))
     return records
 
 

@@ -8,11 +8,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from curbench.bench.cells import cell_key, role_of
+from curbench.bench.executors import LocalExecutor, SerialExecutor, make_executor
+from curbench.bench.records import cell_id
+from curbench.bench.suites import load_suite, suite_configs
+from curbench.bench.sweep import DETECTION_FILE, detection_for, expand
 from curbench.config import RunConfig
 from curbench.errors import CurbenchError, InvalidInputError
-from curbench.executors import LocalExecutor, SerialExecutor, make_executor
-from curbench.records import cell_id
-from curbench.sweep import DETECTION_FILE, detection_for, expand, load_suite, role_of, suite_configs
 
 CONFIGS = Path(__file__).resolve().parent.parent / "configs"
 
@@ -119,9 +121,11 @@ def test_serial_and_local_executors_collect_results_and_errors():
         assert outcomes[-1.0].result is None and outcomes[-1.0].error == "ValueError: math domain error"
 
 
-def test_make_executor_by_name_and_by_import_path():
+def test_make_executor_by_registered_name_only():
     assert isinstance(make_executor("serial"), SerialExecutor)
-    assert isinstance(make_executor("curbench.executors:LocalExecutor", workers=3), LocalExecutor)
+    assert make_executor("local", workers=3).workers == 3
+    with pytest.raises(CurbenchError, match="unknown executor 'curbench.bench.executors:LocalExecutor'"):
+        make_executor("curbench.bench.executors:LocalExecutor")  # import paths would run arbitrary callables
     with pytest.raises(CurbenchError, match="unknown executor 'pool'"):
         make_executor("pool")
     with pytest.raises(CurbenchError, match="unknown option 'adress'"):
@@ -144,11 +148,11 @@ def test_ray_executor_runs_tasks_on_a_local_instance():
 @pytest.mark.slow
 def test_sweep_resumes_after_a_kill_and_reproduces_cells(tmp_path):
     import typer
+    from curbench.cli_suites import sweep
     from typer.testing import CliRunner
 
-    from curbench.cli_protocol import sweep
-    from curbench.leaderboard import check
-    from curbench.records import read_record
+    from curbench.bench.records import read_record
+    from curbench.boards import check
 
     app = typer.Typer()
     app.command()(sweep)
@@ -208,6 +212,6 @@ def test_detection_scores_the_selection_scores_against_the_corrupted_items(tmp_p
     assert detection["auroc"] == pytest.approx(roc_auc_score(mask, -scores), abs=1e-9)
     lowest = np.argsort(scores, kind="stable")[: mask.sum()]
     assert detection["precision_at_k"] == pytest.approx(mask[lowest].mean()) and detection["k"] == mask.sum()
-    assert (tmp_path / "cells" / cell_id(config.cell()) / DETECTION_FILE).is_file()
+    assert (tmp_path / "cells" / cell_key(config) / DETECTION_FILE).is_file()
     assert detection_for(config.replace(retention=100.0)) is None  # keeps everything: nothing to flag
     assert detection_for(config.replace(dataset="digits")) is None  # no ground truth

@@ -8,9 +8,9 @@ import torch
 
 from curbench.datasets.base import Dataset
 from curbench.errors import CurbenchError
+from curbench.generators.lifecycle import TrainingHooks
 from curbench.generators.mlp import MLPGAN
 from curbench.generators.train import CHECKPOINT_FILE, batch_indices
-from curbench.training import TrainingHooks
 
 
 class Killed(Exception):

@@ -7,10 +7,10 @@ import json
 import numpy as np
 import pytest
 
+from curbench.bench.runner import CellRunner
+from curbench.bench.training_curve import CURVE_FILE, curve_steps, train_with_curve
 from curbench.config import RunConfig
 from curbench.errors import InvalidInputError
-from curbench.runner import CellRunner
-from curbench.training_curve import CURVE_FILE, curve_steps, train_with_curve
 
 TOY = dict(
     dataset="toy", dataset_options={"n": 240}, embedder="pixels", eval_embedder="pixels", generator="mlp",

@@ -123,7 +123,40 @@ def test_state_dict_loads_and_file_hash_matches_hashlib(tmp_path):
 
 
 def test_pinned_urls_carry_their_checksums():
-    # torch.hub convention: the hash prefix in the file name is the start of the sha256 we pin.
+    # torch.hub convention: the hash prefix in the file name is the start of the full sha256 we pin.
     for spec in (weights.FID_INCEPTION, weights.TORCHVISION_INCEPTION):
-        assert spec.sha256 in spec.filename and spec.url.endswith(spec.filename)
-    assert weights.CLIP_VIT_B_32.sha256 in weights.CLIP_VIT_B_32.url
+        prefix = spec.filename.rsplit("-", 1)[1].split(".")[0]
+        assert len(spec.sha256) == 64 and spec.sha256.startswith(prefix) and spec.url.endswith(spec.filename)
+    assert len(weights.CLIP_VIT_B_32.sha256) == 64 and weights.CLIP_VIT_B_32.sha256 in weights.CLIP_VIT_B_32.url
+
+
+def test_a_local_file_that_does_not_match_its_pin_is_refused(tmp_path, monkeypatch):
+    folder = tmp_path / "env"
+    folder.mkdir()
+    (folder / "w.pth").write_bytes(b"truncated")
+    monkeypatch.setenv(weights.WEIGHTS_DIR_ENV, str(folder))
+    expected = hashlib.sha256(b"the real weights").hexdigest()
+    with pytest.raises(MissingWeightsError) as info:
+        resolve_weights(WeightSpec("w.pth", "https://example.invalid/w.pth", expected))
+    message = str(info.value)
+    assert "\n" not in message
+    for part in (str(folder / "w.pth"), expected, hashlib.sha256(b"truncated").hexdigest(), "delete it"):
+        assert part in message
+
+
+def test_a_local_file_is_hashed_once_across_processes(tmp_path, monkeypatch):
+    folder = tmp_path / "env"
+    folder.mkdir()
+    path = folder / "w.pth"
+    path.write_bytes(b"weights")
+    monkeypatch.setenv(weights.WEIGHTS_DIR_ENV, str(folder))
+    spec = WeightSpec("w.pth", "https://example.invalid/w.pth", hashlib.sha256(b"weights").hexdigest())
+    assert resolve_weights(spec) == path
+    # A new process: nothing in memory, so the digest must come from the cache, not from hashing the file again.
+    with monkeypatch.context() as patch:
+        patch.setattr(weights, "_digests", {})
+        patch.setattr(weights.hashlib, "sha256", lambda: pytest.fail("hashed the unchanged file again"))
+        assert resolve_weights(spec) == path
+    path.write_bytes(b"changed!")  # a new size and mtime: verified again, and refused
+    with pytest.raises(MissingWeightsError, match="has sha256"):
+        resolve_weights(spec)

@@ -47,6 +47,3 @@ def load_toy(
         class_names=tuple(f"mode{i}" for i in range(modes)),
     )
 
-
-# Read by `curbench run` to pick defaults that fit point data (mlp generator, pixels embedders).
-load_toy.modality = "points"

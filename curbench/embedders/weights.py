@@ -2,12 +2,15 @@
 
 Lookup order: an explicit path, then ``$CURBENCH_WEIGHTS_DIR``, curbench's cache
 and torch.hub's checkpoint folder, then a download from a pinned URL (skipped
-when ``CURBENCH_OFFLINE=1``). Loading never unpickles arbitrary objects.
+when ``CURBENCH_OFFLINE=1``). Files found on disk and downloads are both checked
+against the pin; an explicit path is the user's own file and is not. Loading
+never unpickles arbitrary objects.
 """
 
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import urllib.error
 import urllib.request
@@ -20,7 +23,7 @@ import torch
 from torch import nn
 
 from curbench import atomic
-from curbench.cache import cache_root
+from curbench.cache import cache_root, cache_unusable
 from curbench.errors import InvalidInputError, MissingWeightsError
 from curbench.progress import progress
 
@@ -47,17 +50,20 @@ class WeightSpec:
         return self.sha256 is None or digest.startswith(self.sha256.lower())
 
 
-# torch-fidelity's conversion of the TF 2015-12-05 FID Inception; hash prefix from the file name.
+# torch-fidelity's conversion of the TF 2015-12-05 FID Inception (95,628,359 bytes; the same file pytorch-fid
+# ships as pt_inception-2015-12-05-6726825d.pth). Full sha256 as published by several independent users of the
+# file; it starts with the prefix in the file name.
 FID_INCEPTION = WeightSpec(
     "weights-inception-2015-12-05-6726825d.pth",
     "https://github.com/toshas/torch-fidelity/releases/download/v0.2.0/weights-inception-2015-12-05-6726825d.pth",
-    "6726825d",
+    "6726825d0af5f729cebd5821db510b11b1cfad8faad88a03f1befd49fb9129b2",
 )
-# torchvision's Inception_V3_Weights.IMAGENET1K_V1; hash prefix from the file name.
+# torchvision's Inception_V3_Weights.IMAGENET1K_V1 (108,949,747 bytes); full sha256 as published by independent
+# users of the file, starting with the prefix in the file name.
 TORCHVISION_INCEPTION = WeightSpec(
     "inception_v3_google-0cc3c7bd.pth",
     "https://download.pytorch.org/models/inception_v3_google-0cc3c7bd.pth",
-    "0cc3c7bd",
+    "0cc3c7bd75056d25e46cba549dc184522069b81e9787eff6df84f397bd52a5ef",
 )
 # OpenAI's TorchScript archive; the URL path carries the full sha256 (as in torch-fidelity's clip extractor).
 CLIP_VIT_B_32 = WeightSpec(
@@ -65,27 +71,70 @@ CLIP_VIT_B_32 = WeightSpec(
     "https://openaipublic.azureedge.net/clip/models/40d365715913c9da98579312b702a82c18be219cc2a73407c4526f58eba950af/ViT-B-32.pt",
     "40d365715913c9da98579312b702a82c18be219cc2a73407c4526f58eba950af",
 )
-# facebookresearch/swav's 800-epoch ResNet-50; upstream publishes no checksum.
+# facebookresearch/swav's 800-epoch ResNet-50; upstream publishes no checksum and none could be established
+# without downloading the file, so it is unpinned (strict key loading is the only check).
 SWAV_800EP = WeightSpec(
     "swav_800ep_pretrain.pth.tar",
     "https://dl.fbaipublicfiles.com/deepcluster/swav_800ep_pretrain.pth.tar",
     None,
 )
 
+DIGESTS_FILE = "sha256.json"  # in <cache>/weights: {path: [size, mtime_ns, sha256]} of local weight files
 _digests: dict[tuple[str, int, int], str] = {}
 
 
 def file_sha256(path: str | os.PathLike) -> str:
-    """Hex sha256 of a file, memoised per (path, size, mtime) because weights are large."""
-    stat = Path(path).stat()
-    key = (str(Path(path).resolve()), stat.st_size, stat.st_mtime_ns)
+    """Hex sha256 of a file, computed once per (path, size, mtime): weights are large, so the digest is
+    remembered in this process and in the cache for later runs."""
+    resolved = Path(path).resolve()
+    stat = resolved.stat()
+    key = (str(resolved), stat.st_size, stat.st_mtime_ns)
     if key not in _digests:
-        digest = hashlib.sha256()
-        with open(path, "rb") as handle:
-            while chunk := handle.read(_CHUNK):
-                digest.update(chunk)
-        _digests[key] = digest.hexdigest()
+        entry = _stored_digests().get(key[0])
+        if isinstance(entry, list) and len(entry) == 3 and entry[:2] == [stat.st_size, stat.st_mtime_ns]:
+            _digests[key] = str(entry[2])
+        else:
+            digest = hashlib.sha256()
+            with open(resolved, "rb") as handle:
+                while chunk := handle.read(_CHUNK):
+                    digest.update(chunk)
+            _remember(resolved, digest.hexdigest())
     return _digests[key]
+
+
+def _digests_path() -> Path:
+    return cache_root() / "weights" / DIGESTS_FILE
+
+
+def _stored_digests() -> dict[str, Any]:
+    try:
+        stored = json.loads(_digests_path().read_text())
+    except (OSError, ValueError):  # none yet, or unreadable: hash again
+        return {}
+    return stored if isinstance(stored, dict) else {}
+
+
+def _remember(path: Path, digest: str) -> None:
+    stat = path.stat()
+    _digests[(str(path), stat.st_size, stat.st_mtime_ns)] = digest
+    stored = _stored_digests()
+    stored[str(path)] = [stat.st_size, stat.st_mtime_ns, digest]
+    try:
+        atomic.write_json(_digests_path(), stored)
+    except OSError as exc:
+        cache_unusable(exc)
+
+
+def _verified(spec: WeightSpec, path: Path) -> Path:
+    """``path`` when its sha256 matches ``spec``'s pin (or there is none), else one line saying how to fix it."""
+    if spec.sha256 is not None:
+        digest = file_sha256(path)
+        if not spec.matches(digest):
+            raise MissingWeightsError(
+                f"weights file {path} has sha256 {digest} but {spec.filename} must have {spec.sha256}: it is corrupt "
+                f"or another file; delete it and download {spec.url} again (or pass your own file with --weights PATH)"
+            )
+    return path
 
 
 def search_dirs() -> list[Path]:
@@ -104,7 +153,7 @@ def resolve_weights(spec: WeightSpec, explicit: str | os.PathLike | None = None)
     for directory in search_dirs():
         candidate = directory / spec.filename
         if candidate.is_file():
-            return candidate
+            return _verified(spec, candidate)
     return _download(spec, cache_root() / "weights" / spec.filename)
 
 
@@ -136,6 +185,7 @@ def _download(spec: WeightSpec, target: Path) -> Path:
                 )
     except (urllib.error.URLError, OSError, ValueError) as exc:
         raise _missing(spec, f"the download failed ({type(exc).__name__}: {exc})") from None
+    _remember(target.resolve(), digest.hexdigest())
     return target
 
 

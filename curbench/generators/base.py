@@ -23,7 +23,7 @@ from curbench.errors import InvalidInputError
 
 if TYPE_CHECKING:
     from curbench.datasets.base import Dataset
-    from curbench.training import TrainingHooks
+    from curbench.generators.lifecycle import TrainingHooks
 
 CHECKPOINT_FORMAT = "curbench.generator/1"
 SAMPLE_BATCH = 1024

@@ -36,7 +36,7 @@ from curbench.generators.mlp import MLPGAN
 
 if TYPE_CHECKING:
     from curbench.datasets.base import Dataset
-    from curbench.training import TrainingHooks
+    from curbench.generators.lifecycle import TrainingHooks
 
 ARCHITECTURES: dict[str, type[TorchGAN]] = {"dcgan": DCGAN, "mlp": MLPGAN}
 DATA_KINDS = ("image", "points")

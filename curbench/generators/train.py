@@ -24,8 +24,8 @@ from torch.nn.parallel import DistributedDataParallel
 from curbench.distributed import rank, world_size
 from curbench.errors import InvalidInputError
 from curbench.generators.base import label_index, read_checkpoint, write_checkpoint
+from curbench.generators.lifecycle import TrainingHooks, TrainRun, TrainStep
 from curbench.progress import progress
-from curbench.training import TrainingHooks, TrainRun, TrainStep
 
 if TYPE_CHECKING:
     from curbench.datasets.base import Dataset

@@ -49,12 +49,31 @@ class PRDCPoints:
         }
 
 
-def real_radii(reference: ReferenceStatistics, points: knn.ScreenedPoints, k: int, tie: str) -> np.ndarray:
+@dataclass(frozen=True)
+class PassObservers:
+    """Observers of the tiles of P/R/D/C's passes (:data:`curbench.knn.TileObserver`); None observes nothing.
+
+    ``real`` sees the real x real pass, which runs only when the real radii are not cached;
+    ``fake`` the fake x fake pass; ``cross`` the real (rows) x fake (columns) pass.
+    """
+
+    real: knn.TileObserver | None = None
+    fake: knn.TileObserver | None = None
+    cross: knn.TileObserver | None = None
+
+
+def real_radii(
+    reference: ReferenceStatistics,
+    points: knn.ScreenedPoints,
+    k: int,
+    tie: str,
+    observe: knn.TileObserver | None = None,
+) -> np.ndarray:
     """Cached k-NN radii of the real features (``points``: their screen) under ``tie``'s reference arithmetic."""
     arithmetic = TIE_ARITHMETIC[tie]
 
     def compute() -> dict[str, np.ndarray]:
-        return {"radii": knn.kth_neighbour_radii(points, k, arithmetic=arithmetic)}
+        return {"radii": knn.kth_neighbour_radii(points, k, arithmetic=arithmetic, observe=observe)}
 
     return reference.get("knn-radii", compute, k=k, arithmetic=arithmetic)["radii"]
 
@@ -68,17 +87,27 @@ class PRDC:
         self.device = device
         self.cache = bool(cache)
 
-    def per_point(self, real: np.ndarray | ReferenceStatistics, fake: np.ndarray) -> PRDCPoints:
+    def per_point(
+        self, real: np.ndarray | ReferenceStatistics, fake: np.ndarray, observers: PassObservers | None = None
+    ) -> PRDCPoints:
+        """Per-point outcomes; ``observers`` see the tiles of the passes (to reuse their products)."""
+        observers = observers or PassObservers()
         reference, fake = checked_inputs(
             real, fake, min_rows=self.k + 1, use_cache=self.cache, why=f"k={self.k} nearest neighbours"
         )
         arithmetic = TIE_ARITHMETIC[self.tie]
         # Each set is screened once and shared by its radii pass and the real x fake pass.
         real_points, fake_points = knn.screen_pair(reference.real, fake, self.device)
-        radii_real = real_radii(reference, real_points, self.k, self.tie)
-        radii_fake = knn.kth_neighbour_radii(fake_points, self.k, arithmetic=arithmetic)
+        radii_real = real_radii(reference, real_points, self.k, self.tie, observers.real)
+        radii_fake = knn.kth_neighbour_radii(fake_points, self.k, arithmetic=arithmetic, observe=observers.fake)
         members = knn.ball_memberships(
-            real_points, fake_points, radii_real, radii_fake, strict=self.tie == "lt", arithmetic=arithmetic
+            real_points,
+            fake_points,
+            radii_real,
+            radii_fake,
+            strict=self.tie == "lt",
+            arithmetic=arithmetic,
+            observe=observers.cross,
         )
         return PRDCPoints(members.b_in_a_balls, members.a_in_b_balls, members.a_ball_hit, self.k)
 

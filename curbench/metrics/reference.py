@@ -44,6 +44,10 @@ class ReferenceStatistics:
             return {name: np.asarray(value) for name, value in compute().items()}
         return ArrayCache(NAMESPACE).get_or_compute(self.key(kind, **params), compute)
 
+    def cached(self, kind: str, **params: object) -> dict[str, np.ndarray] | None:
+        """The cached arrays of this statistic, or None (also when caching is off)."""
+        return ArrayCache(NAMESPACE).get(self.key(kind, **params)) if self.use_cache else None
+
 
 def checked_inputs(
     real: np.ndarray | ReferenceStatistics, fake: np.ndarray, *, min_rows: int, use_cache: bool = True, why: str = ""

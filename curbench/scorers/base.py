@@ -1,4 +1,4 @@
-"""The data-stage scorer protocol and a base class that validates its inputs.
+"""A base class for data-stage scorers that validates their inputs (the contract is in curbench.plugins.contracts).
 
 A data-stage scorer is built from keyword options, fitted on the embedded set,
 and gives one score per instance; higher means more typical, i.e. kept first.
@@ -7,23 +7,12 @@ and gives one score per instance; higher means more typical, i.e. kept first.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from typing import ClassVar, Protocol, runtime_checkable
+from typing import ClassVar
 
 import numpy as np
 
 from curbench.errors import InvalidInputError
 from curbench.validation import check_features, check_labels
-
-
-@runtime_checkable
-class DataScorer(Protocol):
-    """What the runner needs from a data-stage scorer (plugins need not subclass anything)."""
-
-    stage: str
-
-    def fit(self, features: np.ndarray, labels: np.ndarray | None = None) -> DataScorer: ...
-
-    def score(self, features: np.ndarray) -> np.ndarray: ...
 
 
 class Scorer(ABC):
@@ -33,7 +22,6 @@ class Scorer(ABC):
     ``(N, D)`` float arrays.
     """
 
-    stage: ClassVar[str] = "data"
     name: ClassVar[str] = "scorer"
 
     _n_features: int | None = None

@@ -19,8 +19,8 @@ import numpy as np
 if TYPE_CHECKING:
     from curbench.config import RunConfig
     from curbench.datasets.base import Dataset
+    from curbench.generators.lifecycle import TrainingHooks
     from curbench.plugins import Registry
-    from curbench.training import TrainingHooks
 
 
 @dataclass(frozen=True)

@@ -1,13 +1,13 @@
 """Sample-time curators: change how a trained generator is sampled instead of what it is trained on.
 
-Protocol (``stage = "sample"``): built from keyword options, then
+Registered with ``stage="sample"`` (contract: curbench.plugins.contracts.SampleTimeCurator): built from keyword options, then
 ``curate(generator, n, *, seed, real) -> (samples, info)`` returns ``n`` curated
 samples and a dict of numbers (e.g. ``acceptance_rate``) for the result record.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, ClassVar, Literal
+from typing import TYPE_CHECKING, Literal
 
 import numpy as np
 from scipy.special import expit, logit
@@ -29,8 +29,6 @@ _LOG_HALF = np.log(0.5)
 
 class TruncationCurator:
     """The truncation trick: latents from a standard normal truncated to [-psi, psi] by resampling."""
-
-    stage: ClassVar[str] = "sample"
 
     def __init__(self, psi: float = 0.5) -> None:
         truncated_normal(np.random.default_rng(0), (0,), psi)  # validates psi with the same message
@@ -84,8 +82,6 @@ class DRSCurator:
     candidate with probability sigmoid(F). Fails with a clear error when
     ``max_rounds`` rounds do not yield ``n`` samples.
     """
-
-    stage: ClassVar[str] = "sample"
 
     def __init__(
         self,

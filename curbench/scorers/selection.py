@@ -9,8 +9,8 @@ from typing import Literal, get_args
 import numpy as np
 
 from curbench.errors import InvalidInputError
+from curbench.plugins.contracts import DataScorer
 from curbench.progress import progress
-from curbench.scorers.base import DataScorer
 from curbench.validation import check_features, check_labels
 
 SelectionMode = Literal["percentile", "count"]

@@ -12,7 +12,7 @@ from torch import Tensor
 
 from curbench.datasets.base import Dataset
 from curbench.generators.base import label_index
-from curbench.training import TrainingHooks
+from curbench.generators.lifecycle import TrainingHooks
 from curbench_influence.errors import InfluenceError
 from curbench_influence.recording import GENERATOR, Recording, TrainingRecorder
 from curbench_influence.replay import Replayer

@@ -11,4 +11,5 @@ def curbench_register_scorers(register):
         "influence",
         "curbench_influence.scorer:InfluenceScorer",
         "GAN influence estimation (Terashita et al.): keeps instances whose removal would worsen the metric",
+        wants_context=True,
     )

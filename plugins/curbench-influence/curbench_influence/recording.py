@@ -23,7 +23,7 @@ import torch
 from torch import Tensor, nn
 
 from curbench import hookimpl
-from curbench.training import TrainRun, TrainStep
+from curbench.generators.lifecycle import TrainRun, TrainStep
 from curbench_influence.errors import InfluenceError
 from curbench_influence.optim import OptimizerSpec, optimizer_spec, read_slots
 

@@ -4,50 +4,25 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 
 from curbench import atomic
+from curbench.bench import cells
+from curbench.bench.records import Provenance, ResultRecord, Selection, cell_id
 from curbench.cache import array_digest, key_digest
 from curbench.config import RunConfig
 from curbench.datasets.base import Dataset
 from curbench.device import resolve_device
 from curbench.errors import InvalidInputError
-from curbench.plugins import Registry, accepts_option, check_options, load_registry
-from curbench.progress import note, stage
-from curbench.records import RECORD_FILE, Provenance, ResultRecord, Selection, cell_id, is_sample_time, read_record
+from curbench.generators.lifecycle import TrainingHooks
+from curbench.plugins import Registry, ScorerRecord, check_options, load_registry
+from curbench.progress import stage
 from curbench.scorers.context import ScoringContext
-from curbench.training import TrainingHooks
 
-if TYPE_CHECKING:
-    from curbench.executors import Executor
-
-CELLS_DIR = "cells"
-GENERATORS_DIR = "generators"
-# The evaluation features of a cell are kept beside its record when small (CPU tracks), for
-# `curbench run --save-features` and `curbench metrics`.
-FEATURES_FILE = "features.npz"
 FEATURES_MAX_BYTES = 256 * 2**20
-
-
-@dataclass(frozen=True)
-class Baselines:
-    """The cells a method is compared against: all the data, and a random subset of the same size."""
-
-    full: RunConfig
-    random: RunConfig | None
-
-
-def baselines_for(config: RunConfig, *, sample_time: bool) -> Baselines:
-    """Sample-time curation is compared with the uncurated sampler, which is the full-data cell."""
-    full = config.replace(scorer="random", scorer_options={}, retention=100.0, stage="data")
-    if config.retention >= 100 or sample_time:
-        return Baselines(full=full, random=None)
-    random = config.replace(scorer="random", scorer_options={}, stage="data")
-    return Baselines(full=full, random=random)
 
 
 class CellRunner:
@@ -57,11 +32,11 @@ class CellRunner:
         self.registry = registry or load_registry()
 
     def cell_dir(self, config: RunConfig) -> Path:
-        return Path(config.output_dir) / CELLS_DIR / cell_id(config.cell())
+        return cells.cell_dir(config, self.registry)
 
     def finished(self, config: RunConfig) -> ResultRecord | None:
         """The cell's record when it has run before (and is really this cell's), else None."""
-        return read_record(self.cell_dir(config) / RECORD_FILE, config.cell())
+        return cells.finished_record(config, self.registry)
 
     def run(self, config: RunConfig) -> ResultRecord:
         directory = self.cell_dir(config)
@@ -71,8 +46,7 @@ class CellRunner:
         started = time.perf_counter()
         device = resolve_device(config.device)
         dataset = self.registry.create("dataset", config.dataset, config.dataset_options, root=config.data_root)
-        scorer = self._scorer(config, device)
-        is_curator = _is_curator(scorer)
+        is_curator = self.scorer_record(config).stage == "sample"
         spaces: dict[str, dict[str, Any]] = {}
 
         kept = np.arange(len(dataset))
@@ -91,9 +65,10 @@ class CellRunner:
             if dataset.is_image:
                 save_typicality_grid(dataset, scores, directory / "typicality.png")
 
-        from curbench.audit import audit
-        from curbench.metrics import PRDC, evaluate
-        from curbench.references import kept_reference, real_reference
+        from curbench.bench.audit import audit
+        from curbench.bench.evaluation import MetricSet
+        from curbench.bench.references import kept_reference, real_reference
+        from curbench.metrics import PRDC
         from curbench.visualize import save_grid
 
         stage("embed the reference")
@@ -103,15 +78,15 @@ class CellRunner:
         real_features = self._embed(eval_embedder, dataset, device)
         spaces["evaluation"] = _space(config.eval_embedder, eval_embedder)
         n_samples = config.samples or len(dataset)
+        evaluate = MetricSet.build(self.registry, config.metrics, k=config.k, tie=config.tie)
 
         def evaluate_sampler(generator: Any) -> dict[str, float]:
-            fake = eval_embedder.embed(generator.sample(n_samples, seed=config.seed))
-            return evaluate(real_features, fake, k=config.k, tie=config.tie, seed=config.seed)
+            return evaluate(real_features, eval_embedder.embed(generator.sample(n_samples, seed=config.seed)))
 
         generator, curve = self._train(config, dataset.subset(kept), array_digest(kept), device, evaluate_sampler)
         sampling: dict[str, float] = {}
         if is_curator:
-            samples, sampling = scorer.curate(generator, n_samples, seed=config.seed, real=dataset)
+            samples, sampling = self._scorer(config, device).curate(generator, n_samples, seed=config.seed, real=dataset)
         elif config.stage == "sample":
             samples, sampling = self._reject_by_density(config, dataset, generator, n_samples, device)
         else:
@@ -121,21 +96,21 @@ class CellRunner:
         stage("evaluate")
         fake_features = eval_embedder.embed(samples)
         if real_features.nbytes + fake_features.nbytes <= FEATURES_MAX_BYTES:
-            atomic.save_npz(directory / FEATURES_FILE, real=real_features, fake=fake_features)
+            atomic.save_npz(directory / cells.FEATURES_FILE, real=real_features, fake=fake_features)
         points = PRDC(k=config.k, tie=config.tie).per_point(real_features, fake_features)
-        metrics = evaluate(
-            real_features, fake_features, k=config.k, tie=config.tie, seed=config.seed, prdc_points=points
-        )
+        metrics = evaluate(real_features, fake_features, prdc_points=points)
         report = audit(dataset, kept, points)
         if len(kept) < len(dataset):
-            references = {"kept": kept_reference(real_features, kept, seed=config.seed, k=config.k, tie=config.tie)}
+            references = {"kept": kept_reference(evaluate, real_features, kept)}
         else:
-            references = {"real": real_reference(real_features, seed=config.seed, k=config.k, tie=config.tie)}
+            references = {"real": real_reference(evaluate, real_features, seed=config.seed)}
 
+        cell = cells.cell_of(config, self.registry)
         record = ResultRecord(
-            cell_id=cell_id(config.cell()),
-            config=config.cell(),
+            cell_id=cell_id(cell),
+            config=cell,
             metrics=metrics,
+            directions=evaluate.directions(),
             selection=Selection(
                 n_total=len(dataset),
                 n_kept=len(kept),
@@ -161,6 +136,7 @@ class CellRunner:
             ("scorer", config.scorer, config.scorer_options),
             ("generator", config.generator, config.generator_options),
             ("embedder", config.eval_embedder, config.eval_embedder_options),
+            *(("metric", name, {}) for name in config.metrics),
         ):
             record = self.registry.get(kind, name)
             check_options(record.load(), options, f"{kind} '{name}'")
@@ -170,8 +146,12 @@ class CellRunner:
             "embedder", config.eval_embedder, config.eval_embedder_options, device="cpu", weights=config.eval_weights
         )
 
+    def scorer_record(self, config: RunConfig) -> ScorerRecord:
+        record: ScorerRecord = self.registry.get("scorer", config.scorer)
+        return record
+
     def is_sample_time(self, config: RunConfig) -> bool:
-        return config.stage == "sample" or _is_curator(self._scorer(config, resolve_device(config.device)))
+        return config.stage == "sample" or self.scorer_record(config).stage == "sample"
 
     def _scorer(self, config: RunConfig, device: str) -> Any:
         return self.registry.create("scorer", config.scorer, config.scorer_options, seed=config.seed, device=device)
@@ -195,14 +175,19 @@ class CellRunner:
     def score_features(self, config: RunConfig, dataset: Dataset, features: np.ndarray, device: str) -> np.ndarray:
         from curbench.scorers.selection import score_instances
 
-        scorer = self._scorer(config, device)
-        if accepts_option(scorer.fit, "context"):
+        record = self.scorer_record(config)
+        if record.stage == "sample":
+            raise InvalidInputError(
+                f"scorer '{config.scorer}' is a sample-time curator: it curates a generator's samples and gives no "
+                f"per-instance scores; use it in `curbench run --scorer {config.scorer}`"
+            )
+        if record.wants_context:
             context = ScoringContext(
                 dataset=dataset, features=features, config=config, registry=self.registry,
                 hooks=TrainingHooks(self.registry.plugin_manager), device=device,
-                work_dir=Path(config.output_dir) / "scorers" / cell_id(config.cell()),
+                work_dir=Path(config.output_dir) / "scorers" / cells.cell_key(config, self.registry),
             )
-            return scorer.fit(features, dataset.labels, context=context).score(features)
+            return self._scorer(config, device).fit(features, dataset.labels, context=context).score(features)
         return score_instances(
             lambda: self._scorer(config, device), features, dataset.labels, per_class=_per_class(config, dataset)
         )
@@ -218,7 +203,7 @@ class CellRunner:
             options=config.generator_options, seed=config.seed,
             **({"curve": config.eval_every} if config.eval_every else {}),
         )[:16]
-        checkpoint_dir = Path(config.output_dir) / GENERATORS_DIR / training_key
+        checkpoint_dir = Path(config.output_dir) / cells.GENERATORS_DIR / training_key
         hooks = TrainingHooks(self.registry.plugin_manager)
 
         def build(options: dict[str, Any]) -> Any:
@@ -229,7 +214,7 @@ class CellRunner:
 
         if not config.eval_every:
             return fit(build(config.generator_options)), []
-        from curbench.training_curve import train_with_curve
+        from curbench.bench.training_curve import train_with_curve
 
         generator = build(config.generator_options)
         total = getattr(generator, "options", {}).get("steps")
@@ -274,46 +259,3 @@ def _space(name: str, embedder: Any) -> dict[str, Any]:
 
 def _per_class(config: RunConfig, dataset: Dataset) -> bool:
     return config.selection == "per-class" and dataset.labels is not None
-
-
-def _is_curator(scorer: Any) -> bool:
-    return getattr(scorer, "stage", "data") == "sample"
-
-
-@dataclass(frozen=True)
-class CellResults:
-    """A run's records by role ('method', 'full', 'random'), and the roles read back from earlier runs."""
-
-    records: dict[str, ResultRecord]
-    reused: frozenset[str]
-
-
-def run_with_baselines(config: RunConfig, executor: Executor | None = None) -> CellResults:
-    """The method cell plus its baselines.
-
-    Finished cells are read back without starting workers or loading any model; the
-    others run in a local process pool by default (they are independent).
-    """
-    from curbench.executors import LocalExecutor, default_workers
-    from curbench.sweep import failure_summary, role_of, run_sweep, with_baselines
-
-    runner = CellRunner()
-    method = runner.finished(config)
-    if method is None:
-        runner.validate(config)
-    sample_time = is_sample_time(method) if method is not None else runner.is_sample_time(config)
-    configs = with_baselines([config], lambda _: sample_time)
-    finished = {cell_id(c.cell()): runner.finished(c) for c in configs}
-    todo = [c for c in configs if finished[cell_id(c.cell())] is None]
-    records = [record for record in finished.values() if record is not None]
-    note(f"{len(configs)} cells ({len(records)} reused) -> {Path(config.output_dir) / CELLS_DIR}")
-    if todo:
-        if method is not None:
-            runner.validate(config)
-        result = run_sweep(todo, executor or LocalExecutor(workers=min(len(todo), default_workers())))
-        if result.failures:
-            raise failure_summary(result.failures)
-        records += result.records
-    by_role = {role_of(record.config): record for record in records}
-    reused = frozenset(role_of(record.config) for record in finished.values() if record is not None)
-    return CellResults({role: by_role[role] for role in ("method", "full", "random") if role in by_role}, reused)

@@ -9,18 +9,19 @@ left to existing engines (``concurrent.futures``, Ray); curbench only submits an
 from __future__ import annotations
 
 import concurrent.futures
-import importlib
 import multiprocessing
 import os
 import signal
 import threading
 import time
+import traceback
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from multiprocessing.managers import SyncManager
-from typing import Any, Protocol
+from typing import Any
 
-from curbench.errors import CurbenchError, InvalidInputError, PluginError
+from curbench.errors import InvalidInputError, PluginError, debug_enabled, failure_line
+from curbench.plugins.contracts import Executor
 
 
 @dataclass(frozen=True)
@@ -32,13 +33,10 @@ class Outcome:
     error: str | None = None
 
 
-class Executor(Protocol):
-    def map(self, fn: Callable[[Any], Any], items: Sequence[Any]) -> Iterator[Outcome]: ...
-
-
 def _describe(exc: BaseException) -> str:
-    text = str(exc).splitlines()[0] if str(exc) else ""
-    return text if isinstance(exc, CurbenchError) else f"{type(exc).__name__}: {text}"
+    """The failure's line; under --debug its full traceback follows (printed by the sweep, one per failed cell)."""
+    line = failure_line(exc, skip=__file__)
+    return f"{line}\n{''.join(traceback.format_exception(exc))}" if debug_enabled() else line
 
 
 def call(fn: Callable[[Any], Any], item: Any) -> tuple[Any, str | None]:
@@ -197,29 +195,8 @@ class RayExecutor:
                 ray.cancel(ref)
 
 
-EXECUTORS: dict[str, Callable[..., Executor]] = {
-    "local": LocalExecutor,
-    "serial": SerialExecutor,
-    "ray": RayExecutor,
-}
-
-
 def make_executor(name: str, workers: int | None = None, options: dict[str, Any] | None = None) -> Executor:
-    """A built-in executor by name, or any ``module:attribute`` factory taking ``workers`` and the options."""
-    options = options or {}
-    if name in EXECUTORS:
-        factory = EXECUTORS[name]
-    elif ":" in name:
-        module_name, _, attribute = name.partition(":")
-        try:
-            factory = getattr(importlib.import_module(module_name), attribute)
-        except (ImportError, AttributeError) as exc:
-            raise PluginError(f"executor '{name}' could not be imported ({exc}); check the module:attribute path") from None
-    else:
-        raise InvalidInputError(
-            f"unknown executor '{name}'; use {', '.join(EXECUTORS)} or a module:attribute factory"
-        )
-    from curbench.plugins import check_options
+    """A registered executor by name (built-ins: local, serial, ray; plugins add more)."""
+    from curbench.plugins.registry import default_registry
 
-    check_options(factory, options, f"executor '{name}'")
-    return factory(workers=workers, **options)
+    return default_registry().create("executor", name, options or {}, workers=workers)

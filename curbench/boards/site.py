@@ -15,20 +15,12 @@ from pathlib import Path
 
 import pandas as pd
 
-from curbench import findings as claims
-from curbench import generated
-from curbench.leaderboard import (
-    CURVES_DIR,
-    LEGEND,
-    RECORDS_DIR,
-    group_rows,
-    load_records,
-    results_frames,
-    spaces_lines,
-    track_suite,
-    tracks,
-)
-from curbench.tables import format_cell
+from curbench.boards import findings as claims
+from curbench.boards import generated
+from curbench.boards.check import track_suite, tracks
+from curbench.boards.render import CURVES_DIR, LEGEND, results_frames, spaces_lines
+from curbench.boards.rows import RECORDS_DIR, group_rows, load_records
+from curbench.boards.tables import format_cell
 
 INDEX = "index.html"
 STYLE_FILE, SCRIPT_FILE = "style.css", "sort.js"

@@ -15,7 +15,8 @@ from curbench import __version__, atomic
 from curbench.cache import key_digest
 
 RECORD_FILE = "result.json"
-SCHEMA_VERSION = 2
+# 3: metrics come from metric plugins, each record carries their directions; configs name their metrics and plugins.
+SCHEMA_VERSION = 3
 _TRACKED_PACKAGES = ("torch", "torchvision", "numpy", "scipy", "scikit-learn", "torch-fidelity", "pluggy")
 
 
@@ -82,8 +83,10 @@ class ResultRecord:
     sampling: dict[str, float]
     audit: dict[str, Any]
     provenance: Provenance
+    # Each metric key's direction as its plugin declares it: True higher is better, False lower, None not ranked.
+    directions: dict[str, bool | None] = field(kw_only=True)
     # Reference rows computed with the same metric code ("real": split-half data, "kept": the selected
-    # instances); see curbench.references.
+    # instances); see curbench.bench.references.
     references: dict[str, dict[str, float]] = field(default_factory=dict)
     # Training curve: one {"step", **metrics} per evaluation while training (eval_every > 0).
     curve: list[dict[str, float]] = field(default_factory=list)
@@ -102,6 +105,7 @@ class ResultRecord:
             cell_id=data["cell_id"],
             config=data["config"],
             metrics=data["metrics"],
+            directions=data["directions"],
             selection=Selection(**data["selection"]),
             sampling=data.get("sampling", {}),
             audit=data.get("audit", {}),
@@ -117,12 +121,6 @@ class ResultRecord:
         path = Path(directory) / RECORD_FILE
         atomic.write_json(path, self.to_dict())
         return path
-
-
-def is_sample_time(record: ResultRecord) -> bool:
-    """Sample-time curation keeps all training data even below 100% retention (data-stage selection never does)."""
-    config = record.config
-    return config["stage"] == "sample" or (config["retention"] < 100 and record.selection.n_kept == record.selection.n_total)
 
 
 def read_record(path: str | Path, config: dict[str, Any] | None = None) -> ResultRecord | None:

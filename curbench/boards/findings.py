@@ -16,20 +16,21 @@ from pathlib import Path
 
 import pandas as pd
 
-from curbench import generated
-from curbench.capacity import capacity_frame, gain_trend, parameters
-from curbench.leaderboard import (
-    LOWER_IS_BETTER,
+from curbench.bench.cells import Role
+from curbench.boards import generated
+from curbench.boards.capacity import capacity_frame, gain_trend, parameters
+from curbench.boards.check import tracks
+from curbench.boards.rows import (
     RECORDS_DIR,
     STEPS_TO_FULL_FID,
+    Row,
+    directions,
     generator_rows,
     group_rows,
     load_records,
-    tracks,
 )
-from curbench.rows import Row
+from curbench.boards.tables import format_cell, to_markdown
 from curbench.stats import ALPHA, mean_ci, welch_p
-from curbench.tables import format_cell, to_markdown
 
 FINDINGS_FILE = "findings.md"
 FINDINGS_TABLE = "findings.csv"
@@ -92,7 +93,7 @@ def compare(method: Row, baseline: Row, metric: str) -> tuple[str, bool | None]:
     if math.isnan(p_value):
         return f"{text} (untestable)", None
     lower = mean_ci(_values(method, metric)).mean < mean_ci(_values(baseline, metric)).mean
-    better = p_value < ALPHA and lower == (metric in LOWER_IS_BETTER)
+    better = p_value < ALPHA and lower != directions([method, baseline]).get(metric, False)
     worse = p_value < ALPHA and not better
     mark = "▲" if better else ("▼" if worse else "≈")
     return f"{text} {mark} (p = {p_value:.2g})", better
@@ -189,8 +190,8 @@ def _capacity(board: Board, claim: str, paper: str) -> Finding:
     trends = gain_trend(rows)
     parts = [f"{line.method} at {line.generator_parameters:,} generator parameters: gain {line.gain}"
              for line in frame.itertuples()]
-    parts += [trend.text + (" (the control)" if trend.method == "random subset" else "") for trend in trends]
-    selecting = [trend.grows for trend in trends if trend.method != "random subset"]
+    parts += [trend.text + (" (the control)" if trend.method == Role.RANDOM.label else "") for trend in trends]
+    selecting = [trend.grows for trend in trends if trend.method != Role.RANDOM.label]
     verdict = HOLDS if selecting and all(selecting) else FAILS
     return Finding(paper, claim, board.track, verdict, "; ".join(parts), _cells(*rows))
 

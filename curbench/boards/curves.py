@@ -11,6 +11,7 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
 from curbench import atomic
+from curbench.bench.cells import Role
 
 _FULL_COLOR, _RANDOM_COLOR, _REAL_COLOR = "black", "0.45", "tab:green"
 TRAINING_METRICS = ("fid", "precision", "recall")
@@ -34,19 +35,19 @@ def plot_metric(table: pd.DataFrame, metric: str, series_fields: Sequence[str], 
     axes = figure.subplots()
     groups = [f for f in series_fields if f in table.columns]
     # Sample-time curation keeps all training data: it has no place on a retention axis.
-    data_stage = table[table.get("compared_with", pd.Series("", index=table.index)).fillna("") != "full data"]
+    data_stage = table[table.get("compared_with", pd.Series("", index=table.index)).fillna("") != Role.FULL.value]
     dodge = 0.0  # shift each method a little so error bars at the same retention stay readable
-    for (role,), rows in data_stage.groupby(["row"], sort=True):
+    for (role,), rows in data_stage.groupby(["role"], sort=True):
         parts = rows.groupby(groups, sort=True) if groups else [((), rows)]
         for _, series in parts:
             retention, mean, half = _interval(series, metric)
-            if role == "full data":
+            if role == Role.FULL:
                 axes.axhline(mean[0], linestyle="--", color=_FULL_COLOR, label="full data (100%)")
-            elif role.startswith("real data"):
+            elif role == Role.REAL:
                 axes.axhline(mean[0], linestyle=":", color=_REAL_COLOR, label="real data (ceiling)")
-            elif role.startswith("kept data"):
+            elif role == Role.KEPT:
                 continue  # the selected data without a generator: in the tables, not on the generator curves
-            elif role == "random subset":
+            elif role == Role.RANDOM:
                 axes.fill_between(retention, mean - half, mean + half, color=_RANDOM_COLOR, alpha=0.25, linewidth=0)
                 axes.errorbar(retention, mean, yerr=half, color=_RANDOM_COLOR, marker="s", linestyle=":",
                               capsize=6, label="random subset ± 95% CI")

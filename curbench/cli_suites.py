@@ -1,4 +1,4 @@
-"""The ``curbench sweep`` and ``curbench leaderboard`` commands (registered on the app in curbench.cli)."""
+"""The suite-level commands: ``sweep``, ``submit``, ``leaderboard`` and ``report`` (registered on the app in curbench.cli)."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ OptionList = Optional[list[str]]  # noqa: UP045 - typer needs Optional at runtim
 def sweep(
     config: Annotated[Path, typer.Option("--config", help="Suite YAML: fixed run settings, a grid: of lists, a track: name.")],
     output_dir: Annotated[Optional[str], typer.Option(help="Where cells are cached (default: runs/<track>); rerun to resume.")] = None,  # noqa: UP045
-    executor: Annotated[str, typer.Option(help="'local' (process pool), 'serial', 'ray', or a module:attribute factory.")] = "local",
+    executor: Annotated[str, typer.Option(help="A registered executor: 'local' (process pool), 'serial', 'ray', or one a plugin adds.")] = "local",
     workers: Annotated[Optional[int], typer.Option(help="Parallel cells (default: GPUs if any, else CPU cores).")] = None,  # noqa: UP045
     executor_option: Annotated[OptionList, typer.Option(help="Executor option key=value, e.g. address=auto for a Ray cluster.")] = None,
     data_root: Annotated[Optional[str], typer.Option(help="Root folder of on-disk datasets (overrides the suite).")] = None,  # noqa: UP045
@@ -26,19 +26,20 @@ def sweep(
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bars.")] = False,
 ) -> None:
     """Run a suite's grid of cells plus their full-data and random baselines; finished cells are reused."""
+    from curbench.bench.cells import cell_key, is_finished, role_of
+    from curbench.bench.executors import make_executor
+    from curbench.bench.suites import load_suite
+    from curbench.bench.sweep import expand, failure_summary, run_sweep
+    from curbench.bench.sweep import publish as publish_records
     from curbench.config import parse_options
-    from curbench.executors import make_executor
     from curbench.progress import set_quiet
-    from curbench.records import cell_id
-    from curbench.sweep import expand, failure_summary, is_finished, load_suite, role_of, run_sweep
-    from curbench.sweep import publish as publish_records
 
     set_quiet(quiet)
     suite = load_suite(config)
     execution = {"output_dir": output_dir or str(Path("runs") / suite.track)}
     execution.update({k: v for k, v in (("data_root", data_root), ("device", device)) if v is not None})
     configs = expand(suite, **execution)
-    from curbench.runner import CellRunner
+    from curbench.bench.runner import CellRunner
 
     runner = CellRunner()
     for run_config in configs:
@@ -48,14 +49,14 @@ def sweep(
     if dry_run:
         for run_config in configs:
             done = "done" if is_finished(run_config) else "todo"
-            typer.echo(f"{cell_id(run_config.cell())}  {done}  {role_of(run_config):<6}  {run_config.scorer:<10}  "
+            typer.echo(f"{cell_key(run_config)}  {done}  {role_of(run_config).value:<6}  {run_config.scorer:<10}  "
                        f"retention {run_config.retention:g}  seed {run_config.seed}")
         return
     result = run_sweep(configs, make_executor(executor, workers, parse_options(executor_option, "--executor-option")))
     typer.echo(f"{len(result.records)} cells finished ({result.cached} reused), {len(result.failures)} failed, "
                f"{result.wall_time_s:.1f} s")
     if result.records:
-        from curbench.leaderboard import results_markdown, write_board
+        from curbench.boards import results_markdown, write_board
 
         board_dir = Path(execution["output_dir"]) / "board"
         write_board(board_dir, suite.track, result.records, suite)
@@ -63,13 +64,13 @@ def sweep(
         typer.echo(f"tables, CSV and curves: {board_dir}")
     if publish and result.records:
         paths = publish_records(result.records, leaderboards / suite.track / "records")
-        from curbench.leaderboard import write_track
+        from curbench.boards import write_track
 
         write_track(leaderboards, suite.track, Path(config).parent)
         typer.echo(f"published {len(paths)} records and tables to {leaderboards / suite.track}")
     if result.failures:
         for failed, error in result.failures:
-            typer.echo(f"failed {cell_id(failed.cell())}: {error}", err=True)
+            typer.echo(f"failed {cell_key(failed)}: {error}", err=True)
         raise failure_summary(result.failures)
 
 
@@ -85,9 +86,9 @@ def leaderboard(
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bars.")] = False,
 ) -> None:
     """Regenerate the leaderboard tables (Markdown + CSV + curves) and the findings page from the committed records, or --check them."""
-    from curbench import leaderboard as board
+    from curbench import boards as board
+    from curbench.bench.suites import load_suite
     from curbench.progress import set_quiet
-    from curbench.sweep import load_suite
 
     set_quiet(quiet)
     available = board.tracks(root)
@@ -95,7 +96,7 @@ def leaderboard(
     for name in selected:
         if name not in available:
             raise InvalidInputError(f"unknown track '{name}' under {root}; tracks: {', '.join(available) or 'none'}")
-    from curbench import findings as claims
+    from curbench.boards import findings as claims
 
     findings = findings or root.parent / "docs"
     differences = []
@@ -103,7 +104,7 @@ def leaderboard(
         differences += board.check(root, selected, configs, readme)
         differences += claims.check(root, findings)
         if html is not None:
-            from curbench import site
+            from curbench.boards import site
 
             differences += site.check(root, html, configs)
     else:
@@ -115,7 +116,7 @@ def leaderboard(
         for path in claims.write(root, findings):
             typer.echo(f"{path}: written")
         if html is not None:
-            from curbench import site
+            from curbench.boards import site
 
             written = site.write(root, html, configs)
             typer.echo(f"{html}: wrote the HTML site ({len(written)} files)")
@@ -138,8 +139,8 @@ def report(
     track: Annotated[str, typer.Option(help="Title of the board.")] = "report",
 ) -> None:
     """Render leaderboard tables (Markdown, CSV, curves) from any folder of result records."""
-    from curbench.leaderboard import load_records, results_markdown, write_board
-    from curbench.records import RECORD_FILE, read_record
+    from curbench.bench.records import RECORD_FILE, read_record
+    from curbench.boards import load_records, results_markdown, write_board
 
     if not directory.is_dir():
         raise InvalidInputError(f"records folder not found: {directory}; pass a sweep's output folder or a records/ folder")
@@ -152,3 +153,60 @@ def report(
     write_board(target, track, records, None)
     typer.echo(results_markdown(records))
     typer.echo(f"tables, CSV and curves: {target}")
+
+
+def submit(
+    track: Annotated[str, typer.Option(help="The existing track to join, e.g. toy (its suite is configs/<track>.yaml).")],
+    scorer: Annotated[str, typer.Option(help="The registered scorer to submit (e.g. from your plugin package).")],
+    scorer_option: Annotated[OptionList, typer.Option("--scorer-option", "--option", help="Scorer option key=value (repeatable).")] = None,
+    leaderboards: Annotated[Path, typer.Option(help="Root folder of the leaderboard tracks.")] = Path("leaderboards"),
+    configs: Annotated[Path, typer.Option(help="Folder of the suite files.")] = Path("configs"),
+    output_dir: Annotated[Optional[str], typer.Option(help="Where the new cells run (default: runs/submit-<track>).")] = None,  # noqa: UP045
+    workers: Annotated[Optional[int], typer.Option(help="Parallel cells (default: GPUs if any, else CPU cores).")] = None,  # noqa: UP045
+    device: Annotated[Optional[str], typer.Option(help="auto, cpu, cuda or cuda:N (default: auto).")] = None,  # noqa: UP045
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bars.")] = False,
+) -> None:
+    """Run a new scorer on an existing track's grid, reusing the track's committed records for everything else.
+
+    Writes only the new cells' records into leaderboards/<track>/records/ and regenerates the track's
+    tables: commit both in a pull request.
+    """
+    from curbench.bench.cells import cell_key, cell_of, finished_record
+    from curbench.bench.executors import LocalExecutor, default_workers
+    from curbench.bench.records import read_record
+    from curbench.bench.runner import CellRunner
+    from curbench.bench.suites import load_suite
+    from curbench.bench.sweep import expand, failure_summary, publish, run_sweep
+    from curbench.boards import RECORDS_DIR, write_track
+    from curbench.config import parse_options
+    from curbench.progress import set_quiet
+
+    set_quiet(quiet)
+    suite_path = configs / f"{track}.yaml"
+    if not suite_path.is_file():
+        raise InvalidInputError(f"track '{track}' has no suite {suite_path}; pick one of the tracks under {configs}/")
+    suite = load_suite(suite_path)
+    overrides = {"scorer": [scorer], **({"scorer_options": [parse_options(scorer_option, "--scorer-option")]} if scorer_option else {})}
+    execution = {"output_dir": output_dir or str(Path("runs") / f"submit-{suite.track}")}
+    if device is not None:
+        execution["device"] = device
+    configs_to_run = expand(suite, overrides=overrides, **execution)
+    runner = CellRunner()
+    for run_config in configs_to_run:
+        runner.validate(run_config)
+    records_dir = leaderboards / suite.track / RECORDS_DIR
+    # The committed records are a read-only cache: a cell found there (same id, same config) is not rerun.
+    keys = [cell_key(c) for c in configs_to_run]
+    committed = {key: read_record(records_dir / f"{key}.json", cell_of(c)) for key, c in zip(keys, configs_to_run, strict=True)}
+    todo = [c for key, c in zip(keys, configs_to_run, strict=True) if committed[key] is None and finished_record(c) is None]
+    typer.echo(f"submit {scorer} to {suite.track}: {len(configs_to_run)} cells, "
+               f"{sum(r is not None for r in committed.values())} reused from {records_dir}, {len(todo)} to run")
+    if todo:
+        result = run_sweep(todo, LocalExecutor(workers=min(len(todo), workers or default_workers())))
+        if result.failures:
+            raise failure_summary(result.failures)
+    new = [finished_record(c) for key, c in zip(keys, configs_to_run, strict=True) if committed[key] is None]
+    paths = publish([r for r in new if r is not None], records_dir)
+    write_track(leaderboards, suite.track, configs)
+    typer.echo(f"wrote {len(paths)} new records to {records_dir} and regenerated {leaderboards / suite.track}; "
+               "commit both for review")

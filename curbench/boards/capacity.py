@@ -19,11 +19,12 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
+from curbench.bench.cells import Role
+from curbench.boards.tables import format_cell
 from curbench.stats import ALPHA, mean_ci, welch_p
-from curbench.tables import format_cell
 
 if TYPE_CHECKING:
-    from curbench.rows import Row
+    from curbench.boards.rows import Row
     from curbench.stats import Interval
 
 
@@ -42,7 +43,7 @@ def parameters(row: Row) -> int:
 
 
 def _label(row: Row) -> str:
-    return "random subset" if row.role == "random" else str(row.config["scorer"])
+    return Role.RANDOM.label if row.role is Role.RANDOM else str(row.config["scorer"])
 
 
 @dataclass(frozen=True)
@@ -60,11 +61,11 @@ class Gain:
 
 def gains(rows: Sequence[Row]) -> list[Gain]:
     """Per generator configuration with a full-data row, the paired FID gain of every other generator row."""
-    full_rows = {_generator_key(row.config): row for row in rows if row.role == "full"}
+    full_rows = {_generator_key(row.config): row for row in rows if row.role is Role.FULL}
     result = []
     for row in rows:
         full = full_rows.get(_generator_key(row.config))
-        if row.role not in ("random", "method") or full is None:
+        if row.role not in (Role.RANDOM, Role.METHOD) or full is None:
             continue
         full_fid, row_fid = _fid_by_seed(full), _fid_by_seed(row)
         paired = tuple(full_fid[s] - row_fid[s] for s in sorted(row_fid) if s in full_fid)

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from curbench.metrics import evaluate
+from curbench.bench.evaluation import MetricSet
 
 SPLIT_STREAM = 5  # the half-split draws from its own stream of the cell's seed
 
@@ -28,12 +28,12 @@ def split_half(n: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
     return np.sort(order[: n // 2]), np.sort(order[n // 2 :])
 
 
-def real_reference(features: np.ndarray, *, seed: int, k: int, tie: str) -> dict[str, float]:
-    """Metrics of one half of the real data (as 'fake') against the other half (as reference)."""
+def real_reference(evaluate: MetricSet, features: np.ndarray, *, seed: int) -> dict[str, float]:
+    """The cell's metrics of one half of the real data (as 'fake') against the other half (as reference)."""
     candidate, reference = split_half(len(features), seed)
-    return evaluate(features[reference], features[candidate], k=k, tie=tie, seed=seed, cache=False)
+    return evaluate(features[reference], features[candidate], cache=False)
 
 
-def kept_reference(features: np.ndarray, kept: np.ndarray, *, seed: int, k: int, tie: str) -> dict[str, float]:
-    """Metrics of the kept real instances against all of them."""
-    return evaluate(features, features[kept], k=k, tie=tie, seed=seed)
+def kept_reference(evaluate: MetricSet, features: np.ndarray, kept: np.ndarray) -> dict[str, float]:
+    """The cell's metrics of the kept real instances against all of them."""
+    return evaluate(features, features[kept])

@@ -1,0 +1,153 @@
+"""Cells and their roles: what a method is compared with, and where a cell lives on disk.
+
+Every other layer (runner, sweep, leaderboards, reports, curves) asks this module
+which role a cell plays and which cells are its baselines; none matches on labels.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from enum import Enum
+from pathlib import Path
+from typing import Any
+
+from curbench.bench.records import RECORD_FILE, ResultRecord, cell_id, read_record
+from curbench.config import RunConfig
+from curbench.plugins import Kind, Registry
+from curbench.plugins.registry import default_registry
+
+CELLS_DIR = "cells"
+GENERATORS_DIR = "generators"
+# The evaluation features of a cell are kept beside its record when small (CPU tracks), for
+# `curbench run --save-features` and `curbench metrics`.
+FEATURES_FILE = "features.npz"
+
+
+class Role(str, Enum):
+    """What a row of a board is: a curation method, one of its baselines, or a reference without a generator."""
+
+    METHOD = "method"
+    FULL = "full"  # the generator trained on all the data
+    RANDOM = "random"  # the generator trained on a random subset of the method's size
+    REAL = "real"  # real data against real data (split half): the ceiling
+    KEPT = "kept"  # the kept instances themselves against the full data: the subset with no generator
+
+    @property
+    def label(self) -> str:
+        return _LABELS[self]
+
+    def __str__(self) -> str:
+        return self.value
+
+
+_LABELS = {
+    Role.METHOD: "method",
+    Role.FULL: "full data",
+    Role.RANDOM: "random subset",
+    Role.REAL: "real data (split half)",
+    Role.KEPT: "kept data, no generator",
+}
+GENERATOR_ROLES = frozenset({Role.FULL, Role.RANDOM, Role.METHOD})
+REFERENCE_ROLES = frozenset({Role.REAL, Role.KEPT})
+
+
+def role_of(config: Mapping[str, Any] | RunConfig) -> Role:
+    """FULL = random scorer keeping everything, RANDOM = random subset, else METHOD."""
+    cell = config.cell() if isinstance(config, RunConfig) else config
+    if cell["scorer"] == "random" and cell["stage"] == "data":
+        return Role.FULL if cell["retention"] >= 100 else Role.RANDOM
+    return Role.METHOD
+
+
+def config_of(cell: Mapping[str, Any]) -> RunConfig:
+    """The RunConfig of a record's hashed config (which also names the plugins that produced it)."""
+    return RunConfig(**{key: value for key, value in cell.items() if key != "plugins"})
+
+
+def record_is_sample_time(record: ResultRecord) -> bool:
+    """Sample-time curation keeps all training data even below 100% retention (data-stage selection never does)."""
+    config = record.config
+    return config["stage"] == "sample" or (config["retention"] < 100 and record.selection.n_kept == record.selection.n_total)
+
+
+@dataclass(frozen=True)
+class Baselines:
+    """The cells a method is compared against: all the data, and a random subset of the same size."""
+
+    full: RunConfig
+    random: RunConfig | None
+
+    @property
+    def compared_with(self) -> RunConfig:
+        """A data-stage method is judged against the random subset; sample-time curation against the full-data sampler."""
+        return self.random or self.full
+
+
+def baselines_for(config: RunConfig, *, sample_time: bool) -> Baselines:
+    """Sample-time curation is compared with the uncurated sampler, which is the full-data cell."""
+    full = config.replace(scorer="random", scorer_options={}, retention=100.0, stage="data")
+    if config.retention >= 100 or sample_time:
+        return Baselines(full=full, random=None)
+    random = config.replace(scorer="random", scorer_options={}, stage="data")
+    return Baselines(full=full, random=random)
+
+
+def with_baselines(configs: Sequence[RunConfig], is_sample_time: Callable[[RunConfig], bool]) -> list[RunConfig]:
+    """Each config followed by its full-data and (for data-stage methods) random baseline, deduplicated by cell id."""
+    cells: dict[str, RunConfig] = {}
+    for config in configs:
+        group = [config]
+        if config.baselines:
+            baselines = baselines_for(config, sample_time=is_sample_time(config))
+            group += [baselines.full] + ([baselines.random] if baselines.random is not None else [])
+        for member in group:
+            cells.setdefault(cell_key(member), member)
+    return list(cells.values())
+
+
+def cell_dir(config: RunConfig, registry: Registry | None = None) -> Path:
+    return Path(config.output_dir) / CELLS_DIR / cell_key(config, registry)
+
+
+def finished_record(config: RunConfig, registry: Registry | None = None) -> ResultRecord | None:
+    """The cell's record when it has run before (and is really this cell's, with these plugins), else None."""
+    return read_record(cell_dir(config, registry) / RECORD_FILE, cell_of(config, registry))
+
+
+def is_finished(config: RunConfig) -> bool:
+    return finished_record(config) is not None
+
+
+def components(config: RunConfig) -> list[tuple[Kind, str]]:
+    """Every registered component a cell uses, as (kind, name)."""
+    used: list[tuple[Kind, str]] = [("dataset", config.dataset), ("scorer", config.scorer), ("generator", config.generator)]
+    if config.retention < 100 or config.stage == "sample":
+        used.append(("embedder", config.embedder))
+    used.append(("embedder", config.eval_embedder))
+    used += [("metric", name) for name in config.metrics]
+    return list(dict.fromkeys(used))
+
+
+def plugin_identity(config: RunConfig, registry: Registry | None = None) -> dict[str, dict[str, str]]:
+    """``{"kind:name": {distribution, version, code_version}}`` of the third-party and versioned components a cell uses.
+
+    Part of the cell's hashed configuration: upgrading a plugin, or bumping a component's
+    ``code_version``, names a new cell, so stale results are never reused.
+    """
+    registry = registry or default_registry()
+    found = {}
+    for kind, name in components(config):
+        identity = registry.get(kind, name).identity()
+        if identity:
+            found[f"{kind}:{name}"] = identity
+    return found
+
+
+def cell_of(config: RunConfig, registry: Registry | None = None) -> dict[str, Any]:
+    """The hashed description of a cell: its result-determining settings and the identity of its plugins."""
+    return {**config.cell(), "plugins": plugin_identity(config, registry)}
+
+
+def cell_key(config: RunConfig, registry: Registry | None = None) -> str:
+    return cell_id(cell_of(config, registry))

@@ -1,0 +1,93 @@
+"""The metrics of a cell: the registered metric plugins it names, run on real and generated features.
+
+Each metric's record declares the keys it produces and their direction
+(``higher_is_better``); every number a metric returns must be one of those keys and
+finite. Built-in metrics share the real side's cached statistics; a third party's
+metric receives plain arrays.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from curbench.errors import PluginError
+from curbench.metrics import PRDC, PRDCPoints, checked_inputs
+from curbench.plugins import MetricRecord, Registry
+
+COUNT_KEYS = {"n_real": None, "n_fake": None}  # how many points each side had: reported, never ranked
+
+
+@dataclass(frozen=True)
+class MetricSet:
+    """The metrics one cell computes, built once with the cell's neighbourhood settings."""
+
+    records: tuple[MetricRecord, ...]
+    components: tuple[Any, ...]
+
+    @classmethod
+    def build(cls, registry: Registry, names: Sequence[str], *, k: int, tie: str, cache: bool = True) -> MetricSet:
+        records = tuple(registry.get("metric", name) for name in names)
+        components = tuple(record.create({}, k=k, tie=tie, cache=cache) for record in records)
+        return cls(records, components)
+
+    def directions(self) -> dict[str, bool | None]:
+        """Every output key -> True (higher is better), False (lower is better) or None (not ranked)."""
+        found: dict[str, bool | None] = {}
+        for record in self.records:
+            found.update(record.higher_is_better)
+        return {**found, **COUNT_KEYS}
+
+
+    @property
+    def neighbourhood(self) -> int:
+        """Rows the inputs need: more than the largest k of a k-NN metric."""
+        return max([getattr(c, "k", 1) for c in self.components] + [1]) + 1
+
+    def __call__(
+        self, real: np.ndarray, fake: np.ndarray, *, cache: bool = True, prdc_points: PRDCPoints | None = None
+    ) -> dict[str, float]:
+        """All metrics of ``fake`` against ``real``; ``prdc_points`` reuses per-point P/R/D/C computed for the audit."""
+        reference, fake = checked_inputs(real, fake, min_rows=self.neighbourhood, use_cache=cache, why="the metrics")
+        result: dict[str, float] = {}
+        for record, metric in zip(self.records, self.components, strict=True):
+            if isinstance(metric, PRDC) and prdc_points is not None:
+                values = prdc_points.metrics()
+            else:
+                values = metric(reference if record.is_core else reference.real, fake)
+            result.update(_checked(record, values))
+        result.update(n_real=len(reference.real), n_fake=len(fake))
+        return result
+
+
+def _checked(record: MetricRecord, values: Any) -> dict[str, float]:
+    declared = record.higher_is_better
+    if not hasattr(values, "items"):
+        raise PluginError(f"{record.where()} returned {type(values).__name__}, not a mapping of its keys to numbers")
+    checked = {}
+    for key, value in values.items():
+        if key not in declared:
+            raise PluginError(
+                f"{record.where()} returned key '{key}', which its registration does not declare "
+                f"(declared: {', '.join(declared)}); add it to higher_is_better"
+            )
+        try:
+            number = float(value)
+        except (TypeError, ValueError):
+            raise PluginError(f"{record.where()} returned a non-number for '{key}': {value!r}") from None
+        if not math.isfinite(number):
+            raise PluginError(
+                f"{record.where()} returned {number} for '{key}': the features may be degenerate or too large "
+                "for its arithmetic; check the embedder's output"
+            )
+        checked[key] = number
+    return checked
+
+
+def declared_directions(registry: Registry, names: Sequence[str]) -> dict[str, bool | None]:
+    """The directions the named metrics declare, without building them (what a record of them carries)."""
+    return MetricSet(tuple(registry.get("metric", name) for name in names), ()).directions()

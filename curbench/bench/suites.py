@@ -1,0 +1,89 @@
+"""Benchmark suites: a YAML grid over run settings, expanded into cells.
+
+A suite file holds fixed :class:`~curbench.config.RunConfig` fields (same keys as
+``curbench run --config``), a ``grid:`` of lists over RunConfig fields, and a few
+suite keys (``track``, ``description``, ``gpu``, ``ci_slice``).
+"""
+
+from __future__ import annotations
+
+import itertools
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from curbench.config import RUN_FIELDS, RunConfig, check_keys, fitted_defaults, load_yaml
+from curbench.errors import InvalidInputError
+
+SUITE_FIELDS = ("track", "description", "gpu", "grid", "ci_slice")
+TRACK_NAME = re.compile(r"[A-Za-z0-9_-][A-Za-z0-9._-]*")  # a folder under leaderboards/, never a path
+
+
+@dataclass(frozen=True)
+class Suite:
+    """A parsed suite file: the grid, the fixed settings, and what the leaderboard needs to know."""
+
+    track: str
+    grid: dict[str, list[Any]]
+    fixed: dict[str, Any]
+    description: str = ""
+    gpu: bool = False
+    ci_slice: dict[str, Any] = field(default_factory=dict)
+    path: str = ""
+
+
+def load_suite(path: str | Path) -> Suite:
+    values = load_yaml(path)
+    check_keys(values, SUITE_FIELDS + RUN_FIELDS, str(path))
+    grid = values.pop("grid", None) or {}
+    if not isinstance(grid, dict):
+        raise InvalidInputError(f"'grid' in {path} must map RunConfig fields to lists, e.g. grid: {{seed: [0, 1, 2]}}")
+    check_keys(grid, RUN_FIELDS, f"the grid of {path}")
+    for key, choices in grid.items():
+        if not isinstance(choices, list) or not choices:
+            raise InvalidInputError(f"grid entry '{key}' in {path} must be a non-empty list, e.g. {key}: [{choices!r}]")
+    ci_slice = values.pop("ci_slice", None) or {}
+    check_keys(ci_slice, RUN_FIELDS, f"the ci_slice of {path}")
+    track = str(values.pop("track", Path(path).stem))
+    if not TRACK_NAME.fullmatch(track):
+        raise InvalidInputError(
+            f"track name {track!r} in {path} must be letters, digits, '.', '_' or '-' (no path); e.g. track: my-track"
+        )
+    suite = Suite(
+        track=track,
+        description=str(values.pop("description", "")),
+        gpu=bool(values.pop("gpu", False)),
+        grid=grid,
+        fixed=values,
+        ci_slice=ci_slice,
+        path=str(path),
+    )
+    suite_configs(suite)  # validates every field value now rather than mid-sweep
+    return suite
+
+
+def _product(grid: dict[str, list[Any]]) -> Iterable[dict[str, Any]]:
+    keys = list(grid)
+    for values in itertools.product(*(grid[key] for key in keys)):
+        yield dict(zip(keys, values, strict=True))
+
+
+def suite_configs(suite: Suite, overrides: dict[str, Any] | None = None) -> list[RunConfig]:
+    """The grid's method cells, without baselines; ``overrides`` replace grid lists (list) or fix fields (scalar)."""
+    grid = dict(suite.grid)
+    fixed = dict(suite.fixed)
+    for key, value in (overrides or {}).items():
+        if isinstance(value, list):
+            grid[key] = value
+        else:
+            grid.pop(key, None)
+            fixed[key] = value
+    configs = []
+    for choice in _product(grid):
+        try:
+            configs.append(RunConfig(**fitted_defaults({**fixed, **choice})))
+        except TypeError as exc:
+            raise InvalidInputError(f"invalid cell in suite {suite.path or suite.track}: {exc}") from None
+    return configs

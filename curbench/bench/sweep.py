@@ -1,0 +1,186 @@
+"""Sweeps: a suite's cells plus their baselines, run through an executor; finished cells are reused.
+
+Expansion adds each cell's full-data and random-subset baselines (same seed) and drops
+duplicates by cell id (see :mod:`curbench.bench.cells`).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+import json
+import time
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from curbench import atomic, progress
+from curbench.bench import cells
+from curbench.bench.cells import Role, role_of, with_baselines
+from curbench.bench.executors import Executor, LocalExecutor, Outcome, default_workers
+from curbench.bench.records import ResultRecord
+from curbench.bench.runner import CellRunner
+from curbench.bench.suites import Suite, suite_configs
+from curbench.config import RunConfig
+from curbench.errors import CurbenchError
+from curbench.progress import note
+
+DETECTION_FILE = "detection.json"
+GROUND_TRUTH_GROUP = "corrupted"  # the 0/1 group that datasets with injected corruptions carry
+
+
+def expand(
+    suite: Suite,
+    *,
+    overrides: dict[str, Any] | None = None,
+    is_sample_time: Callable[[RunConfig], bool] | None = None,
+    **execution: Any,
+) -> list[RunConfig]:
+    """Every cell to run: grid x baselines. ``execution`` sets fields left out of the hash (output_dir, device)."""
+    if is_sample_time is None:
+        is_sample_time = _runner().is_sample_time
+    configs = [config.replace(**execution) for config in suite_configs(suite, overrides)]
+    return with_baselines(configs, is_sample_time)
+
+
+@functools.cache
+def _runner() -> CellRunner:
+    """One CellRunner per process: the registry is read once, not per cell."""
+    return CellRunner()
+
+
+def run_cell(config: dict[str, Any]) -> dict[str, Any]:
+    """Run one cell (a RunConfig as a dict, picklable for any executor); the record as a dict.
+
+    On datasets with known corruptions, also scores how well the cell's scorer finds
+    them and caches that beside the record (see :func:`detection_for`).
+    """
+    run_config = RunConfig(**config)
+    with progress.cell(cell_label(run_config)):
+        record = _runner().run(run_config)
+        detection = detection_for(run_config)
+    if detection is not None:
+        record.audit = {**record.audit, "detection": detection}
+    return record.to_dict()
+
+
+def detection_for(config: RunConfig) -> dict[str, float] | None:
+    """AUROC / precision@k of the cell's scores at flagging corrupted items, cached in the cell directory.
+
+    None for cells that select nothing (full data, sample-time curation) or whose dataset has no
+    ``corrupted`` group. Scores are the ones the selection uses (per class when selection is per class).
+    """
+    from curbench.bench.groundtruth import detection_scores
+    from curbench.device import resolve_device
+
+    runner = _runner()
+    path = runner.cell_dir(config) / DETECTION_FILE
+    if path.is_file():
+        return json.loads(path.read_text())
+    if config.stage != "data" or config.retention >= 100 or runner.is_sample_time(config):
+        return None
+    dataset = runner.registry.create("dataset", config.dataset, config.dataset_options, root=config.data_root)
+    if GROUND_TRUTH_GROUP not in dataset.groups:
+        return None
+    scores = runner.scores(config, dataset, resolve_device(config.device))
+    detection = detection_scores(scores, dataset.groups[GROUND_TRUTH_GROUP])
+    atomic.write_json(path, detection)
+    return detection
+
+
+class Interrupted(CurbenchError):
+    """Ctrl-C during a sweep: not a failure of any cell."""
+
+    exit_code = 130
+
+
+@dataclass
+class SweepResult:
+    records: list[ResultRecord]
+    failures: list[tuple[RunConfig, str]]
+    cached: int
+    wall_time_s: float
+
+
+def cell_label(config: RunConfig) -> str:
+    """How progress names a cell: id, scorer, retention and seed."""
+    return f"{cells.cell_key(config)} {config.scorer} {config.retention:g}% seed {config.seed}"
+
+
+def run_sweep(configs: Sequence[RunConfig], executor: Executor) -> SweepResult:
+    """Run every cell through ``executor``; finished cells are read back by the runner, failures are collected."""
+    started = time.perf_counter()
+    cached = sum(cells.is_finished(config) for config in configs)
+    payloads = [dataclasses.asdict(config) for config in configs]
+    records, failures = [], []
+    outcome: Outcome
+    try:
+        with progress.SweepDisplay(len(payloads), cached, lambda: getattr(executor, "status", None)) as display:
+            for outcome in executor.map(run_cell, payloads):
+                display.finished(cell_label(RunConfig(**outcome.item)), outcome.error)
+                if outcome.error is None:
+                    records.append(ResultRecord.from_dict(outcome.result))
+                else:
+                    failures.append((RunConfig(**outcome.item), outcome.error))
+    except KeyboardInterrupt:
+        raise Interrupted(
+            f"interrupted; {len(records)} of {len(payloads)} cells finished and are kept; "
+            "rerun the same command to resume"
+        ) from None
+    return SweepResult(records, failures, cached, time.perf_counter() - started)
+
+
+def publish(records: Iterable[ResultRecord], records_dir: str | Path) -> list[Path]:
+    """Copy records into a track's ``records/`` folder, one ``<cell_id>.json`` each (commit-ready)."""
+    paths = []
+    for record in records:
+        path = Path(records_dir) / f"{record.cell_id}.json"
+        atomic.write_json(path, record.to_dict())
+        paths.append(path)
+    return paths
+
+
+def failure_summary(failures: Sequence[tuple[RunConfig, str]]) -> CurbenchError:
+    first_config, first_error = failures[0]
+    return CurbenchError(
+        f"{len(failures)} cell(s) failed, first {cells.cell_key(first_config)} ({first_config.scorer}, "
+        f"retention {first_config.retention:g}, seed {first_config.seed}): {first_error}; fix it and rerun "
+        "the sweep (finished cells are reused)"
+    )
+
+
+@dataclass(frozen=True)
+class CellResults:
+    """A run's records by role (method, full, random), and the roles read back from earlier runs."""
+
+    records: dict[Role, ResultRecord]
+    reused: frozenset[Role]
+
+
+def run_with_baselines(config: RunConfig, executor: Executor | None = None) -> CellResults:
+    """The method cell plus its baselines.
+
+    Finished cells are read back without starting workers or loading any model; the
+    others run in a local process pool by default (they are independent).
+    """
+    runner = _runner()
+    method = runner.finished(config)
+    if method is None:
+        runner.validate(config)
+    sample_time = cells.record_is_sample_time(method) if method is not None else runner.is_sample_time(config)
+    configs = with_baselines([config], lambda _: sample_time)
+    finished = {cells.cell_key(c): runner.finished(c) for c in configs}
+    todo = [c for c in configs if finished[cells.cell_key(c)] is None]
+    records = [record for record in finished.values() if record is not None]
+    note(f"{len(configs)} cells ({len(records)} reused) -> {Path(config.output_dir) / cells.CELLS_DIR}")
+    if todo:
+        if method is not None:
+            runner.validate(config)
+        result = run_sweep(todo, executor or LocalExecutor(workers=min(len(todo), default_workers())))
+        if result.failures:
+            raise failure_summary(result.failures)
+        records += result.records
+    by_role = {role_of(record.config): record for record in records}
+    reused = frozenset(role_of(record.config) for record in finished.values() if record is not None)
+    return CellResults({role: by_role[role] for role in (Role.METHOD, Role.FULL, Role.RANDOM) if role in by_role}, reused)

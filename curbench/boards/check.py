@@ -1,0 +1,147 @@
+"""``curbench leaderboard --check``: the committed tables must be exactly what the committed records generate.
+
+Also checked: every record sits under its own cell id, holds finite numbers, and names plugin
+versions that are installed here (else its numbers cannot be reproduced with this install).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Sequence
+from pathlib import Path
+
+from curbench import atomic
+from curbench.bench.records import ResultRecord, cell_id
+from curbench.bench.suites import Suite, load_suite
+from curbench.boards.render import (
+    PAGE_FILE,
+    README_TRACK,
+    readme_section,
+    render_track,
+    with_readme_section,
+    write_board,
+)
+from curbench.boards.rows import RECORDS_DIR, load_records
+from curbench.errors import CurbenchError
+from curbench.plugins import Registry
+from curbench.plugins.registry import default_registry
+
+
+def tracks(root: str | Path) -> list[str]:
+    return sorted(p.parent.name for p in Path(root).glob(f"*/{RECORDS_DIR}") if p.is_dir())
+
+
+def track_suite(track: str, configs_dir: str | Path) -> Suite | None:
+    path = Path(configs_dir) / f"{track}.yaml"
+    return load_suite(path) if path.is_file() else None
+
+
+def record_problems(directory: str | Path, registry: Registry | None = None) -> list[str]:
+    """Records that are unreadable, misplaced, edited (id or file name not the hash of their config), hold
+    non-finite metrics, or name plugins that are not installed at the recorded version."""
+    problems = []
+    for path in sorted(Path(directory).glob("*.json")):
+        try:
+            record = ResultRecord.from_dict(json.loads(path.read_text()))
+        except (ValueError, KeyError, TypeError) as exc:
+            problems.append(f"{path}: not a valid result record ({type(exc).__name__}: {exc}); rerun its cell")
+            continue
+        expected = cell_id(record.config)
+        if record.cell_id != expected or path.stem != expected:
+            problems.append(f"{path}: cell id {record.cell_id} / file name do not match its config hash {expected}; "
+                            "records must not be edited by hand")
+        broken = sorted(name for name, value in record.metrics.items()
+                        if not isinstance(value, int | float) or isinstance(value, bool) or not math.isfinite(value))
+        if not record.metrics or broken:
+            what = f"non-numeric or non-finite metrics ({', '.join(broken)})" if broken else "no metrics"
+            problems.append(f"{path}: {what}; rerun the cell instead of editing its record")
+        problems += [f"{path}: {problem}" for problem in plugin_problems(record, registry or default_registry())]
+    return problems
+
+
+def plugin_problems(record: ResultRecord, registry: Registry) -> list[str]:
+    """The record's plugins that are missing here or installed at another version."""
+    problems = []
+    for component, recorded in record.config.get("plugins", {}).items():
+        kind, _, name = component.partition(":")
+        try:
+            installed = registry.get(kind, name).identity()  # type: ignore[arg-type]
+        except CurbenchError:
+            problems.append(f"{component} from {recorded.get('distribution', 'curbench')} is not installed; "
+                            f"pip install {recorded.get('distribution', 'it')}=={recorded.get('version', '')}")
+            continue
+        if installed != recorded:
+            problems.append(f"{component} was recorded as {recorded} but is installed as {installed}; install the "
+                            "recorded version, or rerun the track's sweep with --publish")
+    return problems
+
+def generated_files(root: str | Path, track: str, configs_dir: str | Path = "configs") -> dict[Path, str]:
+    directory = Path(root) / track
+    records = load_records(directory / RECORDS_DIR)
+    files = render_track(track, records, track_suite(track, configs_dir))
+    return {directory / name: text for name, text in files.items()}
+
+
+def write_track(root: str | Path, track: str, configs_dir: str | Path = "configs") -> list[Path]:
+    """Regenerate a track's tables and curves from its records."""
+    records = load_records(Path(root) / track / RECORDS_DIR)
+    return write_board(Path(root) / track, track, records, track_suite(track, configs_dir))
+
+
+def update_readme(readme: str | Path, root: str | Path, track: str = README_TRACK) -> bool:
+    """Rewrite the README region of ``track``; False when the README has no markers for it."""
+    path = Path(readme)
+    if not path.is_file():
+        return False
+    section = readme_section(track, load_records(Path(root) / track / RECORDS_DIR))
+    updated = with_readme_section(path.read_text(), track, section)
+    if updated is None:
+        return False
+    if updated != path.read_text():
+        atomic.write_text(path, updated)
+    return True
+
+
+def _first_difference(expected: str, actual: str) -> str:
+    for line, (want, have) in enumerate(zip(expected.splitlines(), actual.splitlines(), strict=False), start=1):
+        if want != have:
+            return f"line {line}: expected {want[:80]!r}, committed {have[:80]!r}"
+    return f"expected {len(expected.splitlines())} lines, committed {len(actual.splitlines())}"
+
+
+def check(root: str | Path, selected: Sequence[str], configs_dir: str | Path = "configs", readme: str | Path | None = None) -> list[str]:
+    """One line per committed file that differs from what the records generate (empty: all up to date).
+
+    A check that would compare nothing is a difference too: no tracks, or a CPU suite whose track has no records.
+    """
+    if not selected:
+        return [f"{root}: no leaderboard tracks (no <track>/{RECORDS_DIR}/ folders); run from the repository root "
+                "or pass --root"]
+    differences = []
+    for suite_path in sorted(Path(configs_dir).glob("*.yaml")):
+        suite = load_suite(suite_path)
+        page = Path(root) / suite.track / PAGE_FILE
+        if suite.track in selected or not page.is_file() or suite.gpu:
+            continue
+        differences.append(f"{Path(root) / suite.track / RECORDS_DIR}: missing, but {page} exists; restore the "
+                           f"records or rerun `curbench sweep --config {suite_path} --publish`")
+    for track in selected:
+        differences += record_problems(Path(root) / track / RECORDS_DIR)
+        for path, text in generated_files(root, track, configs_dir).items():
+            if not path.is_file():
+                differences.append(f"{path}: missing; run `curbench leaderboard --track {track}` and commit it")
+            elif path.read_text() != text:
+                differences.append(f"{path}: differs from its records ({_first_difference(text, path.read_text())}); "
+                                   f"run `curbench leaderboard --track {track}`")
+    if readme is not None and README_TRACK in selected and Path(readme).is_file():
+        text = Path(readme).read_text()
+        section = readme_section(README_TRACK, load_records(Path(root) / README_TRACK / RECORDS_DIR))
+        updated = with_readme_section(text, README_TRACK, section)
+        if updated is not None and updated != text:
+            differences.append(f"{readme}: the {README_TRACK} leaderboard region differs from the records "
+                               f"({_first_difference(updated, text)}); run `curbench leaderboard`")
+    return differences
+
+
+# ---------------------------------------------------------------- drift

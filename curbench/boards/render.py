@@ -1,0 +1,393 @@
+"""Rendering a track: its rows as the Markdown page, CSV tables, README region and plots.
+
+Columns and their directions come from the records (each metric plugin declares
+``higher_is_better``), never from a fixed list.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from curbench import atomic
+from curbench.bench.cells import GENERATOR_ROLES, Role
+from curbench.bench.records import ResultRecord
+from curbench.bench.suites import Suite
+from curbench.boards import report
+from curbench.boards.capacity import capacity_frame, gain_trend, save_capacity_plot
+from curbench.boards.rows import (
+    REACHED_FULL_FID,
+    RECORDS_DIR,
+    STEPS_TO_FULL_FID,
+    Row,
+    directions,
+    generator_rows,
+    group_rows,
+    metric_names,
+    number,
+    varying_fields,
+)
+from curbench.boards.tables import format_cell, to_markdown
+from curbench.stats import ALPHA, CONFIDENCE, Interval, indistinguishable, mean_ci, welch_p
+
+PAGE_FILE = "leaderboard.md"
+TABLE_FILE = "leaderboard.csv"
+AUDIT_FILE = "audit.csv"
+TRAINING_FILE = "training_curve.csv"
+CURVES_DIR = "curves"
+README_TRACK = "digits"
+README_RETENTION = 50.0  # the README shows this retention (and full data); the track page shows every one
+DETECTION_COLUMNS = ("auroc", "precision_at_k")
+AUDIT_QUANTITIES = ("retention", "recall", "coverage")
+# Drift tolerance = DRIFT_SIGMAS x the pooled seed standard deviation of the metric (see docs/protocol.md).
+
+def _raw(value: Any) -> Any:
+    """A CSV cell: scalars as they are, options as JSON."""
+    return json.dumps(value, sort_keys=True) if isinstance(value, dict | list) else value
+
+
+def _show(value: Any) -> str:
+    if isinstance(value, dict):
+        return ", ".join(f"{k}={v}" for k, v in sorted(value.items())) or "—"
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return "—" if value is None else str(value)
+
+
+def _span(values: Iterable[Any]) -> str:
+    numbers = sorted({int(v) for v in values if isinstance(v, int | float) and math.isfinite(v)})
+    if not numbers:
+        return "—"
+    return str(numbers[0]) if len(numbers) == 1 else f"{numbers[0]}–{numbers[-1]}"
+
+
+
+
+def _verdict(higher_is_better: bool, method: Sequence[float], baseline: Sequence[float]) -> tuple[float, str]:
+    """Welch p-value against the baseline and a mark: ≈ indistinguishable, ▲ better, ▼ worse, '' untestable."""
+    p_value = welch_p(method, baseline)
+    same = indistinguishable(p_value)
+    if same is None:
+        return p_value, ""
+    if same:
+        return p_value, "≈"
+    better = mean_ci(method).mean < mean_ci(baseline).mean
+    return p_value, "▲" if better != higher_is_better else "▼"
+
+
+def _detection(record: ResultRecord, name: str) -> float:
+    return number(record.audit.get("detection", {}).get(name))
+
+
+def _corrupted_kept(record: ResultRecord) -> float:
+    return number(record.selection.retention_by_group.get("corrupted", {}).get("1"))
+
+
+def _pm(interval: Interval) -> str:
+    if interval.n == 0:
+        return "—"
+    if interval.n == 1:
+        return f"{format_cell(interval.mean)} (1 seed)"
+    return f"{format_cell(interval.mean)} ± {format_cell(interval.half_width)}"
+
+
+def _title(metric: str, higher_is_better: bool) -> str:
+    name = {"fid": "FID", "kid": "KID", STEPS_TO_FULL_FID: "steps to full-data FID"}.get(metric, metric)
+    return f"{name} {'↑' if higher_is_better else '↓'}"
+
+
+def results_frames(rows: Sequence[Row]) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """(Markdown frame of formatted strings, CSV frame of numbers): one line per row of the leaderboard."""
+    by_key = {row.key: row for row in rows}
+    fields = varying_fields(rows)
+    metrics = directions(rows)
+    has_detection = any("detection" in r.audit for row in rows for r in row.records)
+    has_corrupted = any(not math.isnan(v) for row in rows for v in row.values(_corrupted_kept))
+    shown, numbers = [], []
+    for row in rows:
+        baseline = by_key.get(row.baseline_key or "")
+        label = {"row": row.label}
+        md = {**label, **{f: _show(row.config.get(f)) for f in fields}}
+        csv = {**label, "role": row.role.value, **{f: _raw(row.config.get(f)) for f in fields}}
+        counts = {
+            "n_kept": _span(r.selection.n_kept for r in row.records),
+            "n_total": _span(r.selection.n_total for r in row.records),
+            "n_real": _span(r.metrics.get("n_real", r.selection.n_total) for r in row.records),
+            "n_fake": _span(r.metrics.get("n_fake") for r in row.records),
+        }
+        md["kept"] = "—" if row.role is Role.REAL else f"{counts['n_kept']}/{counts['n_total']}"
+        md["samples real/fake"] = f"{counts['n_real']}/{counts['n_fake']}"
+        md["seeds"] = str(len(row.records))
+        csv.update(counts, seeds=len(row.records), compared_with=baseline.role.value if baseline else "")
+        for metric, higher in metrics.items():
+            values = row.values(lambda r, m=metric: r.metrics.get(m))
+            interval = mean_ci(values)
+            p_value, mark = _verdict(higher, values, baseline.values(lambda r, m=metric: r.metrics.get(m))) if baseline else (math.nan, "")
+            text = _pm(interval)
+            if metric == STEPS_TO_FULL_FID and row.role in GENERATOR_ROLES:
+                reached = int(sum(v for v in row.values(lambda r: r.metrics.get(REACHED_FULL_FID)) if v == v))
+                text += f" ({reached}/{len(values)} reached)" if reached < interval.n else ""
+            md[_title(metric, higher)] = f"{text} {mark}".strip()
+            csv.update({f"{metric}_mean": interval.mean, f"{metric}_ci95": interval.half_width,
+                        f"{metric}_std": interval.std, f"{metric}_p_vs_baseline": p_value, f"{metric}_mark": mark})
+        if has_detection:
+            for name, title in zip(DETECTION_COLUMNS, ("AUROC ↑", "precision@k ↑"), strict=True):
+                interval = mean_ci(row.values(lambda r, n=name: _detection(r, n)))
+                md[title] = _pm(interval)
+                csv.update({f"{name}_mean": interval.mean, f"{name}_ci95": interval.half_width})
+            md["k of P@k"] = csv["k_detection"] = _span(_detection(r, "k") for r in row.records)
+        if has_corrupted:
+            interval = mean_ci(row.values(_corrupted_kept))
+            md["corrupted kept ↓"] = _pm(interval)
+            csv.update(corrupted_kept_mean=interval.mean, corrupted_kept_ci95=interval.half_width)
+        shown.append(md)
+        numbers.append(csv)
+    return pd.DataFrame(shown), pd.DataFrame(numbers)
+
+
+def _groupings(rows: Sequence[Row]) -> list[str]:
+    names = {g for row in rows for r in row.records for g in r.selection.retention_by_group}
+    names |= {g for row in rows for r in row.records for g in r.audit.get("max_disparity", {})}
+    return sorted(names)
+
+
+def _disparity(record: ResultRecord, grouping: str, quantity: str) -> Any:
+    return record.audit.get("max_disparity", {}).get(grouping, {}).get(quantity)
+
+
+def _per_group(record: ResultRecord, grouping: str, quantity: str) -> dict[str, float]:
+    if quantity == "retention":
+        return record.selection.retention_by_group.get(grouping, {})
+    groups = record.audit.get("per_group", {}).get(grouping, {})
+    return {group: values.get(quantity) for group, values in groups.items()}
+
+
+def audit_tables(rows: Sequence[Row]) -> tuple[list[tuple[str, pd.DataFrame]], pd.DataFrame]:
+    """Markdown sections (title, frame) per grouping, and one long CSV frame of every per-group number."""
+    fields = varying_fields(rows)
+    sections, long_rows = [], []
+    for grouping in _groupings(rows):
+        gaps = []
+        for row in rows:
+            line = {"row": row.label, **{f: _show(row.config.get(f)) for f in fields}}
+            for quantity in AUDIT_QUANTITIES:
+                interval = mean_ci(row.values(lambda r, g=grouping, q=quantity: _disparity(r, g, q)))
+                line[f"{quantity} gap"] = _pm(interval)
+                long_rows.append(_long(row, fields, grouping, "max_disparity", quantity, interval))
+            gaps.append(line)
+        sections.append((f"Largest disparity across `{grouping}` groups (max − min over groups)", pd.DataFrame(gaps)))
+        for quantity in AUDIT_QUANTITIES:
+            groups = sorted({g for row in rows for r in row.records for g in _per_group(r, grouping, quantity)}, key=_natural)
+            if not groups:
+                continue
+            wide = []
+            for row in rows:
+                line = {"row": row.label, **{f: _show(row.config.get(f)) for f in fields}}
+                for group in groups:
+                    interval = mean_ci(row.values(lambda r, gr=grouping, g=group, q=quantity: _per_group(r, gr, q).get(g)))
+                    line[group] = format_cell(interval.mean, 3)
+                    long_rows.append(_long(row, fields, grouping, group, quantity, interval))
+                wide.append(line)
+            sections.append((f"Per-group {quantity} by `{grouping}` (mean over seeds)", pd.DataFrame(wide)))
+    return sections, pd.DataFrame(long_rows)
+
+
+def _long(row: Row, fields: list[str], grouping: str, group: str, quantity: str, interval: Interval) -> dict[str, Any]:
+    return {"row": row.label, **{f: _raw(row.config.get(f)) for f in fields},
+            "grouping": grouping, "group": group, "quantity": quantity,
+            "mean": interval.mean, "ci95": interval.half_width, "seeds": interval.n}
+
+
+def _natural(text: str) -> tuple[int, Any]:
+    return (0, int(text)) if text.lstrip("-").isdigit() else (1, text)
+
+
+
+
+LEGEND = (
+    f"Values are the mean ± the half-width of the {CONFIDENCE:.0%} confidence interval over seeds "
+    "(Student t with n − 1 degrees of freedom). Marks compare a method with the random subset at the same "
+    "retention (with the full-data row for sample-time curation) by Welch's two-sided t-test at "
+    f"α = {ALPHA}: **≈** not distinguishable (p ≥ {ALPHA}), **▲** significantly better, **▼** significantly worse. "
+    "↓ lower is better, ↑ higher is better. `kept` = training instances kept / dataset size; "
+    "`samples real/fake` = reference (full dataset) and generated samples per metric evaluation. "
+    + report.KID_NOTE
+)
+
+SUBMIT_GPU = """\
+To submit a GPU result (e.g. the `cifar10` track): put the dataset under a local root, then
+
+```bash
+curbench sweep --config configs/cifar10.yaml --data-root /path/to/data --publish
+curbench leaderboard --track cifar10
+```
+
+and open a pull request with `leaderboards/cifar10/` (one record JSON per cell, with versions, git
+commit, device and wall time, plus the regenerated tables). CI runs `curbench leaderboard --check`, which
+fails if the tables do not match the records. Never edit tables or records by hand.
+"""
+
+def _header(track: str, suite: Suite | None, rows: Sequence[Row]) -> list[str]:
+    lines = [f"# `{track}` leaderboard", ""]
+    if suite is not None and suite.description:
+        lines += [suite.description.strip(), ""]
+    source = f" (suite `configs/{track}.yaml`)" if suite is not None else ""
+    n = sum(len(r.records) for r in generator_rows(rows))
+    lines += [f"Generated by `curbench leaderboard` from {n} records in `{RECORDS_DIR}/`{source}; do not edit by hand.", ""]
+    lines += spaces_lines(rows)
+    varying = set(varying_fields(rows))
+    fixed = [f"{f} `{_show(rows[0].config.get(f))}`" for f in rows[0].config if f not in varying and rows[0].config.get(f) not in (None, {})] if rows else []
+    if fixed:
+        lines += ["**Fixed settings:** " + " · ".join(fixed), ""]
+    return lines
+
+
+def _space_text(records: Sequence[ResultRecord], which: str) -> str:
+    names = sorted({r.spaces[which]["embedder"] for r in records if which in r.spaces})
+    parts = []
+    for name in names:
+        accuracy = mean_ci([r.spaces[which].get("heldout_accuracy", math.nan) for r in records
+                            if r.spaces.get(which, {}).get("embedder") == name])
+        parts.append(f"`{name}`" + (f" (held-out accuracy {accuracy.mean:.1%})" if accuracy.n else ""))
+    return ", ".join(parts)
+
+
+def spaces_lines(rows: Sequence[Row]) -> list[str]:
+    """Which feature space selected and which one measured, stated on every board."""
+    records = [r for row in rows for r in row.records]
+    selection, evaluation = _space_text(records, "selection"), _space_text(records, "evaluation")
+    if not evaluation:
+        return []
+    text = f"**Feature spaces:** selection in {selection or '— (no cell selects)'} · metrics in {evaluation}."
+    shared = {r.config["embedder"] for r in records if "selection" in r.spaces} & {r.config["eval_embedder"] for r in records}
+    if shared:
+        text += f" ⚠ `{'`, `'.join(sorted(shared))}` serves for both, so the metrics see the space the scorers selected in."
+    return [text, ""]
+
+
+def _training_curves(rows: Sequence[Row]) -> dict[str, list[list[dict[str, float]]]]:
+    """Per-seed training curves of the full-data row and of the generator rows at retention 50 (or the lowest)."""
+    with_curves = [row for row in generator_rows(rows) if any(r.curve for r in row.records)]
+    if not with_curves:
+        return {}
+    retentions = sorted({row.config["retention"] for row in with_curves if row.role is not Role.FULL})
+    shown = 50.0 if 50.0 in retentions else (retentions[0] if retentions else None)
+    fields = [f for f in varying_fields(with_curves) if f != "retention"]
+    curves = {}
+    for row in with_curves:
+        if row.role is Role.FULL or row.config["retention"] == shown:
+            label = " · ".join([row.label, *(_show(row.config.get(f)) for f in fields if row.role is Role.METHOD or f != "scorer")])
+            curves.setdefault(label, []).extend(r.curve for r in row.records if r.curve)
+    return curves
+
+
+def render_track(track: str, records: Sequence[ResultRecord], suite: Suite | None) -> dict[str, str]:
+    """The generated files of a track (relative name -> text)."""
+    rows = group_rows(records)
+    lines = _header(track, suite, rows)
+    if not rows:
+        needs = "It needs a GPU; " if suite is not None and suite.gpu else ""
+        lines += [f"**Not run yet.** {needs}no results have been recorded for this track.", "", SUBMIT_GPU]
+        empty = pd.DataFrame(columns=["row", "retention", "scorer", "seeds"])
+        return {PAGE_FILE: "\n".join(lines), TABLE_FILE: empty.to_csv(index=False), AUDIT_FILE: empty.to_csv(index=False)}
+    shown, numbers = results_frames(rows)
+    sections, audit_long = audit_tables(generator_rows(rows))
+    lines += ["## Results", "", LEGEND, "", to_markdown(shown)]
+    if sections:
+        lines += ["## Bias audit", "", "Which instances curation removed, per group, and how well the generated samples "
+                  "recall and cover each group of the real data (`audit.csv` has the intervals).", ""]
+        for title, frame in sections:
+            lines += [f"### {title}", "", to_markdown(frame)]
+    if any(row.role is Role.METHOD for row in rows):
+        lines += ["## Retention curves", "", " ".join(f"![{m}]({CURVES_DIR}/{m}.png)" for m in metric_names(rows)), ""]
+    files = {
+        TABLE_FILE: numbers.to_csv(index=False, float_format="%.6g"),
+        AUDIT_FILE: audit_long.to_csv(index=False, float_format="%.6g"),
+    }
+    capacity = capacity_frame(generator_rows(rows))
+    if not capacity.empty:
+        lines += ["## Capacity", "",
+                  "Does selection's FID gain over full data grow as the generator shrinks? Gain = FID(full data) − "
+                  "FID(row) with the same generator and seed, mean ± 95% CI over seeds; the mark is Welch's test of "
+                  "the row's FIDs against the full-data FIDs (▲ significantly better than full data).", "",
+                  to_markdown(capacity[["method", "retention", "generator_parameters", "gain", "seeds"]]), "",
+                  *[f"- {trend.text}: {'grows' if trend.grows else 'does not grow significantly'} as capacity shrinks."
+                    for trend in gain_trend(generator_rows(rows))], "",
+                  f"![capacity]({CURVES_DIR}/capacity.png)", ""]
+    training = _training_curves(rows)
+    if training:
+        from curbench.boards.curves import TRAINING_METRICS, training_curve_frame
+
+        lines += ["## Training curves", "",
+                  f"Metrics of the EMA generator every `eval_every` training steps, mean ± 95% CI over seeds "
+                  f"(`{TRAINING_FILE}` has the numbers).", "",
+                  " ".join(f"![{m}]({CURVES_DIR}/training-{m}.png)" for m in TRAINING_METRICS), ""]
+        files[TRAINING_FILE] = training_curve_frame(training).to_csv(index=False, float_format="%.6g")
+    return {PAGE_FILE: "\n".join(lines), **files}
+
+
+def readme_section(track: str, records: Sequence[ResultRecord]) -> str:
+    """What goes between the README markers: the track's results table, and how to submit a GPU result."""
+    rows = group_rows(records)
+    if any(row.config["retention"] == README_RETENTION for row in rows):
+        rows = [row for row in rows if row.config["retention"] in (100.0, README_RETENTION)]
+    lines = [f"Generated by `curbench leaderboard` from `leaderboards/{track}/{RECORDS_DIR}/` (the rows at retention "
+             f"{README_RETENTION:g}; every retention, the curves and the bias audit are on the full page: "
+             f"[`leaderboards/{track}/{PAGE_FILE}`](leaderboards/{track}/{PAGE_FILE})).", ""]
+    if rows:
+        lines += [*spaces_lines(rows), LEGEND, "", to_markdown(results_frames(rows)[0])]
+    else:
+        lines += ["**Not run yet.**", ""]
+    lines += ["**Submitting a GPU result.** " + SUBMIT_GPU]
+    return "\n".join(lines)
+
+
+def _markers(track: str) -> tuple[str, str]:
+    return f"<!-- leaderboard:{track}:start -->", f"<!-- leaderboard:{track}:end -->"
+
+
+def with_readme_section(readme: str, track: str, section: str) -> str | None:
+    """``readme`` with the text between the track's markers replaced; None when the markers are absent."""
+    start, end = _markers(track)
+    head, found, rest = readme.partition(start)
+    if not found or end not in rest:
+        return None
+    _, _, tail = rest.partition(end)
+    return f"{head}{start}\n{section.rstrip()}\n{end}{tail}"
+
+
+
+
+def write_board(directory: str | Path, track: str, records: Sequence[ResultRecord], suite: Suite | None) -> list[Path]:
+    """Write a board (page, CSV tables, curves) for ``records`` into ``directory``; returns the paths."""
+    from curbench.boards.curves import save_retention_curves, save_training_curves
+
+    directory = Path(directory)
+    paths = []
+    for name, text in render_track(track, records, suite).items():
+        atomic.write_text(directory / name, text)
+        paths.append(directory / name)
+    rows = group_rows(records)
+    curves_dir = directory / CURVES_DIR
+    if any(row.role is Role.METHOD for row in rows):
+        _, numbers = results_frames(rows)
+        series = [f for f in varying_fields(rows) if f != "retention"]
+        paths += save_retention_curves(numbers, metric_names(rows), series, curves_dir, title=track)
+    training = _training_curves(rows)
+    if training:
+        paths += save_training_curves(training, curves_dir, title=track)
+    capacity = capacity_frame(generator_rows(rows))
+    if not capacity.empty:
+        paths.append(save_capacity_plot(capacity, curves_dir / "capacity.png", title=track))
+    return paths
+
+
+def results_markdown(records: Sequence[ResultRecord]) -> str:
+    """The results table alone (with the spaces line and legend), as a sweep prints it."""
+    rows = group_rows(records)
+    return "\n".join([*spaces_lines(rows), to_markdown(results_frames(rows)[0])]) if rows else ""

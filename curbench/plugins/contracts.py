@@ -1,0 +1,105 @@
+"""What each kind of component must provide: one Protocol per kind, checked when a plugin's component loads.
+
+Plugins need not subclass anything; a component satisfies its contract when it has
+the methods below. The method signatures are documented in ``docs/plugins.md``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
+
+import numpy as np
+
+if TYPE_CHECKING:
+    from curbench.bench.executors import Outcome
+    from curbench.datasets.base import Dataset
+
+
+@runtime_checkable
+class DatasetContract(Protocol):
+    """A dataset factory returns a :class:`curbench.datasets.base.Dataset`."""
+
+    def subset(self, indices: np.ndarray) -> Any: ...
+
+
+@runtime_checkable
+class EmbedderContract(Protocol):
+    """Subclass :class:`curbench.embedders.base.Embedder` (or :class:`PretrainedEmbedder`) to get all of these."""
+
+    def fit(self, dataset: Dataset) -> Any: ...
+
+    def embed(self, images: np.ndarray) -> np.ndarray: ...
+
+    def embed_batches(self, batches: Any, total: int, desc: str = "") -> np.ndarray: ...
+
+    def fingerprint(self) -> str: ...
+
+
+@runtime_checkable
+class DataScorer(Protocol):
+    """A data-stage scorer: ``fit`` on the instances' features, then one score per instance (higher = keep)."""
+
+    def fit(self, features: np.ndarray, labels: np.ndarray | None = None) -> DataScorer: ...
+
+    def score(self, features: np.ndarray) -> np.ndarray: ...
+
+
+@runtime_checkable
+class SampleTimeCurator(Protocol):
+    """A sample-time curator: draws ``n`` curated samples from a trained generator."""
+
+    def curate(self, generator: Any, n: int, *, seed: int, real: Dataset) -> tuple[np.ndarray, dict[str, float]]: ...
+
+
+@runtime_checkable
+class GeneratorContract(Protocol):
+    """Subclass :class:`curbench.generators.contract.Generator` to get the optional methods."""
+
+    def fit(self, dataset: Dataset, *, seed: int = 0, hooks: Any = None, checkpoint_dir: Any = None) -> Any: ...
+
+    def sample(self, n: int, *, seed: int, labels: np.ndarray | None = None, latents: np.ndarray | None = None) -> np.ndarray: ...
+
+
+@runtime_checkable
+class Metric(Protocol):
+    """``metric(real, fake)``: (N, D) and (M, D) feature arrays -> the keys its record declares, as floats."""
+
+    def __call__(self, real: np.ndarray, fake: np.ndarray) -> Mapping[str, float]: ...
+
+
+@runtime_checkable
+class Executor(Protocol):
+    """Runs independent items; yields one Outcome per item as it finishes, failures included."""
+
+    def map(self, fn: Callable[[Any], Any], items: Sequence[Any]) -> Iterator[Outcome]: ...
+
+
+CONTRACTS: dict[str, type] = {
+    "dataset": DatasetContract,
+    "embedder": EmbedderContract,
+    "scorer": DataScorer,
+    "generator": GeneratorContract,
+    "metric": Metric,
+    "executor": Executor,
+}
+_MEMBERS: dict[type, tuple[str, ...]] = {
+    DatasetContract: ("subset",),
+    EmbedderContract: ("fit", "embed", "embed_batches", "fingerprint"),
+    DataScorer: ("fit", "score"),
+    SampleTimeCurator: ("curate",),
+    GeneratorContract: ("fit", "sample"),
+    Metric: ("__call__",),
+    Executor: ("map",),
+}
+
+
+def missing(contract: type, component: Any) -> list[str]:
+    """The methods of ``contract`` that ``component`` (a class or an instance) lacks, as ``name()``."""
+    if isinstance(component, type):
+        # A class's own attributes: every class is callable, but its instances only when it defines __call__.
+        has = {name for base in component.__mro__[:-1] for name, value in vars(base).items() if callable(value)}
+        has |= {name for name in _MEMBERS[contract] if name != "__call__" and callable(getattr(component, name, None))}
+    else:
+        has = {name for name in _MEMBERS[contract] if callable(getattr(component, name, None))}
+    return [f"{name}()" for name in _MEMBERS[contract] if name not in has]

@@ -1,0 +1,199 @@
+"""Typed registration records, one class per kind of component.
+
+A plugin's registration hook calls ``register(name, factory, description, **declared)``;
+``declared`` holds what the record of that kind declares about its component, so that
+nothing has to be learnt by building the component and looking at it:
+
+========== ==============================================================================
+kind       declared fields
+========== ==============================================================================
+dataset    ``modality``: "image" (default) or "points"
+embedder   ``code_version``
+scorer     ``stage``: "data" (default) or "sample" (a sample-time curator);
+           ``wants_context``: fit receives the :class:`~curbench.scorers.context.ScoringContext`
+generator  ``modality``; ``checkpoint_architecture``: the name its checkpoints are saved under
+metric     ``higher_is_better``: output key -> True, False or None (reported, not ranked)
+executor   (nothing beyond the common fields)
+========== ==============================================================================
+
+Every kind also takes ``code_version``: bump it when the component's results change,
+and the cells that used it are recomputed.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, fields
+from typing import Any, ClassVar, Literal
+
+from curbench.errors import CurbenchError, PluginError
+from curbench.plugins import contracts
+from curbench.plugins.options import accepts_option, check_options
+
+Kind = Literal["dataset", "embedder", "scorer", "generator", "metric", "executor"]
+KINDS: tuple[Kind, ...] = ("dataset", "embedder", "scorer", "generator", "metric", "executor")
+Modality = Literal["image", "points"]
+Stage = Literal["data", "sample"]
+# The distribution whose components are part of curbench itself (their identity is curbench's code).
+CORE_DISTRIBUTION = "curbench"
+
+
+@dataclass(frozen=True)
+class PluginRecord:
+    """One registered component: what it is called, who provides it, how to build it."""
+
+    kind: ClassVar[Kind]
+    name: str
+    factory: str | Callable[..., Any]
+    description: str
+    plugin: str
+    distribution: str
+    version: str
+    code_version: str | None = None
+
+    @property
+    def is_core(self) -> bool:
+        return self.distribution == CORE_DISTRIBUTION
+
+    def where(self) -> str:
+        return f"{self.kind} '{self.name}' from {self.distribution} {self.version}"
+
+    def identity(self) -> dict[str, str]:
+        """What a cell records about this component; plugin versions and code versions change the cell's id."""
+        found = {} if self.is_core else {"distribution": self.distribution, "version": self.version}
+        if self.code_version is not None:
+            found["code_version"] = self.code_version
+        return found
+
+    def load(self) -> Callable[..., Any]:
+        """Import and return the factory; import failures and broken contracts name the plugin."""
+        if callable(self.factory):
+            target: Any = self.factory
+        else:
+            module_name, _, attribute = self.factory.partition(":")
+            try:
+                target = importlib.import_module(module_name)
+                for part in attribute.split("."):
+                    target = getattr(target, part)
+            except Exception as exc:  # any failure inside third-party code
+                raise PluginError(
+                    f"{self.where()} failed to load ({type(exc).__name__}: {exc}); reinstall or upgrade that package"
+                ) from exc
+        if isinstance(target, type):
+            self.check_contract(target)
+        return target
+
+    def create(self, options: dict[str, Any] | None = None, /, **defaults: Any) -> Any:
+        """Build the component from user ``options``, rejecting names its factory does not take.
+
+        ``defaults`` (e.g. the run's device or seed) fill in options the user left
+        out, and only where the factory accepts them.
+        """
+        factory = self.load()
+        options = dict(options or {})
+        check_options(factory, options, f"{self.kind} '{self.name}'")
+        for key, value in defaults.items():
+            if key not in options and accepts_option(factory, key):
+                options[key] = value
+        try:
+            component = factory(**options)
+        except CurbenchError:
+            raise
+        except TypeError as exc:
+            raise PluginError(f"{self.where()} rejected its options ({exc})") from exc
+        self.check_contract(component)
+        return component
+
+    def check_contract(self, component: Any) -> None:
+        missing = contracts.missing(self.contract(), component)
+        if missing:
+            raise PluginError(
+                f"{self.where()} does not satisfy the {self.kind} contract: missing {', '.join(missing)}; "
+                f"see docs/plugins.md"
+            )
+
+    def contract(self) -> type:
+        return contracts.CONTRACTS[self.kind]
+
+
+@dataclass(frozen=True)
+class DatasetRecord(PluginRecord):
+    kind: ClassVar[Kind] = "dataset"
+    modality: Modality = "image"
+
+
+@dataclass(frozen=True)
+class EmbedderRecord(PluginRecord):
+    kind: ClassVar[Kind] = "embedder"
+
+
+@dataclass(frozen=True)
+class ScorerRecord(PluginRecord):
+    kind: ClassVar[Kind] = "scorer"
+    stage: Stage = "data"
+    wants_context: bool = False
+
+    def contract(self) -> type:
+        return contracts.SampleTimeCurator if self.stage == "sample" else contracts.DataScorer
+
+
+@dataclass(frozen=True)
+class GeneratorRecord(PluginRecord):
+    kind: ClassVar[Kind] = "generator"
+    modality: Modality = "image"
+    checkpoint_architecture: str | None = None
+
+
+@dataclass(frozen=True)
+class MetricRecord(PluginRecord):
+    kind: ClassVar[Kind] = "metric"
+    higher_is_better: Mapping[str, bool | None] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class ExecutorRecord(PluginRecord):
+    kind: ClassVar[Kind] = "executor"
+
+
+RECORD_TYPES: dict[Kind, type[PluginRecord]] = {
+    cls.kind: cls
+    for cls in (DatasetRecord, EmbedderRecord, ScorerRecord, GeneratorRecord, MetricRecord, ExecutorRecord)
+}
+_COMMON = {"name", "factory", "description", "plugin", "distribution", "version"}
+
+
+def make_record(kind: Kind, name: object, factory: object, description: object, source: tuple[str, str, str],
+                declared: dict[str, Any]) -> PluginRecord:
+    """The typed record for one ``register(...)`` call; a malformed call raises ValueError naming what is wrong."""
+    cls = RECORD_TYPES[kind]
+    allowed = sorted(f.name for f in fields(cls) if f.name not in _COMMON)
+    unknown = sorted(set(declared) - set(allowed))
+    if unknown:
+        raise ValueError(f"{kind} '{name}': unknown field(s) {', '.join(unknown)}; a {kind} declares {', '.join(allowed)}")
+    if not isinstance(name, str) or not name:
+        raise ValueError(f"a {kind} name must be a non-empty string, got {name!r}")
+    if not (callable(factory) or (isinstance(factory, str) and ":" in factory)):
+        raise ValueError(f"{kind} '{name}': factory must be a callable or a 'module:attribute' string, got {factory!r}")
+    _check_declared(kind, name, declared)
+    return cls(name, factory, str(description), *source, **declared)
+
+
+def _check_declared(kind: Kind, name: str, declared: dict[str, Any]) -> None:
+    choices = {"modality": ("image", "points"), "stage": ("data", "sample")}
+    for key, allowed in choices.items():
+        if key in declared and declared[key] not in allowed:
+            raise ValueError(f"{kind} '{name}': {key} must be one of {', '.join(allowed)}, got {declared[key]!r}")
+    if "wants_context" in declared and not isinstance(declared["wants_context"], bool):
+        raise ValueError(f"{kind} '{name}': wants_context must be True or False")
+    if "code_version" in declared and not isinstance(declared["code_version"], str | None):
+        raise ValueError(f"{kind} '{name}': code_version must be a string")
+    if kind == "metric":
+        directions = declared.get("higher_is_better")
+        if not isinstance(directions, Mapping) or not directions or not all(
+            isinstance(key, str) and (value is None or isinstance(value, bool)) for key, value in directions.items()
+        ):
+            raise ValueError(
+                f"metric '{name}': higher_is_better must map each output key to True, False or None, "
+                f"e.g. higher_is_better={{'{name}': False}}"
+            )

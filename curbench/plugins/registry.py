@@ -1,0 +1,179 @@
+"""Plugin discovery and the registry of components.
+
+Every component, built-in or third-party, arrives through the ``curbench``
+entry-point group. Loading an entry point imports only its registration module;
+each registered factory is a lazy ``"module:attribute"`` reference (or a callable)
+that is imported the first time the component is used.
+"""
+
+from __future__ import annotations
+
+import difflib
+import functools
+import traceback
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from importlib.metadata import EntryPoint, entry_points
+from typing import Any
+
+import pluggy
+
+from curbench import PROJECT_NAME, hookspecs
+from curbench.errors import PluginError
+from curbench.plugins.records import KINDS, Kind, PluginRecord, make_record
+
+HOOK_PREFIX = f"{PROJECT_NAME}_"
+REGISTER_HOOKS: dict[Kind, str] = {kind: f"{HOOK_PREFIX}register_{kind}s" for kind in KINDS}
+
+
+@dataclass(frozen=True)
+class BrokenPlugin:
+    """A plugin whose registration failed; listed, and fatal only to runs naming it."""
+
+    plugin: str
+    distribution: str
+    version: str
+    error: str
+    traceback: str = ""
+
+
+@dataclass
+class Registry:
+    """All registered components, keyed by (kind, name)."""
+
+    records: dict[tuple[Kind, str], PluginRecord] = field(default_factory=dict)
+    conflicts: dict[tuple[Kind, str], list[PluginRecord]] = field(default_factory=dict)
+    broken: list[BrokenPlugin] = field(default_factory=list)
+    plugin_manager: pluggy.PluginManager | None = None
+
+    def add(self, record: PluginRecord) -> None:
+        key = (record.kind, record.name)
+        if key in self.conflicts:
+            self.conflicts[key].append(record)
+        elif key in self.records:
+            self.conflicts[key] = [self.records.pop(key), record]
+        else:
+            self.records[key] = record
+
+    def names(self, kind: Kind) -> list[str]:
+        return sorted({name for k, name in (*self.records, *self.conflicts) if k == kind})
+
+    def __iter__(self) -> Iterator[PluginRecord]:
+        return iter(sorted(self.records.values(), key=lambda r: (KINDS.index(r.kind), r.name)))
+
+    def get(self, kind: Kind, name: str) -> Any:
+        """The typed record (e.g. a :class:`~curbench.plugins.records.ScorerRecord` for kind "scorer")."""
+        key = (kind, name)
+        if key in self.records:
+            return self.records[key]
+        if key in self.conflicts:
+            providers = " and ".join(f"{r.distribution} {r.version}" for r in self.conflicts[key])
+            raise PluginError(
+                f"{kind} '{name}' is registered by more than one plugin ({providers}); uninstall one of them"
+            )
+        hint = ""
+        if self.broken:
+            hint = " (plugins that failed to load: " + ", ".join(b.plugin for b in self.broken) + "; see `curbench plugins`)"
+        known = self.names(kind)
+        close = difflib.get_close_matches(name, known, n=3, cutoff=0.5)
+        suggestion = f"did you mean {', '.join(repr(c) for c in close)}? " if close else ""
+        raise PluginError(f"unknown {kind} '{name}'; {suggestion}available: {', '.join(known) or 'none'}{hint}")
+
+    def create(self, kind: Kind, name: str, options: dict[str, Any] | None = None, /, **defaults: Any) -> Any:
+        return self.get(kind, name).create(options, **defaults)
+
+
+def _distribution_of(entry_point: EntryPoint) -> tuple[str, str]:
+    dist = getattr(entry_point, "dist", None)
+    if dist is None:
+        return "unknown", "?"
+    return dist.metadata["Name"], dist.version
+
+
+def new_plugin_manager() -> pluggy.PluginManager:
+    manager = pluggy.PluginManager(PROJECT_NAME)
+    manager.add_hookspecs(hookspecs)
+    return manager
+
+
+def _unknown_hooks(manager: pluggy.PluginManager, plugin: object) -> list[str]:
+    """Hook implementations of ``plugin`` that match no hook spec (e.g. a misspelt name), as check_pending sees them."""
+    unknown = []
+    for caller in manager.get_hookcallers(plugin) or []:
+        if caller.has_spec():
+            continue
+        if any(impl.plugin is plugin and not impl.optionalhook for impl in caller.get_hookimpls()):
+            unknown.append(caller.name)
+    return sorted(unknown)
+
+
+def _misspelt(names: list[str]) -> str:
+    specs = [name for name in dir(hookspecs) if name.startswith(HOOK_PREFIX)]
+    parts = []
+    for name in names:
+        close = difflib.get_close_matches(name, specs, n=1)
+        parts.append(f"'{name}'" + (f" (did you mean '{close[0]}'?)" if close else ""))
+    return "unknown hook " + ", ".join(parts)
+
+
+@functools.cache
+def default_registry() -> Registry:
+    """The registry of the installed plugins, read once per process."""
+    return load_registry()
+
+
+def load_registry(plugin_entry_points: list[EntryPoint] | None = None) -> Registry:
+    """Discover plugins through entry points and collect what they register.
+
+    A plugin that fails to import, implements a hook that does not exist, or whose
+    registration hook raises, is kept in ``Registry.broken`` with none of its
+    components, and does not stop the others from loading.
+    """
+    manager = new_plugin_manager()
+    registry = Registry(plugin_manager=manager)
+    found = entry_points(group=PROJECT_NAME) if plugin_entry_points is None else plugin_entry_points
+    sources: dict[str, tuple[str, str]] = {}
+    for entry_point in sorted(found, key=lambda e: e.name):
+        distribution, version = _distribution_of(entry_point)
+        try:
+            plugin = entry_point.load()
+            manager.register(plugin, name=entry_point.name)
+        except Exception as exc:  # third-party import failures of any kind
+            registry.broken.append(BrokenPlugin(
+                entry_point.name, distribution, version, f"{type(exc).__name__}: {exc}", traceback.format_exc()
+            ))
+            continue
+        unknown = _unknown_hooks(manager, plugin)
+        if unknown:
+            manager.unregister(plugin)
+            registry.broken.append(BrokenPlugin(entry_point.name, distribution, version, _misspelt(unknown)))
+            continue
+        sources[entry_point.name] = (distribution, version)
+    manager.check_pending()  # every remaining implementation matches a spec
+
+    for plugin_name, (distribution, version) in sources.items():
+        collected = _registrations(manager, plugin_name, (plugin_name, distribution, version), registry)
+        for record in collected or ():
+            registry.add(record)
+    return registry
+
+
+def _registrations(
+    manager: pluggy.PluginManager, plugin_name: str, source: tuple[str, str, str], registry: Registry
+) -> list[PluginRecord] | None:
+    """Everything one plugin registers, through pluggy; None (and a broken entry) if any of its hooks raises."""
+    others = [plugin for name, plugin in manager.list_name_plugin() if name != plugin_name]
+    collected: list[PluginRecord] = []
+    for kind, hook_name in REGISTER_HOOKS.items():
+
+        def register(name: str, factory: object, description: str = "", *, _kind: Kind = kind, **declared: Any) -> None:
+            collected.append(make_record(_kind, name, factory, description, source, declared))
+
+        try:
+            manager.subset_hook_caller(hook_name, remove_plugins=others)(register=register)
+        except Exception as exc:  # a raising hook must not hide the other plugins, nor leave half its components
+            registry.broken.append(BrokenPlugin(
+                *source, f"{hook_name}: {type(exc).__name__}: {exc}", traceback.format_exc()
+            ))
+            return None
+    return collected
