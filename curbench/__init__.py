@@ -4,6 +4,8 @@ from importlib.metadata import PackageNotFoundError, version
 
 import pluggy
 
+from curbench.errors import CurbenchError, InvalidInputError
+
 PROJECT_NAME = "curbench"
 
 hookspec = pluggy.HookspecMarker(PROJECT_NAME)
@@ -14,4 +16,4 @@ try:
 except PackageNotFoundError:  # running from a source tree that is not installed
     __version__ = "0.0.0+unknown"
 
-__all__ = ["PROJECT_NAME", "__version__", "hookimpl", "hookspec"]
+__all__ = ["PROJECT_NAME", "CurbenchError", "InvalidInputError", "__version__", "hookimpl", "hookspec"]

@@ -30,13 +30,14 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
         tmp.unlink(missing_ok=True)
 
 
-def check_writable(path: str | os.PathLike, what: str) -> Path:
-    """``path`` when a file can be written there; else one line naming the problem, before any work is done."""
+def check_writable(path: str | os.PathLike, what: str, *, folder: bool = False) -> Path:
+    """``path`` when a file (with ``folder``: files in it) can be written there; else one line naming the
+    problem, so that a bad output path fails before any work is done."""
     target = Path(path)
-    if target.is_dir():
+    if not folder and target.is_dir():
         raise InvalidInputError(f"{what} {target} is a directory; pass a file path inside it, e.g. {target / 'out.npy'}")
     try:
-        probe_folder(target.parent)
+        probe_folder(target if folder else target.parent)
     except OSError as exc:
         raise InvalidInputError(f"cannot write {what} {target} ({reason(exc)}); pass a path in a writable folder") from None
     return target

@@ -21,8 +21,6 @@ from curbench.progress import warn
 
 CACHE_ENV = "CURBENCH_CACHE_DIR"
 _CHECKSUM_FIELD = "__checksum__"
-# Set once a process has warned that the cache is unusable, so the workers it starts do not repeat it.
-_WARNED_ENV = "CURBENCH_CACHE_WARNED"
 
 
 def cache_root() -> Path:
@@ -35,10 +33,8 @@ def cache_root() -> Path:
 
 def cache_unusable(exc: OSError) -> None:
     """The cache is best-effort: say once that it cannot be written, and go on without it."""
-    if not os.environ.get(_WARNED_ENV):
-        os.environ[_WARNED_ENV] = "1"
-        warn(f"cannot write the cache in {cache_root()} ({atomic.reason(exc)}); continuing without caching; "
-             f"set {CACHE_ENV} to a writable folder")
+    warn(f"cannot write the cache in {cache_root()} ({atomic.reason(exc)}); continuing without caching; "
+         f"set {CACHE_ENV} to a writable folder", key="cache-unwritable")
 
 
 def check_cache_writable() -> None:

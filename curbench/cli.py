@@ -82,6 +82,7 @@ def run(
     eval_weights: Annotated[Optional[str], typer.Option(help="Weights file of the eval embedder.")] = None,  # noqa: UP045
     samples: Annotated[Optional[int], typer.Option(help="Generated samples to evaluate (default: dataset size).")] = None,  # noqa: UP045
     eval_every: Annotated[Optional[int], typer.Option(help="Evaluate the sampler every N training steps and record the training curve (default: 0, none).")] = None,  # noqa: UP045
+    metric: Annotated[OptionList, typer.Option("--metric", help=f"Metric plugin (repeatable; default: fid, kid, prdc). Installed: {installed('metric')}.")] = None,
     k: Annotated[Optional[int], typer.Option(help="Neighbourhood size of precision/recall/density/coverage (default: 5).")] = None,  # noqa: UP045
     tie: Annotated[Optional[str], typer.Option(help="Ball membership: 'lt' (prdc, default) or 'le' (torch-fidelity).")] = None,  # noqa: UP045
     seed: Annotated[Optional[int], typer.Option(help="Seed of selection, training and sampling (default: 0).")] = None,  # noqa: UP045
@@ -98,6 +99,10 @@ def run(
     from curbench.config import build_run_config, parse_options
 
     _quiet(quiet)
+    if save_features is not None:
+        from curbench import atomic
+
+        atomic.check_writable(save_features, "--save-features", folder=True)
     flags = dict(
         dataset=dataset, dataset_options=parse_options(dataset_option, "--dataset-option"), data_root=data_root,
         embedder=embedder, embedder_options=parse_options(embedder_option, "--embedder-option"), weights=weights,
@@ -105,7 +110,7 @@ def run(
         selection=selection, selection_mode=selection_mode, generator=generator,
         generator_options=parse_options(generator_option, "--generator-option"), eval_embedder=eval_embedder,
         eval_embedder_options=parse_options(eval_embedder_option, "--eval-embedder-option"), eval_weights=eval_weights,
-        samples=samples, eval_every=eval_every, k=k, tie=tie, seed=seed, baselines=baselines, output_dir=output_dir, device=device,
+        samples=samples, eval_every=eval_every, metrics=metric, k=k, tie=tie, seed=seed, baselines=baselines, output_dir=output_dir, device=device,
     )
     run_config = build_run_config(config, flags)
     results = run_with_baselines(run_config)
@@ -180,6 +185,7 @@ def embed(
     _quiet(quiet)
     if (dataset is None) == (images is None):
         raise InvalidInputError("pass exactly one of --dataset NAME or --images IMAGES.npy")
+    atomic.check_writable(out, "--out")
     registry = load_registry()
     if images is not None:
         options = {"images": str(images), "labels": str(labels) if labels else None}
@@ -212,7 +218,7 @@ def score(
     from curbench import atomic
     from curbench.config import RunConfig, parse_options
     from curbench.plugins import load_registry
-    from curbench.scorers.selection import score_instances, select
+    from curbench.scorers.selection import check_data_scorer, score_instances, select
     from curbench.validation import check_features, check_labels, load_npy
 
     array = check_features(load_npy(features, "features"), "features")
@@ -220,13 +226,17 @@ def score(
     RunConfig(retention=retention or 100.0, selection=selection, selection_mode=selection_mode)  # validates flags
     options = parse_options(scorer_option)
     record = load_registry().get("scorer", scorer)
+    check_data_scorer(record)
+    atomic.check_writable(out, "--out")
+    kept_path = kept_out or out.with_name(out.stem + "_kept.npy")
+    if retention is not None:
+        atomic.check_writable(kept_path, "--kept-out")
     per_class = selection == "per-class" and label_array is not None
     scores = score_instances(lambda: record.create(options, seed=seed), array, label_array, per_class=per_class)
     atomic.save_npy(out, scores)
     message = f"{len(scores)} scores -> {out}"
     if retention is not None:
         kept = select(scores, retention, labels=label_array, per_class=per_class, mode=selection_mode)
-        kept_path = kept_out or out.with_name(out.stem + "_kept.npy")
         atomic.save_npy(kept_path, kept)
         message += f"; kept {len(kept)} -> {kept_path}"
     typer.echo(message)
@@ -240,19 +250,23 @@ def metrics(
     fake: Annotated[Path, typer.Argument(help="Generated features .npy.")],
     k: Annotated[int, typer.Option(help="Neighbourhood size for precision/recall/density/coverage.")] = 5,
     tie: Annotated[str, typer.Option(help="'lt' (prdc) or 'le' (torch-fidelity) ball membership.")] = "lt",
-    seed: Annotated[int, typer.Option(help="Seed of the KID subsets.")] = 0,
+    metric: Annotated[OptionList, typer.Option("--metric", help=f"Metric to compute (repeatable; default: fid, kid, prdc). Installed: {installed('metric')}.")] = None,
+    seed: Annotated[Optional[int], typer.Option(help="Seed of the KID subsets (default: 2020, torch-fidelity's).")] = None,  # noqa: UP045
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
     no_cache: Annotated[bool, typer.Option("--no-cache", help="Do not cache reference statistics.")] = False,
     quiet: QuietOpt = False,
 ) -> None:
-    """FID, KID, precision, recall, density and coverage of FAKE against REAL."""
-    from curbench.config import RunConfig
-    from curbench.metrics import evaluate
+    """Metrics of FAKE against REAL features: FID, KID, precision, recall, density and coverage by default."""
+    from curbench.bench.evaluation import MetricSet
+    from curbench.config import DEFAULT_METRICS, RunConfig
+    from curbench.plugins import load_registry
     from curbench.validation import load_npy
 
     _quiet(quiet)
-    RunConfig(k=k, tie=tie)  # validates flags
-    result = evaluate(load_npy(real, "real features"), load_npy(fake, "fake features"), k=k, tie=tie, seed=seed, cache=not no_cache)
+    names = RunConfig(k=k, tie=tie, metrics=metric or list(DEFAULT_METRICS)).metrics  # validates flags
+    seeded = {} if seed is None else {"seed": seed}
+    evaluate = MetricSet.build(load_registry(), names, k=k, tie=tie, cache=not no_cache, **seeded)
+    result = evaluate(load_npy(real, "real features"), load_npy(fake, "fake features"), cache=not no_cache)
     if as_json:
         typer.echo(json.dumps(result, indent=2, sort_keys=True))
     else:
@@ -274,22 +288,27 @@ def show(
     quiet: QuietOpt = False,
 ) -> None:
     """Draw the most and least typical training images per class under each scorer (the paper's Figure 1)."""
+    from curbench import atomic
     from curbench.bench.runner import CellRunner
     from curbench.config import RunConfig
     from curbench.device import resolve_device
+    from curbench.scorers.selection import check_data_scorer
     from curbench.visualize import save_typicality_grid
 
     _quiet(quiet)
+    atomic.check_writable(out_dir, "--out-dir", folder=True)
     runner = CellRunner()
     resolved = resolve_device(device)
     base = RunConfig(dataset=dataset, data_root=data_root, embedder=embedder, weights=weights, selection=selection, seed=seed)
-    data = runner.registry.create("dataset", dataset, root=data_root)
-    for name in scorer or ["gaussian", "ppca", "knn"]:
-        config = base.replace(scorer=name)
+    configs = [base.replace(scorer=name) for name in scorer or ["gaussian", "ppca", "knn"]]
+    for config in configs:  # every scorer is checked before the first is computed
         runner.validate(config)
-        path = out_dir / f"typicality_{dataset}_{embedder}_{name}.png"
+        check_data_scorer(runner.scorer_record(config))
+    data = runner.registry.create("dataset", dataset, root=data_root)
+    for config in configs:
+        path = out_dir / f"typicality_{dataset}_{embedder}_{config.scorer}.png"
         save_typicality_grid(data, runner.scores(config, data, resolved), path)
-        typer.echo(f"{name}: {path}")
+        typer.echo(f"{config.scorer}: {path}")
 
 
 @app.command()

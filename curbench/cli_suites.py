@@ -23,6 +23,7 @@ def sweep(
     publish: Annotated[bool, typer.Option("--publish", help="Copy the records to leaderboards/<track>/records/ and regenerate its tables.")] = False,
     leaderboards: Annotated[Path, typer.Option(help="Root folder of the leaderboard tracks.")] = Path("leaderboards"),
     dry_run: Annotated[bool, typer.Option("--dry-run", help="List the cells (with baselines) and exit.")] = False,
+    metric: Annotated[OptionList, typer.Option("--metric", help="Metric plugin for every cell (repeatable; overrides the suite's metrics:).")] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bars.")] = False,
 ) -> None:
     """Run a suite's grid of cells plus their full-data and random baselines; finished cells are reused."""
@@ -37,7 +38,7 @@ def sweep(
     set_quiet(quiet)
     suite = load_suite(config)
     execution = {"output_dir": output_dir or str(Path("runs") / suite.track)}
-    execution.update({k: v for k, v in (("data_root", data_root), ("device", device)) if v is not None})
+    execution.update({k: v for k, v in (("data_root", data_root), ("device", device), ("metrics", metric)) if v is not None})
     configs = expand(suite, **execution)
     from curbench.bench.runner import CellRunner
 

@@ -23,6 +23,7 @@ _EXPONENT_NUMBER = re.compile(r"[+-]?(\d+\.?\d*|\.\d+)[eE][+-]?\d+")
 # Fields that change where or how a cell runs, not what it computes: left out of the cell hash.
 EXECUTION_FIELDS = frozenset({"baselines", "output_dir", "device"})
 DEFAULT_METRICS = ("fid", "kid", "prdc")
+MAX_SEED = 2**32 - 1
 
 
 @dataclass(frozen=True)
@@ -57,6 +58,19 @@ class RunConfig:
     device: str = "auto"
 
     def __post_init__(self) -> None:
+        for name in _OPTION_FIELDS:
+            value = getattr(self, name)
+            if value is None:  # an empty YAML key: no options
+                object.__setattr__(self, name, {})
+            elif not isinstance(value, dict):
+                raise InvalidInputError(
+                    f"{name} must be a mapping of option names to values, got {value!r}; e.g. {name}: {{seed: 1}}"
+                )
+        for name in _NAME_FIELDS:
+            if not isinstance(getattr(self, name), str) or not getattr(self, name):
+                raise InvalidInputError(f"{name} must be a plugin name (a string), got {getattr(self, name)!r}")
+        if not isinstance(self.baselines, bool):
+            raise InvalidInputError(f"baselines must be true or false, got {self.baselines!r}")
         if not _is_number(self.retention):
             raise InvalidInputError(f"retention must be a number in (0, 100], got {self.retention!r}; e.g. retention: 50")
         if isinstance(self.retention, int):
@@ -68,6 +82,8 @@ class RunConfig:
             value = getattr(self, name)
             if not isinstance(value, int) or isinstance(value, bool) or value < low:
                 raise InvalidInputError(f"{name} must be an integer >= {low}, got {value!r}")
+        if self.seed > MAX_SEED:  # scikit-learn's random_state (used by the trained embedders) stops there
+            raise InvalidInputError(f"seed must be an integer in [0, {MAX_SEED}], got {self.seed}")
         if self.samples is not None and (not isinstance(self.samples, int) or isinstance(self.samples, bool)):
             raise InvalidInputError(f"samples must be an integer (or null for the dataset size), got {self.samples!r}")
         if self.samples is not None and self.samples < self.k + 1:
@@ -99,6 +115,8 @@ def _is_number(value: Any) -> bool:
 
 
 RUN_FIELDS = tuple(f.name for f in dataclasses.fields(RunConfig))
+_OPTION_FIELDS = tuple(name for name in RUN_FIELDS if name.endswith("_options"))
+_NAME_FIELDS = ("dataset", "embedder", "scorer", "generator", "eval_embedder")
 
 
 def check_keys(keys: Any, allowed: tuple[str, ...], where: str) -> None:
@@ -114,7 +132,12 @@ def load_yaml(path: str | Path) -> dict[str, Any]:
     if not path.is_file():
         raise InvalidInputError(f"config file not found: {path}; pass an existing YAML file to --config")
     try:
-        loaded = yaml.safe_load(path.read_text()) or {}
+        loaded = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except UnicodeDecodeError as exc:
+        raise InvalidInputError(
+            f"config file {path} is not UTF-8 text (byte {exc.start} is {exc.object[exc.start:exc.start + 1]!r}); "
+            "save it as UTF-8"
+        ) from None
     except yaml.YAMLError as exc:
         reason = str(exc).splitlines()[0]
         raise InvalidInputError(f"config file {path} is not valid YAML ({reason})") from None

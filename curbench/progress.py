@@ -8,6 +8,7 @@ a live panel on a terminal, timestamped log lines at a bounded rate otherwise.
 
 from __future__ import annotations
 
+import json
 import os
 import sys
 import threading
@@ -49,17 +50,22 @@ def note(message: str) -> None:
         print(f"curbench: {message}", file=sys.stderr)
 
 
-_warned: set[str] = set()
+# What this process warned about, kept in the environment so the workers it starts do not repeat it.
+WARNED_ENV = "CURBENCH_WARNED"
 
 
 def warn(message: str, key: str | None = None) -> None:
-    """One warning line on stderr, at most once per ``key`` (default: the message) in this process.
+    """One warning line on stderr, at most once per ``key`` (default: the message) in this process and its workers.
 
     Unlike :func:`note`, ``--quiet`` does not hide it: it reports something the user should fix.
     """
     key = message if key is None else key
-    if key not in _warned:
-        _warned.add(key)
+    try:
+        warned = list(json.loads(os.environ.get(WARNED_ENV) or "[]"))
+    except ValueError:
+        warned = []
+    if key not in warned:
+        os.environ[WARNED_ENV] = json.dumps([*warned, key])
         print(f"curbench: warning: {message}", file=sys.stderr, flush=True)
 
 

@@ -11,7 +11,6 @@ import numpy as np
 import pandas as pd
 import pytest
 import typer
-from curbench.cli_suites import leaderboard
 from matplotlib.image import imread
 from scipy import stats
 from typer.testing import CliRunner
@@ -20,6 +19,7 @@ from curbench import boards as board
 from curbench.bench.evaluation import declared_directions
 from curbench.bench.records import Provenance, ResultRecord, Selection, cell_id
 from curbench.bench.sweep import publish
+from curbench.cli_suites import leaderboard
 from curbench.config import DEFAULT_METRICS, RunConfig
 from curbench.errors import CurbenchError
 from curbench.plugins import load_registry

@@ -148,11 +148,11 @@ def test_ray_executor_runs_tasks_on_a_local_instance():
 @pytest.mark.slow
 def test_sweep_resumes_after_a_kill_and_reproduces_cells(tmp_path):
     import typer
-    from curbench.cli_suites import sweep
     from typer.testing import CliRunner
 
     from curbench.bench.records import read_record
     from curbench.boards import check
+    from curbench.cli_suites import sweep
 
     app = typer.Typer()
     app.command()(sweep)

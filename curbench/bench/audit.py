@@ -9,11 +9,15 @@ difference between the best- and worst-served group.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 
-from curbench.datasets.base import Dataset
-from curbench.metrics.prdc import PRDCPoints
 from curbench.scorers.selection import retention_by_group
+
+if TYPE_CHECKING:  # types only: boards import this module's helpers without loading the metric engine (torch)
+    from curbench.datasets.base import Dataset
+    from curbench.metrics.prdc import PRDCPoints
 
 CLASS_GROUPING = "class"
 
@@ -52,3 +56,8 @@ def audit(dataset: Dataset, kept: np.ndarray, points: PRDCPoints) -> dict:
             "retention": _spread(retention[name]), "recall": _spread(recall), "coverage": _spread(coverage)
         }
     return {"retention_by_group": retention, "per_group": per_group, "max_disparity": disparity}
+
+
+def group_order(value: str) -> tuple[int, object]:
+    """Sort key of group values: integers numerically, then names."""
+    return (0, int(value)) if value.lstrip("-").isdigit() else (1, value)

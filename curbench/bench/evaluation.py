@@ -16,7 +16,8 @@ from typing import Any
 import numpy as np
 
 from curbench.errors import PluginError
-from curbench.metrics import PRDC, PRDCPoints, checked_inputs
+from curbench.metrics import PRDC, PRDCPoints
+from curbench.metrics.reference import checked_inputs
 from curbench.plugins import MetricRecord, Registry
 
 COUNT_KEYS = {"n_real": None, "n_fake": None}  # how many points each side had: reported, never ranked
@@ -30,9 +31,10 @@ class MetricSet:
     components: tuple[Any, ...]
 
     @classmethod
-    def build(cls, registry: Registry, names: Sequence[str], *, k: int, tie: str, cache: bool = True) -> MetricSet:
+    def build(cls, registry: Registry, names: Sequence[str], *, k: int, tie: str, cache: bool = True, **defaults: Any) -> MetricSet:
+        """The named metrics, each given ``k``, ``tie``, ``cache`` and ``defaults`` where its factory takes them."""
         records = tuple(registry.get("metric", name) for name in names)
-        components = tuple(record.create({}, k=k, tie=tie, cache=cache) for record in records)
+        components = tuple(record.create({}, k=k, tie=tie, cache=cache, **defaults) for record in records)
         return cls(records, components)
 
     def directions(self) -> dict[str, bool | None]:

@@ -16,21 +16,11 @@ import threading
 import time
 import traceback
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass
 from multiprocessing.managers import SyncManager
 from typing import Any
 
 from curbench.errors import InvalidInputError, PluginError, debug_enabled, failure_line
-from curbench.plugins.contracts import Executor
-
-
-@dataclass(frozen=True)
-class Outcome:
-    """One finished item: its result, or a one-line error."""
-
-    item: Any
-    result: Any = None
-    error: str | None = None
+from curbench.plugins.contracts import Executor, Outcome
 
 
 def _describe(exc: BaseException) -> str:

@@ -13,6 +13,7 @@ from typing import Any
 
 from curbench import __version__, atomic
 from curbench.cache import key_digest
+from curbench.progress import warn
 
 RECORD_FILE = "result.json"
 # 3: metrics come from metric plugins, each record carries their directions; configs name their metrics and plugins.
@@ -126,19 +127,35 @@ class ResultRecord:
 def read_record(path: str | Path, config: dict[str, Any] | None = None) -> ResultRecord | None:
     """The record at ``path``, or None when it is missing, unreadable, from another schema, or not a finished cell.
 
-    With ``config`` (a cell's hashed fields), a record of another cell (copied or misplaced) or one
-    without metrics also reads as None, so the caller recomputes instead of reusing a wrong result.
+    With ``config`` (a cell's hashed fields), a record of another cell (copied or misplaced) also reads
+    as None, so the caller recomputes instead of reusing a wrong result. A file that is there but is not
+    a finished record (cut short, not a JSON object, no metrics) is named in one warning line.
     """
+    path = Path(path)
     try:
-        data = json.loads(Path(path).read_text())
-        if not isinstance(data, dict) or data.get("schema") != SCHEMA_VERSION:
-            return None
-        record = ResultRecord.from_dict(data)
-    except (OSError, ValueError, KeyError, TypeError):
+        data = json.loads(path.read_text())
+    except FileNotFoundError:
         return None
-    if config is not None:
-        if record.cell_id != cell_id(config) or record.config != config:
-            return None
-        if not isinstance(record.metrics, dict) or not record.metrics:
-            return None
+    except (OSError, ValueError) as exc:
+        _unusable(path, f"{type(exc).__name__}: {exc}")
+        return None
+    if not isinstance(data, dict):
+        _unusable(path, f"it holds a JSON {type(data).__name__}, not an object")
+        return None
+    if isinstance(data.get("schema"), int) and data["schema"] != SCHEMA_VERSION:
+        return None  # written by another curbench version: recomputed, never mixed in
+    try:
+        record = ResultRecord.from_dict(data)
+    except (KeyError, TypeError, ValueError) as exc:
+        _unusable(path, f"{type(exc).__name__}: {exc}")
+        return None
+    if not isinstance(record.metrics, dict) or not record.metrics:
+        _unusable(path, "it has no metrics")
+        return None
+    if config is not None and (record.cell_id != cell_id(config) or record.config != config):
+        return None
     return record
+
+
+def _unusable(path: Path, reason: str) -> None:
+    warn(f"{path} is not a valid result record ({reason}); treating its cell as not run, so it is recomputed")

@@ -30,6 +30,7 @@ class CellRunner:
 
     def __init__(self, registry: Registry | None = None) -> None:
         self.registry = registry or load_registry()
+        self._sizes: dict[str, int] = {}
 
     def cell_dir(self, config: RunConfig) -> Path:
         return cells.cell_dir(config, self.registry)
@@ -68,6 +69,7 @@ class CellRunner:
         from curbench.bench.audit import audit
         from curbench.bench.evaluation import MetricSet
         from curbench.bench.references import kept_reference, real_reference
+        from curbench.bench.shares import group_shares
         from curbench.metrics import PRDC
         from curbench.visualize import save_grid
 
@@ -100,6 +102,7 @@ class CellRunner:
         points = PRDC(k=config.k, tie=config.tie).per_point(real_features, fake_features)
         metrics = evaluate(real_features, fake_features, prdc_points=points)
         report = audit(dataset, kept, points)
+        report["shares"] = group_shares(dataset, kept, real_features, fake_features, seed=config.seed)
         if len(kept) < len(dataset):
             references = {"kept": kept_reference(evaluate, real_features, kept)}
         else:
@@ -145,6 +148,22 @@ class CellRunner:
         self.registry.create(
             "embedder", config.eval_embedder, config.eval_embedder_options, device="cpu", weights=config.eval_weights
         )
+        # Option values and data sizes too: a bad generator option or k >= N fails here, before any worker starts.
+        self.registry.create("generator", config.generator, config.generator_options, device="cpu")
+        size = self._dataset_size(config)
+        if size <= config.k:
+            raise InvalidInputError(
+                f"k={config.k} needs more than {config.k} instances, but dataset '{config.dataset}' has {size}; "
+                "pass a smaller k or a larger dataset"
+            )
+
+    def _dataset_size(self, config: RunConfig) -> int:
+        """The dataset's size, loaded once per dataset and options (a sweep validates many cells of one dataset)."""
+        key = key_digest(name=config.dataset, options=config.dataset_options, root=config.data_root)
+        if key not in self._sizes:
+            dataset = self.registry.create("dataset", config.dataset, config.dataset_options, root=config.data_root)
+            self._sizes[key] = len(dataset)
+        return self._sizes[key]
 
     def scorer_record(self, config: RunConfig) -> ScorerRecord:
         record: ScorerRecord = self.registry.get("scorer", config.scorer)
@@ -173,14 +192,10 @@ class CellRunner:
         return self.score_features(config, dataset, features, device)
 
     def score_features(self, config: RunConfig, dataset: Dataset, features: np.ndarray, device: str) -> np.ndarray:
-        from curbench.scorers.selection import score_instances
+        from curbench.scorers.selection import check_data_scorer, score_instances
 
         record = self.scorer_record(config)
-        if record.stage == "sample":
-            raise InvalidInputError(
-                f"scorer '{config.scorer}' is a sample-time curator: it curates a generator's samples and gives no "
-                f"per-instance scores; use it in `curbench run --scorer {config.scorer}`"
-            )
+        check_data_scorer(record)
         if record.wants_context:
             context = ScoringContext(
                 dataset=dataset, features=features, config=config, registry=self.registry,

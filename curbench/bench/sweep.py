@@ -22,6 +22,7 @@ from curbench.bench.executors import Executor, LocalExecutor, Outcome, default_w
 from curbench.bench.records import ResultRecord
 from curbench.bench.runner import CellRunner
 from curbench.bench.suites import Suite, suite_configs
+from curbench.cache import check_cache_writable
 from curbench.config import RunConfig
 from curbench.errors import CurbenchError
 from curbench.progress import note
@@ -111,6 +112,7 @@ def cell_label(config: RunConfig) -> str:
 def run_sweep(configs: Sequence[RunConfig], executor: Executor) -> SweepResult:
     """Run every cell through ``executor``; finished cells are read back by the runner, failures are collected."""
     started = time.perf_counter()
+    check_cache_writable()  # here, so an unusable cache is reported once, not by every worker
     cached = sum(cells.is_finished(config) for config in configs)
     payloads = [dataclasses.asdict(config) for config in configs]
     records, failures = [], []

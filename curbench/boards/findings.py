@@ -16,8 +16,8 @@ from pathlib import Path
 
 import pandas as pd
 
+import curbench.boards.generated as generated
 from curbench.bench.cells import Role
-from curbench.boards import generated
 from curbench.boards.capacity import capacity_frame, gain_trend, parameters
 from curbench.boards.check import tracks
 from curbench.boards.rows import (
@@ -38,12 +38,15 @@ HOLDS, FAILS, NOT_RUN = "holds", "does not hold at this scale", "GPU track only 
 MISSING = "not run yet"
 UNTESTABLE = "untestable (fewer than two seeds, or no training curve)"
 DENSITY_SCORERS = ("gaussian", "ppca", "knn")
-SEED_PAPERS = {"002": "DeVries et al. 2020", "001": "Terashita et al. 2021"}
+SEED_PAPERS = {"002": "DeVries et al. 2020", "001": "Terashita et al. 2021", "000": "Esser et al. 2020"}
 PAPER_TITLES = {
     "DeVries et al. 2020": "DeVries, Drozdzal & Taylor, *Instance Selection for GANs*, NeurIPS 2020 (arXiv 2007.15255)",
     "Terashita et al. 2021": "Terashita et al., *Influence Estimation for Generative Adversarial Networks* "
                              "(data cleansing for GANs), ICLR 2021",
+    "Esser et al. 2020": "Esser, Rombach & Ommer, *A Note on Data Biases in Generative Models*, NeurIPS 2020 workshop "
+                         "(arXiv 2012.02516)",
 }
+MINORITY_GROUPING, MINORITY_GROUP = "minority", "1"  # the planted minority of the digits-minority track
 
 
 @dataclass
@@ -240,6 +243,29 @@ def _influence(board: Board, claim: str, paper: str) -> Finding:
                    f"influence at retention {retention}: {text}", _cells(method, baseline))
 
 
+def _minority_shares(row: Row, stage: str) -> list[float]:
+    return row.values(lambda r: r.audit.get("shares", {}).get(MINORITY_GROUPING, {}).get(stage, {}).get(MINORITY_GROUP))
+
+
+def _replicates_bias(board: Board, claim: str, paper: str) -> Finding:
+    """The full-data generator's minority share against the data's: replicated unless significantly higher."""
+    full = board.find("full")
+    if full is None:
+        return Finding(paper, claim, board.track, MISSING, "no full-data records")
+    generated, data = _minority_shares(full, "generated"), _minority_shares(full, "full")
+    p_value = welch_p(generated, data)
+    if math.isnan(p_value):
+        return Finding(paper, claim, board.track, UNTESTABLE, "fewer than two seeds", _cells(full))
+    shown, truth = mean_ci(generated), mean_ci(data)
+    higher = shown.mean > truth.mean
+    significant = p_value < ALPHA
+    what = ("amplified: significantly under-represented" if significant and not higher else
+            "reduced: significantly over-represented" if significant else "replicated: not distinguishable")
+    text = (f"minority share of the samples {format_cell(shown.mean, 3)} ± {format_cell(shown.half_width, 3)} vs "
+            f"{format_cell(truth.mean, 3)} in the training data (p = {p_value:.2g}); {what}")
+    return Finding(paper, claim, board.track, FAILS if significant and higher else HOLDS, text, _cells(full))
+
+
 def _gpu(board: Board | None, track: str, claim: str, paper: str) -> Finding:
     if board is None or not board.rows:
         return Finding(paper, claim, track, NOT_RUN, f"needs a GPU; configs/{track}.yaml is ready")
@@ -272,6 +298,9 @@ CLAIMS: tuple[ClaimSpec, ...] = (
               "(the gain is more than training on less data).", _capacity_beyond_random),
     ClaimSpec("toy-influence", "Removing the instances the influence scorer flags beats removing the same number at "
               "random (FID).", _influence, "001"),
+    ClaimSpec("digits-minority", "Generative models replicate the biases of their training data: a minority's share "
+              "of the samples is no higher than its share of the data (full-data DCGAN, class 8 at 5%).",
+              _replicates_bias, "000"),
 )
 GPU_CLAIMS = (
     ("imagenet64", "Each density scorer beats full data on FID at ImageNet 64 × 64, the paper's main setting."),

@@ -6,7 +6,6 @@ Columns and their directions come from the records (each metric plugin declares
 
 from __future__ import annotations
 
-import json
 import math
 from collections.abc import Iterable, Sequence
 from pathlib import Path
@@ -14,11 +13,12 @@ from typing import Any
 
 import pandas as pd
 
+import curbench.boards.report as report
 from curbench import atomic
+from curbench.bench.audit import group_order
 from curbench.bench.cells import GENERATOR_ROLES, Role
 from curbench.bench.records import ResultRecord
 from curbench.bench.suites import Suite
-from curbench.boards import report
 from curbench.boards.capacity import capacity_frame, gain_trend, save_capacity_plot
 from curbench.boards.rows import (
     REACHED_FULL_FID,
@@ -32,7 +32,8 @@ from curbench.boards.rows import (
     number,
     varying_fields,
 )
-from curbench.boards.tables import format_cell, to_markdown
+from curbench.boards.shares import SHARES_FILE, share_sections
+from curbench.boards.tables import csv_value, format_cell, plus_minus, show_value, to_markdown
 from curbench.stats import ALPHA, CONFIDENCE, Interval, indistinguishable, mean_ci, welch_p
 
 PAGE_FILE = "leaderboard.md"
@@ -44,28 +45,12 @@ README_TRACK = "digits"
 README_RETENTION = 50.0  # the README shows this retention (and full data); the track page shows every one
 DETECTION_COLUMNS = ("auroc", "precision_at_k")
 AUDIT_QUANTITIES = ("retention", "recall", "coverage")
-# Drift tolerance = DRIFT_SIGMAS x the pooled seed standard deviation of the metric (see docs/protocol.md).
-
-def _raw(value: Any) -> Any:
-    """A CSV cell: scalars as they are, options as JSON."""
-    return json.dumps(value, sort_keys=True) if isinstance(value, dict | list) else value
-
-
-def _show(value: Any) -> str:
-    if isinstance(value, dict):
-        return ", ".join(f"{k}={v}" for k, v in sorted(value.items())) or "—"
-    if isinstance(value, float) and value.is_integer():
-        return str(int(value))
-    return "—" if value is None else str(value)
-
 
 def _span(values: Iterable[Any]) -> str:
     numbers = sorted({int(v) for v in values if isinstance(v, int | float) and math.isfinite(v)})
     if not numbers:
         return "—"
     return str(numbers[0]) if len(numbers) == 1 else f"{numbers[0]}–{numbers[-1]}"
-
-
 
 
 def _verdict(higher_is_better: bool, method: Sequence[float], baseline: Sequence[float]) -> tuple[float, str]:
@@ -88,14 +73,6 @@ def _corrupted_kept(record: ResultRecord) -> float:
     return number(record.selection.retention_by_group.get("corrupted", {}).get("1"))
 
 
-def _pm(interval: Interval) -> str:
-    if interval.n == 0:
-        return "—"
-    if interval.n == 1:
-        return f"{format_cell(interval.mean)} (1 seed)"
-    return f"{format_cell(interval.mean)} ± {format_cell(interval.half_width)}"
-
-
 def _title(metric: str, higher_is_better: bool) -> str:
     name = {"fid": "FID", "kid": "KID", STEPS_TO_FULL_FID: "steps to full-data FID"}.get(metric, metric)
     return f"{name} {'↑' if higher_is_better else '↓'}"
@@ -112,8 +89,8 @@ def results_frames(rows: Sequence[Row]) -> tuple[pd.DataFrame, pd.DataFrame]:
     for row in rows:
         baseline = by_key.get(row.baseline_key or "")
         label = {"row": row.label}
-        md = {**label, **{f: _show(row.config.get(f)) for f in fields}}
-        csv = {**label, "role": row.role.value, **{f: _raw(row.config.get(f)) for f in fields}}
+        md = {**label, **{f: show_value(row.config.get(f)) for f in fields}}
+        csv = {**label, "role": row.role.value, **{f: csv_value(row.config.get(f)) for f in fields}}
         counts = {
             "n_kept": _span(r.selection.n_kept for r in row.records),
             "n_total": _span(r.selection.n_total for r in row.records),
@@ -128,7 +105,7 @@ def results_frames(rows: Sequence[Row]) -> tuple[pd.DataFrame, pd.DataFrame]:
             values = row.values(lambda r, m=metric: r.metrics.get(m))
             interval = mean_ci(values)
             p_value, mark = _verdict(higher, values, baseline.values(lambda r, m=metric: r.metrics.get(m))) if baseline else (math.nan, "")
-            text = _pm(interval)
+            text = plus_minus(interval)
             if metric == STEPS_TO_FULL_FID and row.role in GENERATOR_ROLES:
                 reached = int(sum(v for v in row.values(lambda r: r.metrics.get(REACHED_FULL_FID)) if v == v))
                 text += f" ({reached}/{len(values)} reached)" if reached < interval.n else ""
@@ -138,12 +115,12 @@ def results_frames(rows: Sequence[Row]) -> tuple[pd.DataFrame, pd.DataFrame]:
         if has_detection:
             for name, title in zip(DETECTION_COLUMNS, ("AUROC ↑", "precision@k ↑"), strict=True):
                 interval = mean_ci(row.values(lambda r, n=name: _detection(r, n)))
-                md[title] = _pm(interval)
+                md[title] = plus_minus(interval)
                 csv.update({f"{name}_mean": interval.mean, f"{name}_ci95": interval.half_width})
             md["k of P@k"] = csv["k_detection"] = _span(_detection(r, "k") for r in row.records)
         if has_corrupted:
             interval = mean_ci(row.values(_corrupted_kept))
-            md["corrupted kept ↓"] = _pm(interval)
+            md["corrupted kept ↓"] = plus_minus(interval)
             csv.update(corrupted_kept_mean=interval.mean, corrupted_kept_ci95=interval.half_width)
         shown.append(md)
         numbers.append(csv)
@@ -174,20 +151,20 @@ def audit_tables(rows: Sequence[Row]) -> tuple[list[tuple[str, pd.DataFrame]], p
     for grouping in _groupings(rows):
         gaps = []
         for row in rows:
-            line = {"row": row.label, **{f: _show(row.config.get(f)) for f in fields}}
+            line = {"row": row.label, **{f: show_value(row.config.get(f)) for f in fields}}
             for quantity in AUDIT_QUANTITIES:
                 interval = mean_ci(row.values(lambda r, g=grouping, q=quantity: _disparity(r, g, q)))
-                line[f"{quantity} gap"] = _pm(interval)
+                line[f"{quantity} gap"] = plus_minus(interval)
                 long_rows.append(_long(row, fields, grouping, "max_disparity", quantity, interval))
             gaps.append(line)
         sections.append((f"Largest disparity across `{grouping}` groups (max − min over groups)", pd.DataFrame(gaps)))
         for quantity in AUDIT_QUANTITIES:
-            groups = sorted({g for row in rows for r in row.records for g in _per_group(r, grouping, quantity)}, key=_natural)
+            groups = sorted({g for row in rows for r in row.records for g in _per_group(r, grouping, quantity)}, key=group_order)
             if not groups:
                 continue
             wide = []
             for row in rows:
-                line = {"row": row.label, **{f: _show(row.config.get(f)) for f in fields}}
+                line = {"row": row.label, **{f: show_value(row.config.get(f)) for f in fields}}
                 for group in groups:
                     interval = mean_ci(row.values(lambda r, gr=grouping, g=group, q=quantity: _per_group(r, gr, q).get(g)))
                     line[group] = format_cell(interval.mean, 3)
@@ -198,15 +175,9 @@ def audit_tables(rows: Sequence[Row]) -> tuple[list[tuple[str, pd.DataFrame]], p
 
 
 def _long(row: Row, fields: list[str], grouping: str, group: str, quantity: str, interval: Interval) -> dict[str, Any]:
-    return {"row": row.label, **{f: _raw(row.config.get(f)) for f in fields},
+    return {"row": row.label, **{f: csv_value(row.config.get(f)) for f in fields},
             "grouping": grouping, "group": group, "quantity": quantity,
             "mean": interval.mean, "ci95": interval.half_width, "seeds": interval.n}
-
-
-def _natural(text: str) -> tuple[int, Any]:
-    return (0, int(text)) if text.lstrip("-").isdigit() else (1, text)
-
-
 
 
 LEGEND = (
@@ -239,12 +210,24 @@ def _header(track: str, suite: Suite | None, rows: Sequence[Row]) -> list[str]:
     source = f" (suite `configs/{track}.yaml`)" if suite is not None else ""
     n = sum(len(r.records) for r in generator_rows(rows))
     lines += [f"Generated by `curbench leaderboard` from {n} records in `{RECORDS_DIR}/`{source}; do not edit by hand.", ""]
+    submitted = _submitted(suite, rows)
+    if submitted:
+        lines += [f"**Submitted methods** (not in the suite's grid; added with `curbench submit`): "
+                  f"{', '.join(f'`{name}`' for name in submitted)}.", ""]
     lines += spaces_lines(rows)
     varying = set(varying_fields(rows))
-    fixed = [f"{f} `{_show(rows[0].config.get(f))}`" for f in rows[0].config if f not in varying and rows[0].config.get(f) not in (None, {})] if rows else []
+    fixed = [f"{f} `{show_value(rows[0].config.get(f))}`" for f in rows[0].config if f not in varying and rows[0].config.get(f) not in (None, {})] if rows else []
     if fixed:
         lines += ["**Fixed settings:** " + " · ".join(fixed), ""]
     return lines
+
+
+def _submitted(suite: Suite | None, rows: Sequence[Row]) -> list[str]:
+    """Scorers on the board that the suite's own grid does not name."""
+    if suite is None:
+        return []
+    listed = suite.grid.get("scorer", [suite.fixed.get("scorer")])
+    return sorted({row.config["scorer"] for row in rows if row.role is Role.METHOD} - set(listed))
 
 
 def _space_text(records: Sequence[ResultRecord], which: str) -> str:
@@ -281,7 +264,7 @@ def _training_curves(rows: Sequence[Row]) -> dict[str, list[list[dict[str, float
     curves = {}
     for row in with_curves:
         if row.role is Role.FULL or row.config["retention"] == shown:
-            label = " · ".join([row.label, *(_show(row.config.get(f)) for f in fields if row.role is Role.METHOD or f != "scorer")])
+            label = " · ".join([row.label, *(show_value(row.config.get(f)) for f in fields if row.role is Role.METHOD or f != "scorer")])
             curves.setdefault(label, []).extend(r.curve for r in row.records if r.curve)
     return curves
 
@@ -303,12 +286,23 @@ def render_track(track: str, records: Sequence[ResultRecord], suite: Suite | Non
                   "recall and cover each group of the real data (`audit.csv` has the intervals).", ""]
         for title, frame in sections:
             lines += [f"### {title}", "", to_markdown(frame)]
+    share_tables, shares_long = share_sections(generator_rows(rows))
+    if share_tables:
+        lines += ["## Group shares through the pipeline", "",
+                  "Each group's share of the full data, of the kept subset and of the generated samples (assigned by a "
+                  "group classifier trained on the real data's evaluation features; its held-out accuracy is in the first "
+                  "table), and the amplification of each stage: a group's share after it over its share before it. "
+                  f"Mean ± 95% CI over seeds; `{SHARES_FILE}` has every number. See `docs/bias.md`.", ""]
+        for title, frame in share_tables:
+            lines += [f"### {title}", "", to_markdown(frame)]
     if any(row.role is Role.METHOD for row in rows):
         lines += ["## Retention curves", "", " ".join(f"![{m}]({CURVES_DIR}/{m}.png)" for m in metric_names(rows)), ""]
     files = {
         TABLE_FILE: numbers.to_csv(index=False, float_format="%.6g"),
         AUDIT_FILE: audit_long.to_csv(index=False, float_format="%.6g"),
     }
+    if share_tables:
+        files[SHARES_FILE] = shares_long.to_csv(index=False, float_format="%.6g")
     capacity = capacity_frame(generator_rows(rows))
     if not capacity.empty:
         lines += ["## Capacity", "",
@@ -359,8 +353,6 @@ def with_readme_section(readme: str, track: str, section: str) -> str | None:
         return None
     _, _, tail = rest.partition(end)
     return f"{head}{start}\n{section.rstrip()}\n{end}{tail}"
-
-
 
 
 def write_board(directory: str | Path, track: str, records: Sequence[ResultRecord], suite: Suite | None) -> list[Path]:

@@ -15,8 +15,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from curbench.boards import findings as claims
-from curbench.boards import generated
+import curbench.boards.findings as claims
+import curbench.boards.generated as generated
 from curbench.boards.check import track_suite, tracks
 from curbench.boards.render import CURVES_DIR, LEGEND, results_frames, spaces_lines
 from curbench.boards.rows import RECORDS_DIR, group_rows, load_records

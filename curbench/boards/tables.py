@@ -2,12 +2,40 @@
 
 from __future__ import annotations
 
+import json
 import math
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
 from curbench import atomic
+
+if TYPE_CHECKING:
+    from curbench.stats import Interval
+
+
+def csv_value(value: Any) -> Any:
+    """A CSV cell: scalars as they are, options as JSON."""
+    return json.dumps(value, sort_keys=True) if isinstance(value, dict | list) else value
+
+
+def show_value(value: Any) -> str:
+    """A Markdown cell for a setting: options as k=v, whole floats without the point, None as a dash."""
+    if isinstance(value, dict):
+        return ", ".join(f"{k}={v}" for k, v in sorted(value.items())) or "—"
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return "—" if value is None else str(value)
+
+
+def plus_minus(interval: Interval) -> str:
+    """mean ± CI half-width; one seed says so; none is a dash."""
+    if interval.n == 0:
+        return "—"
+    if interval.n == 1:
+        return f"{format_cell(interval.mean)} (1 seed)"
+    return f"{format_cell(interval.mean)} ± {format_cell(interval.half_width)}"
 
 
 def format_cell(value: object, digits: int = 4) -> str:

@@ -26,6 +26,8 @@ def load_toy(
         raise InvalidInputError(
             "toy dataset needs n >= modes >= 1, std > 0 and 0 <= outlier_fraction < 1; adjust --dataset-option values"
         )
+    if not isinstance(seed, int) or isinstance(seed, bool) or seed < 0:
+        raise InvalidInputError(f"toy dataset option seed must be an integer >= 0, got {seed!r}; e.g. seed=0")
     rng = np.random.default_rng(seed)
     n_outliers = int(round(n * outlier_fraction))
     n_inliers = n - n_outliers

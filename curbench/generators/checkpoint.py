@@ -6,8 +6,9 @@ Three kinds of file are accepted:
   discriminator included, is rebuilt from the file;
 * a TorchScript module mapping latents ``(N, latent_dim)`` (and class indices, when
   ``num_classes`` is given) to images in [-1, 1] or to points;
-* a plain generator state dict plus ``architecture`` (``dcgan`` or ``mlp``) and that
-  architecture's options; the data shape and label set come from the dataset at ``fit``.
+* a plain generator state dict plus ``architecture`` (a generator registered with
+  ``checkpoint_architecture``: ``dcgan``, ``mlp``, or a plugin's) and that architecture's
+  options; the data shape and label set come from the dataset at ``fit``.
 """
 
 from __future__ import annotations
@@ -22,24 +23,37 @@ import torch
 
 from curbench import atomic
 from curbench.errors import InvalidInputError
-from curbench.generators.base import (
-    CHECKPOINT_FORMAT,
-    SAMPLE_BATCH,
-    Generator,
-    TorchGAN,
-    load_state,
-    read_checkpoint,
-    training_device,
-)
-from curbench.generators.dcgan import DCGAN, images_from_model
-from curbench.generators.mlp import MLPGAN
+from curbench.generators.checkpoint_io import CHECKPOINT_FORMAT, load_state, read_checkpoint
+from curbench.generators.contract import Generator
+from curbench.generators.dcgan import images_from_model
+from curbench.generators.torch_gan import SAMPLE_BATCH, TorchGAN, training_device
 
 if TYPE_CHECKING:
     from curbench.datasets.base import Dataset
     from curbench.generators.lifecycle import TrainingHooks
 
-ARCHITECTURES: dict[str, type[TorchGAN]] = {"dcgan": DCGAN, "mlp": MLPGAN}
 DATA_KINDS = ("image", "points")
+
+
+def architectures() -> dict[str, Any]:
+    """Registered generators that save curbench checkpoints, by the architecture name their checkpoints carry."""
+    from curbench.plugins.registry import default_registry
+
+    registry = default_registry()
+    found = {}
+    for name in registry.names("generator"):
+        record = registry.get("generator", name)
+        if record.checkpoint_architecture is not None:
+            found[record.checkpoint_architecture] = record
+    return found
+
+
+def _build(architecture: str, **options: Any) -> TorchGAN:
+    known = architectures()
+    if architecture not in known:
+        raise InvalidInputError(f"unknown generator architecture '{architecture}'; use one of {', '.join(known)}")
+    built: TorchGAN = known[architecture].create(options)
+    return built
 
 
 def _is_torchscript(path: Path) -> bool:
@@ -76,9 +90,9 @@ class CheckpointGenerator(Generator):
         self.path = Path(path)
         if not self.path.is_file():
             raise InvalidInputError(f"generator checkpoint not found: {self.path}; pass --generator-option path=FILE")
-        if architecture is not None and architecture not in ARCHITECTURES:
+        if architecture is not None and architecture not in architectures():
             raise InvalidInputError(
-                f"unknown generator architecture '{architecture}'; use one of {', '.join(ARCHITECTURES)}"
+                f"unknown generator architecture '{architecture}'; use one of {', '.join(architectures())}"
             )
         self.device = training_device(device)
         self.inner: TorchGAN | None = None
@@ -101,12 +115,10 @@ class CheckpointGenerator(Generator):
             return
         state = read_checkpoint(self.path)
         if state.get("format") == CHECKPOINT_FORMAT:
-            stored = state.get("architecture")
-            if stored not in ARCHITECTURES:
-                raise InvalidInputError(f"{self.path} holds an unknown architecture '{stored}'; use {', '.join(ARCHITECTURES)}")
+            stored = str(state.get("architecture"))
             if architecture is not None and architecture != stored:
                 raise InvalidInputError(f"{self.path} holds a '{stored}' generator, not '{architecture}'; drop architecture=")
-            self.inner = ARCHITECTURES[stored](device=device)
+            self.inner = _build(stored, device=device)
             self.inner.load_state(state, self.path)
         else:
             if architecture is None:
@@ -115,10 +127,7 @@ class CheckpointGenerator(Generator):
                 )
             if latent_dim is not None:
                 options["latent_dim"] = latent_dim
-            try:
-                self.inner = ARCHITECTURES[architecture](device=device, ema=0.0, **options)
-            except TypeError as exc:
-                raise InvalidInputError(f"invalid option for architecture '{architecture}': {exc}") from None
+            self.inner = _build(architecture, device=device, ema=0.0, **options)
             # The data shape (and label set) needed to build the network are known only at fit().
             self._pending_state = state.get("generator", state)
         self.data_kind = self.inner.data_kind

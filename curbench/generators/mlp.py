@@ -14,8 +14,8 @@ from torch import nn
 from torch.nn.utils.parametrizations import spectral_norm
 
 from curbench.errors import InvalidInputError
-from curbench.generators.base import TorchGAN
 from curbench.generators.dcgan import LabelConcat, ProjectionHead
+from curbench.generators.torch_gan import TorchGAN
 
 if TYPE_CHECKING:
     from curbench.datasets.base import Dataset

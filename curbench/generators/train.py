@@ -23,13 +23,14 @@ from torch.nn.parallel import DistributedDataParallel
 
 from curbench.distributed import rank, world_size
 from curbench.errors import InvalidInputError
-from curbench.generators.base import label_index, read_checkpoint, write_checkpoint
+from curbench.generators.checkpoint_io import read_checkpoint, write_checkpoint
+from curbench.generators.labels import label_index
 from curbench.generators.lifecycle import TrainingHooks, TrainRun, TrainStep
-from curbench.progress import progress
+from curbench.progress import progress, warn
 
 if TYPE_CHECKING:
     from curbench.datasets.base import Dataset
-    from curbench.generators.base import TorchGAN
+    from curbench.generators.torch_gan import TorchGAN
 
 CHECKPOINT_FILE = "last.pt"
 ADAM_BETAS = (0.0, 0.9)  # the usual choice for hinge-loss GANs with spectral norm
@@ -135,7 +136,15 @@ class _Trainer:
     def _resumable_state(self) -> dict | None:
         if self.checkpoint_path is None or not self.checkpoint_path.is_file():
             return None
-        state = read_checkpoint(self.checkpoint_path, "training checkpoint")
+        try:
+            state = read_checkpoint(self.checkpoint_path, "training checkpoint")
+        except InvalidInputError:  # cut short or damaged on disk: set it aside and train from step 0
+            if self.rank == 0:
+                aside = self.checkpoint_path.with_name(self.checkpoint_path.name + ".corrupt")
+                self.checkpoint_path.replace(aside)
+                warn(f"training checkpoint {self.checkpoint_path} cannot be read (cut short or damaged); "
+                     f"moved it to {aside} and training from scratch")
+            return None
         saved = {k: v for k, v in state.get("options", {}).items() if k not in _RESUMABLE_OPTIONS}
         current = {k: v for k, v in self.options.items() if k not in _RESUMABLE_OPTIONS}
         if state.get("seed") != self.seed or state.get("spec") != self.model.spec or saved != current:

@@ -50,8 +50,11 @@ from curbench.progress import progress
 
 _DTYPES = {"float32": torch.float32, "float64": torch.float64}
 TORCH_FIDELITY_SEED = 2020
-# Kernel entries per batched product of the per-subset route (64 MB in float32).
-_GROUP_ENTRIES = 1 << 24
+# Kernel entries per batched product of the per-subset route: 4 MB in float32, so that the
+# elementwise passes over it run in cache (out of cache they would cost as much as the product at d = 256).
+_GROUP_ENTRIES = 1 << 20
+# float32 run length in the per-subset sums.
+_RUN = 128
 # Forming h and summing it, per pair, in the flops of a matrix product (about eight elementwise passes).
 _ELEMENTWISE_FLOPS = 64
 # Rows per float64 chunk when forming the offsets.
@@ -85,57 +88,75 @@ def full_float32_products() -> Iterator[None]:
 
 @dataclass(frozen=True)
 class Coordinates:
-    """A point set as the products see it: p = x - c on the device, and o / d with o = c.p + |c|^2 / 2."""
+    """A point set as the products see it: x = points + c, with float64 offsets o / d, o = c.points + |c|^2 / 2.
 
-    points: torch.Tensor  # (n, d)
-    offsets: torch.Tensor  # (n,), in the points' dtype
+    Then x.y = points_x . points_y + o_x + o_y. ``offsets`` is None when the points are the raw features (c = 0).
+    """
+
+    points: torch.Tensor  # (n, d) on the device
+    offsets: torch.Tensor | None = None  # (n,) float64
 
     @classmethod
-    def of(cls, points: torch.Tensor, centre: np.ndarray) -> Coordinates:
-        """Coordinates of ``points`` (already translated by ``centre``)."""
+    def raw(cls, x: np.ndarray, dtype: torch.dtype, device: torch.device) -> Coordinates:
+        return cls(torch.from_numpy(x).to(device=device, dtype=dtype))
+
+    @classmethod
+    def translated(cls, points: torch.Tensor, centre: np.ndarray) -> Coordinates:
+        """Coordinates of ``points``, which are features translated by (exactly) ``centre``."""
         c = torch.from_numpy(np.asarray(centre, dtype=np.float64)).to(points.device)
         offsets = torch.empty(len(points), dtype=torch.float64, device=points.device)
         for start in range(0, len(points), _OFFSET_ROWS):
             offsets[start : start + _OFFSET_ROWS] = points[start : start + _OFFSET_ROWS].double() @ c
         offsets += float(c @ c) / 2
-        return cls(points, (offsets / points.shape[1]).to(points.dtype))
-
-    @classmethod
-    def translate(cls, x: np.ndarray, centre: np.ndarray, dtype: torch.dtype, device: torch.device) -> Coordinates:
-        """``x - centre`` in ``dtype`` on ``device``; float32 inputs are translated in float32 (one rounding)."""
-        work = torch.float32 if x.dtype == np.float32 and dtype == torch.float32 else torch.float64
-        centre = np.asarray(centre, dtype=np.float64)
-        if work == torch.float32:  # the translation actually applied enters the offsets
-            centre = centre.astype(np.float32).astype(np.float64)
-        shift = torch.from_numpy(centre).to(work)
-        points = torch.empty(x.shape, dtype=dtype, device=device)
-        for start in range(0, len(x), _OFFSET_ROWS):
-            chunk = slice(start, start + _OFFSET_ROWS)
-            points[chunk] = (torch.from_numpy(np.ascontiguousarray(x[chunk])).to(work) - shift).to(device, dtype)
-        return cls.of(points, centre)
+        return cls(points, offsets / points.shape[1])
 
 
-def excess_kernel(dots: torch.Tensor, d: int, row_offsets: torch.Tensor, col_offsets: torch.Tensor) -> torch.Tensor:
-    """h = k - 1 = t (3 + t (3 + t)) elementwise, t = dots / d + row_offsets + col_offsets (broadcast)."""
-    t = dots * (1.0 / d)
-    t += row_offsets
-    t += col_offsets
+def excess_kernel(
+    dots: torch.Tensor, d: int, offsets: tuple[torch.Tensor, torch.Tensor] | None = None
+) -> torch.Tensor:
+    """h = k - 1 = t (3 + t (3 + t)) elementwise in ``dots``' dtype, t = dots / d (+ row and column offsets).
+
+    Offsets (float64, broadcast against ``dots``) are added in float64 and t is rounded once per pair: a
+    float32 offset would carry the same rounding error into every pair of its point, which does not average out.
+    """
+    t = dots * (1.0 / d) if offsets is None else torch.add(*offsets).add_(dots, alpha=1.0 / d).to(dots.dtype)
     h = t + 3
     return h.mul_(t).add_(3).mul_(t)
+
+
+def _total(h: torch.Tensor) -> torch.Tensor:
+    """float64 sum of each (m, m) block of ``h`` (G, m, m): float32 runs of _RUN entries, float64 across runs.
+
+    Short float32 runs keep partial sums small: float32 sums of ~1000 positive h drift by ~1e-8 relative.
+    """
+    flat = h.reshape(len(h), -1)
+    if flat.dtype == torch.float64:
+        return flat.sum(1)
+    cut = flat.shape[1] - flat.shape[1] % _RUN
+    return flat[:, :cut].reshape(len(h), -1, _RUN).sum(-1).double().sum(1) + flat[:, cut:].double().sum(1)
+
+
+def _contract(h: torch.Tensor, members: torch.Tensor) -> torch.Tensor:
+    """float64 ``h @ members`` (rows, subsets), summed in float32 over runs of _RUN columns, in float64 across runs."""
+    if h.dtype == torch.float64:
+        return h @ members
+    cut = h.shape[1] - h.shape[1] % _RUN
+    runs = torch.einsum("rkj,kjs->krs", h[:, :cut].reshape(len(h), -1, _RUN), members[:cut].reshape(-1, _RUN, members.shape[1]))
+    return runs.double().sum(0) + h[:, cut:].double() @ members[cut:].double()
 
 
 class BlockSums:
     """Per-subset sums of h over one block of pairs: within one set (i != j) or across two sets.
 
-    Fed tile by tile (:meth:`add`, or as a :data:`curbench.knn.TileObserver`) or computed
-    directly (:meth:`compute`); ``rows``/``cols`` are the (subsets, m) indices of each side.
+    ``rows``/``cols`` are the (subsets, m) indices of each side. Fed tile by tile (:meth:`add`, or as a
+    :data:`curbench.knn.TileObserver`) or computed directly (:meth:`compute`).
     """
 
     def __init__(self, rows: np.ndarray, cols: np.ndarray, n_rows: int, n_cols: int, *, within: bool) -> None:
         self.rows_idx, self.cols_idx, self.within = rows, cols, within
         self.n_rows, self.n_cols = n_rows, n_cols
         self.sums = np.zeros(len(rows))
-        self.covered = 0  # pairs (ordered) accounted for so far
+        self.covered = 0  # ordered pairs accounted for so far
         self._members: dict[tuple[str, torch.device], torch.Tensor] = {}
         self.a: Coordinates | None = None
         self.b: Coordinates | None = None
@@ -144,33 +165,32 @@ class BlockSums:
     def complete(self) -> bool:
         return self.covered == self.n_rows * self.n_cols
 
-    def members(self, side: str, device: torch.device) -> torch.Tensor:
+    def _member_table(self, side: str, device: torch.device) -> torch.Tensor:
         """(n, subsets) bool: point i is in subset s on this side."""
-        key = (side, device)
-        if key not in self._members:
+        if (side, device) not in self._members:
             idx, n = (self.rows_idx, self.n_rows) if side == "rows" else (self.cols_idx, self.n_cols)
             table = np.zeros((n, len(idx)), dtype=bool)
             table[idx, np.arange(len(idx))[:, None]] = True
-            self._members[key] = torch.from_numpy(table).to(device)
-        return self._members[key]
+            self._members[side, device] = torch.from_numpy(table).to(device)
+        return self._members[side, device]
 
     def __call__(self, a: knn.ScreenedPoints, b: knn.ScreenedPoints, rows: slice, cols: slice, dots: torch.Tensor) -> None:
-        """The :data:`curbench.knn.TileObserver` form of :meth:`add`."""
+        """:meth:`add` as a :data:`curbench.knn.TileObserver` (the screens' points are translated features)."""
         if self.a is None:
-            self.a = Coordinates.of(a.points, a.centre)
-            self.b = self.a if b is a else Coordinates.of(b.points, b.centre)
+            self.a = Coordinates.translated(a.points, a.centre)
+            self.b = self.a if b is a else Coordinates.translated(b.points, b.centre)
         self.add(rows, cols, dots)
 
     def add(self, rows: slice, cols: slice, dots: torch.Tensor) -> None:
-        """Fold one tile: ``dots`` = products of the centred points ``rows`` x ``cols``."""
-        h = excess_kernel(dots, self.a.points.shape[1], self.a.offsets[rows, None], self.b.offsets[None, cols])
+        """Fold one tile: ``dots`` = products of the points ``rows`` x ``cols`` of the two sides."""
+        offsets = None if self.a.offsets is None else (self.a.offsets[rows, None], self.b.offsets[None, cols])
+        h = excess_kernel(dots, self.a.points.shape[1], offsets)
         diagonal = self.within and rows == cols
         if diagonal:
             h.diagonal().zero_()
         weight = 2 if self.within and not diagonal else 1  # an off-diagonal tile stands for its transpose too
-        device = dots.device
-        per_row = h @ self.members("cols", device)[cols].to(h.dtype)  # (rows, subsets): sums over each subset's cols
-        sums = (per_row.double() * self.members("rows", device)[rows]).sum(0)
+        per_row = _contract(h, self._member_table("cols", h.device)[cols].to(h.dtype))
+        sums = (per_row * self._member_table("rows", h.device)[rows]).sum(0)
         self.sums += weight * sums.cpu().numpy()
         self.covered += weight * h.numel()
 
@@ -178,20 +198,16 @@ class BlockSums:
         """Every subset's sum, by the route with fewer operations; ``a`` and ``b`` are the two sides."""
         self.a, self.b = a, b
         subsets, m = self.rows_idx.shape
-        d = a.points.shape[1]
-        per_pair = 2 * d + _ELEMENTWISE_FLOPS
+        per_pair = 2 * a.points.shape[1] + _ELEMENTWISE_FLOPS
         pairs = self.n_rows * self.n_cols / (2 if self.within else 1)
         if pairs * (per_pair + 2 * subsets) < subsets * m * m * per_pair:
-            self._by_tiles()
+            self.sums[:], self.covered = 0, 0
+            tiles = knn.tiles(self.n_rows, self.n_cols, knn.tile_size(a.points.device), self.within)
+            for rows, cols, _ in progress(tiles, total=len(tiles), desc="KID", unit="tile"):
+                self.add(rows, cols, a.points[rows] @ b.points[cols].T)
         else:
             self.sums = self._by_subsets()
         return self.sums
-
-    def _by_tiles(self) -> None:
-        self.sums[:], self.covered = 0, 0
-        tiles = knn.tiles(self.n_rows, self.n_cols, knn.tile_size(self.a.points.device), self.within)
-        for rows, cols, _ in progress(tiles, total=len(tiles), desc="KID", unit="tile"):
-            self.add(rows, cols, self.a.points[rows] @ self.b.points[cols].T)
 
     def _by_subsets(self) -> np.ndarray:
         subsets, m = self.rows_idx.shape
@@ -202,13 +218,10 @@ class BlockSums:
         for start in progress(starts, total=len(starts), desc="KID", unit="group"):
             rows = torch.from_numpy(self.rows_idx[start : start + group]).to(device)
             cols = torch.from_numpy(self.cols_idx[start : start + group]).to(device)
-            dots = torch.bmm(self.a.points[rows], self.b.points[cols].transpose(1, 2))
-            h = excess_kernel(
-                dots, self.a.points.shape[1], self.a.offsets[rows][:, :, None], self.b.offsets[cols][:, None, :]
-            )
+            h = excess_kernel(torch.bmm(self.a.points[rows], self.b.points[cols].transpose(1, 2)), self.a.points.shape[1])
             if self.within:
                 h.diagonal(dim1=1, dim2=2).zero_()
-            sums[start : start + group] = h.sum(-1).double().sum(-1).cpu().numpy()
+            sums[start : start + group] = _total(h).cpu().numpy()
         return sums
 
 
@@ -240,11 +253,9 @@ class SharedKID:
 
     def _side(self, name: str) -> Coordinates:
         if name not in self._coordinates:
-            real = self.reference.real
-            x = real if name == "real" else self.fake_features
+            x = self.reference.real if name == "real" else self.fake_features
             device = torch.device(resolve_device("auto" if self.kid.device is None else self.kid.device))
-            centre = real.mean(axis=0, dtype=np.float64)
-            self._coordinates[name] = Coordinates.translate(x, centre, _DTYPES[self.kid.dtype], device)
+            self._coordinates[name] = Coordinates.raw(x, _DTYPES[self.kid.dtype], device)
         return self._coordinates[name]
 
     def _sums(self, block: BlockSums, a: str, b: str) -> np.ndarray:

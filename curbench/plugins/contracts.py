@@ -7,12 +7,12 @@ the methods below. The method signatures are documented in ``docs/plugins.md``.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 import numpy as np
 
 if TYPE_CHECKING:
-    from curbench.bench.executors import Outcome
     from curbench.datasets.base import Dataset
 
 
@@ -66,6 +66,15 @@ class Metric(Protocol):
     """``metric(real, fake)``: (N, D) and (M, D) feature arrays -> the keys its record declares, as floats."""
 
     def __call__(self, real: np.ndarray, fake: np.ndarray) -> Mapping[str, float]: ...
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """One item an executor finished: its result, or a one-line error."""
+
+    item: Any
+    result: Any = None
+    error: str | None = None
 
 
 @runtime_checkable

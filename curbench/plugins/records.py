@@ -28,7 +28,7 @@ from dataclasses import dataclass, field, fields
 from typing import Any, ClassVar, Literal
 
 from curbench.errors import CurbenchError, PluginError
-from curbench.plugins import contracts
+from curbench.plugins.contracts import CONTRACTS, DataScorer, SampleTimeCurator, missing
 from curbench.plugins.options import accepts_option, check_options
 
 Kind = Literal["dataset", "embedder", "scorer", "generator", "metric", "executor"]
@@ -82,7 +82,8 @@ class PluginRecord:
                 ) from exc
         if isinstance(target, type):
             self.check_contract(target)
-        return target
+        factory: Callable[..., Any] = target
+        return factory
 
     def create(self, options: dict[str, Any] | None = None, /, **defaults: Any) -> Any:
         """Build the component from user ``options``, rejecting names its factory does not take.
@@ -106,15 +107,15 @@ class PluginRecord:
         return component
 
     def check_contract(self, component: Any) -> None:
-        missing = contracts.missing(self.contract(), component)
-        if missing:
+        absent = missing(self.contract(), component)
+        if absent:
             raise PluginError(
-                f"{self.where()} does not satisfy the {self.kind} contract: missing {', '.join(missing)}; "
+                f"{self.where()} does not satisfy the {self.kind} contract: missing {', '.join(absent)}; "
                 f"see docs/plugins.md"
             )
 
     def contract(self) -> type:
-        return contracts.CONTRACTS[self.kind]
+        return CONTRACTS[self.kind]
 
 
 @dataclass(frozen=True)
@@ -135,7 +136,7 @@ class ScorerRecord(PluginRecord):
     wants_context: bool = False
 
     def contract(self) -> type:
-        return contracts.SampleTimeCurator if self.stage == "sample" else contracts.DataScorer
+        return SampleTimeCurator if self.stage == "sample" else DataScorer
 
 
 @dataclass(frozen=True)

@@ -15,13 +15,13 @@ from sklearn.isotonic import IsotonicRegression
 from sklearn.linear_model import LogisticRegression
 
 from curbench.errors import InvalidInputError
-from curbench.generators.base import truncated_normal
+from curbench.generators.contract import truncated_normal
 
 if TYPE_CHECKING:
     from collections.abc import Callable
 
     from curbench.datasets.base import Dataset
-    from curbench.generators.base import Generator
+    from curbench.generators.contract import Generator
 
 PROB_CLIP = 1e-14
 _LOG_HALF = np.log(0.5)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Iterator
 from numbers import Real
 from typing import Literal, get_args
@@ -10,6 +11,7 @@ import numpy as np
 
 from curbench.errors import InvalidInputError
 from curbench.plugins.contracts import DataScorer
+from curbench.plugins.records import ScorerRecord
 from curbench.progress import progress
 from curbench.validation import check_features, check_labels
 
@@ -70,7 +72,8 @@ def select(
     if retention == 100:
         return np.arange(len(scores), dtype=np.int64)
     kept = []
-    for group in _groups(len(scores), labels, per_class):
+    groups = list(_groups(len(scores), labels, per_class))
+    for group in groups:
         group_scores = scores[group]
         if mode == "percentile":
             kept.append(group[group_scores > np.percentile(group_scores, 100 - retention)])
@@ -78,7 +81,33 @@ def select(
             # A stable sort of the negated scores puts equal scores in index order.
             order = np.argsort(-group_scores, kind="stable")
             kept.append(group[order[: _keep_count(retention, len(group))]])
-    return np.sort(np.concatenate(kept)).astype(np.int64)
+    kept_all = np.sort(np.concatenate(kept)).astype(np.int64)
+    if not len(kept_all):  # training on nothing would fail later with a message that hides why
+        raise InvalidInputError(_kept_nothing(retention, mode, [len(group) for group in groups], len(groups) > 1))
+    return kept_all
+
+
+def _kept_nothing(retention: float, mode: SelectionMode, sizes: list[int], per_class: bool) -> str:
+    span = f"{min(sizes)}" if min(sizes) == max(sizes) else f"{min(sizes)}-{max(sizes)}"
+    what = f"each of the {len(sizes)} classes ({span} instances)" if per_class else f"the {sizes[0]} instances"
+    if mode == "count":
+        # round(r * n / 100) >= 1 needs r >= 50 / n for the largest group n (rounded up to 0.01).
+        return (f"retention {retention:g}% keeps no instance: count mode keeps round({retention:g}% of {what}), "
+                f"which is 0; pass a retention of at least {math.ceil(5000 / max(sizes)) / 100:g}, "
+                "or selection_mode percentile")
+    return (f"retention {retention:g}% keeps no instance: percentile mode keeps only scores strictly above the "
+            f"{100 - retention:g}th percentile of {what}, and none is (tied scores); pass a higher retention, "
+            "or selection_mode count")
+
+
+def check_data_scorer(record: ScorerRecord) -> None:
+    """Only data-stage scorers score instances; a sample-time curator filters a generator's samples instead."""
+    if record.stage == "sample":
+        raise InvalidInputError(
+            f"scorer '{record.name}' is a sample-time curator: it curates a generator's samples and gives no "
+            f"per-instance scores; score data with a data scorer such as knn, or use it in "
+            f"`curbench run --scorer {record.name}`"
+        )
 
 
 def score_instances(

@@ -11,7 +11,7 @@ import torch
 from torch import Tensor
 
 from curbench.datasets.base import Dataset
-from curbench.generators.base import label_index
+from curbench.generators.labels import label_index
 from curbench.generators.lifecycle import TrainingHooks
 from curbench_influence.errors import InfluenceError
 from curbench_influence.recording import GENERATOR, Recording, TrainingRecorder

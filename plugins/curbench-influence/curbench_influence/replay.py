@@ -23,7 +23,7 @@ import torch.nn.functional as F
 from torch import Tensor
 from torch.func import functional_call
 
-from curbench.generators.base import label_index
+from curbench.generators.labels import label_index
 from curbench.progress import progress
 from curbench_influence.errors import InfluenceError
 from curbench_influence.optim import apply_step

@@ -21,8 +21,8 @@ from curbench.config import RunConfig
 from curbench.datasets.base import Dataset
 from curbench.datasets.toy import load_toy
 from curbench.errors import CurbenchError
-from curbench.generators.base import TorchGAN
 from curbench.generators.lifecycle import TrainingHooks
+from curbench.generators.torch_gan import TorchGAN
 from curbench.plugins import PluginRecord, load_registry
 from curbench.scorers.context import ScoringContext
 

@@ -1,14 +1,9 @@
-"""The generator protocol, and the torch GAN base that the built-in generators share.
-
-A generator is built from keyword options, trained with :meth:`Generator.fit`
-(resuming from ``checkpoint_dir``), and sampled with a seed. Images come back as
-uint8 ``(N, C, H, W)``, points as float32 ``(N, D)``; see ``docs/generators.md``.
-"""
+"""The torch GAN that the built-in generators share: networks, EMA sampler, checkpoints, training via train_gan."""
 
 from __future__ import annotations
 
 import os
-from abc import ABC, abstractmethod
+from abc import abstractmethod
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -16,16 +11,17 @@ import numpy as np
 import torch
 from torch import nn
 
-from curbench import atomic
 from curbench.device import resolve_device
 from curbench.distributed import world_size
 from curbench.errors import InvalidInputError
+from curbench.generators.checkpoint_io import CHECKPOINT_FORMAT, load_state, read_checkpoint, write_checkpoint
+from curbench.generators.contract import Generator
+from curbench.generators.labels import label_index
 
 if TYPE_CHECKING:
     from curbench.datasets.base import Dataset
     from curbench.generators.lifecycle import TrainingHooks
 
-CHECKPOINT_FORMAT = "curbench.generator/1"
 SAMPLE_BATCH = 1024
 _LABEL_STREAM = 1  # labels and latents drawn from the same seed use independent streams
 
@@ -36,108 +32,6 @@ def training_device(requested: str) -> torch.device:
     if device.type == "cuda" and device.index is None and world_size() > 1:
         return torch.device("cuda", int(os.environ.get("LOCAL_RANK", 0)))
     return device
-
-
-def truncated_normal(rng: np.random.Generator, shape: tuple[int, ...], psi: float) -> np.ndarray:
-    """Standard normal draws restricted to [-psi, psi] by redrawing the entries that fall outside."""
-    if not psi > 0:
-        raise InvalidInputError(f"truncation psi must be > 0, got {psi}; pass e.g. --option psi=0.5")
-    values = rng.standard_normal(shape)
-    outside = np.abs(values) > psi
-    while outside.any():
-        values[outside] = rng.standard_normal(int(outside.sum()))
-        outside = np.abs(values) > psi
-    return values
-
-
-class Generator(ABC):
-    """What the runner and the sample-time curators need from a generator."""
-
-    data_kind: ClassVar[str]  # "image" or "points"
-    has_discriminator: ClassVar[bool] = False
-    latent_dim: int
-
-    @abstractmethod
-    def fit(
-        self,
-        dataset: Dataset,
-        *,
-        seed: int = 0,
-        hooks: TrainingHooks | None = None,
-        checkpoint_dir: Path | None = None,
-    ) -> Generator:
-        """Train on ``dataset``; resume from the last checkpoint in ``checkpoint_dir`` if there is one."""
-
-    @abstractmethod
-    def sample(
-        self, n: int, *, seed: int, labels: np.ndarray | None = None, latents: np.ndarray | None = None
-    ) -> np.ndarray:
-        """``n`` samples; ``labels`` default to draws from the training label distribution (conditional models)."""
-
-    def sample_latents(self, n: int, *, seed: int, psi: float | None = None) -> np.ndarray:
-        """``(n, latent_dim)`` prior draws: standard normal, truncated to [-psi, psi] when ``psi`` is given."""
-        rng = np.random.default_rng(seed)
-        shape = (n, self.latent_dim)
-        values = rng.standard_normal(shape) if psi is None else truncated_normal(rng, shape, psi)
-        return values.astype(np.float32)
-
-    def sample_labels(self, n: int, *, seed: int) -> np.ndarray | None:
-        """Labels ``sample`` uses for this seed when none are passed; None for unconditional models."""
-        return None
-
-    def discriminate(self, x: np.ndarray, labels: np.ndarray | None = None) -> np.ndarray:
-        """Raw discriminator logits, one per sample (higher = judged real)."""
-        raise InvalidInputError(f"{type(self).__name__} has no discriminator; use a generator that trains one")
-
-    @abstractmethod
-    def save(self, path: str | Path) -> None: ...
-
-    @abstractmethod
-    def load(self, path: str | Path) -> Generator: ...
-
-
-def read_checkpoint(path: str | Path, what: str = "generator checkpoint") -> dict[str, Any]:
-    """A curbench checkpoint as a dict, loaded without unpickling arbitrary objects."""
-    path = Path(path)
-    if not path.is_file():
-        raise InvalidInputError(f"{what} not found: {path}; check the path")
-    try:
-        state = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as exc:  # torch raises many types for truncated or foreign files
-        reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-        raise InvalidInputError(f"{what} {path} cannot be read ({reason}); re-save it or retrain") from None
-    if not isinstance(state, dict):
-        raise InvalidInputError(f"{what} {path} holds a {type(state).__name__}, not a state dict")
-    return state
-
-
-def write_checkpoint(path: str | Path, state: dict[str, Any]) -> None:
-    with atomic.atomic_path(path) as tmp:
-        torch.save(state, tmp)
-
-
-def load_state(module: nn.Module, state: Any, what: str, path: str | Path) -> None:
-    """``module.load_state_dict`` strictly, turning a mismatch into one line."""
-    try:
-        module.load_state_dict(state)
-    except (RuntimeError, TypeError, AttributeError) as exc:
-        reason = str(exc).strip().splitlines()[0]
-        raise InvalidInputError(
-            f"{what} in {path} does not fit this architecture ({reason}); pass the options it was trained with"
-        ) from None
-
-
-def label_index(classes: np.ndarray, labels: np.ndarray, what: str = "labels") -> np.ndarray:
-    """Positions of ``labels`` in the sorted training ``classes``; unknown labels are an error."""
-    labels = np.asarray(labels)
-    positions = np.clip(np.searchsorted(classes, labels), 0, len(classes) - 1)
-    unknown = classes[positions] != labels
-    if unknown.any():
-        raise InvalidInputError(
-            f"{what} contain classes the model was not trained on (e.g. {labels[unknown][0]}); "
-            f"use labels from {classes.tolist()}"
-        )
-    return positions
 
 
 class TorchGAN(Generator):

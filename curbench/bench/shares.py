@@ -1,0 +1,79 @@
+"""Group shares through the pipeline: each group's share of the full data, of the kept subset, and of the samples.
+
+Generated samples carry no labels, so a group classifier assigns them one: a multinomial
+logistic regression on the *evaluation* features of the real data (not the space that
+selected), fitted on a stratified 80% and scored on the other 20% (its held-out accuracy is
+recorded with the shares). Its confusion matrix on the held-out fifth also gives the
+classifier's own share of each group there, so that a reader can tell classifier error from
+generator bias: on real data the classified shares are what a perfect copy of the data would get.
+
+Amplification of a group at a stage is its share there divided by its share before that stage
+(kept/full for selection, generated/kept for the generator). The summary disparity of a stage is
+the total-variation distance between its group distribution and the full data's, and the smallest
+and largest share ratio against the full data.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from sklearn.linear_model import LogisticRegression
+from sklearn.model_selection import train_test_split
+from sklearn.preprocessing import StandardScaler
+
+from curbench.bench.audit import group_order, groupings
+from curbench.datasets.base import Dataset
+
+HELDOUT_FRACTION = 0.2
+CLASSIFIER_STREAM = 7  # the split draws from its own stream of the cell's seed
+MIN_PER_GROUP = 2  # a stratified split needs two members of every group
+
+
+def _shares(values: np.ndarray, groups: list[str]) -> dict[str, float]:
+    values = np.asarray(values).astype(str)
+    return {group: float(np.mean(values == group)) for group in groups}
+
+
+def _classifier(features: np.ndarray, groups: np.ndarray, seed: int) -> tuple[StandardScaler, LogisticRegression, float, np.ndarray]:
+    """The group classifier, its held-out accuracy, and its predictions on the held-out real instances."""
+    train, test = train_test_split(
+        np.arange(len(groups)), test_size=HELDOUT_FRACTION, stratify=groups, random_state=seed * 1000 + CLASSIFIER_STREAM
+    )
+    scaler = StandardScaler().fit(features[train])
+    model = LogisticRegression(max_iter=2000).fit(scaler.transform(features[train]), groups[train])
+    predicted = model.predict(scaler.transform(features[test]))
+    return scaler, model, float(np.mean(predicted == groups[test])), predicted
+
+
+def group_shares(
+    dataset: Dataset, kept: np.ndarray, real_features: np.ndarray, fake_features: np.ndarray, *, seed: int
+) -> dict[str, dict]:
+    """Per grouping: full, kept and generated shares, the held-out real shares as classified, and the summaries."""
+    report: dict[str, dict] = {}
+    for name, values in groupings(dataset).items():
+        values = np.asarray(values).astype(str)
+        groups = sorted(set(values.tolist()), key=group_order)
+        counts = np.array([np.sum(values == g) for g in groups])
+        if len(groups) < 2 or counts.min() < MIN_PER_GROUP:
+            continue
+        scaler, model, accuracy, heldout = _classifier(real_features, values, seed)
+        generated = model.predict(scaler.transform(fake_features))
+        shares = {
+            "full": _shares(values, groups),
+            "kept": _shares(values[kept], groups),
+            "generated": _shares(generated, groups),
+            "real_classified": _shares(heldout, groups),
+        }
+        report[name] = {"classifier_accuracy": accuracy, **shares, **summaries(shares)}
+    return report
+
+
+def summaries(shares: dict[str, dict[str, float]]) -> dict[str, float]:
+    """Total variation and the extreme share ratios of the kept subset and of the samples against the full data."""
+    full = shares["full"]
+    found = {}
+    for stage in ("kept", "generated"):
+        ratios = [shares[stage][g] / full[g] for g in full if full[g] > 0]
+        found[f"tv_{stage}"] = 0.5 * sum(abs(shares[stage][g] - full[g]) for g in full)
+        found[f"min_ratio_{stage}"] = min(ratios)
+        found[f"max_ratio_{stage}"] = max(ratios)
+    return found

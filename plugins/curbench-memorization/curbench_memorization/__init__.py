@@ -1,0 +1,1 @@
+"""A memorization metric for curbench: generated samples that copy a real instance."""
