@@ -78,7 +78,8 @@ def sweep(
 def leaderboard(
     check: Annotated[bool, typer.Option("--check", help="Do not write; exit non-zero listing every table that differs from the records.")] = False,
     track: Annotated[OptionList, typer.Option(help="Track to process (repeatable; default: every track with a records/ folder).")] = None,
-    drift: Annotated[bool, typer.Option("--drift", help="Also rerun each CPU track's ci_slice and fail on metric drift past tolerance.")] = False,
+    drift: Annotated[bool, typer.Option("--drift", help="Also rerun each CPU track's ci_slice, plus --drift-sample cells chosen by the git commit, and fail on metric drift past tolerance.")] = False,
+    drift_sample: Annotated[int, typer.Option(help="Cells per track rerun by --drift besides the ci_slice, rotating with the commit, so that every CPU cell is rerun over a few commits.")] = 1,
     root: Annotated[Path, typer.Option(help="Root folder of the leaderboard tracks.")] = Path("leaderboards"),
     configs: Annotated[Path, typer.Option(help="Folder of the suite files (configs/<track>.yaml).")] = Path("configs"),
     readme: Annotated[Path, typer.Option(help="README whose <!-- leaderboard:digits:start/end --> region is regenerated.")] = Path("README.md"),
@@ -125,7 +126,7 @@ def leaderboard(
         for name in selected:
             suite_path = configs / f"{name}.yaml"
             if suite_path.is_file() and not load_suite(suite_path).gpu:
-                differences += board.drift(root, name, configs)
+                differences += board.drift(root, name, configs, sample=drift_sample, rotation=_commit())
     for line in differences:
         typer.echo(line)
     if differences:
@@ -211,3 +212,10 @@ def submit(
     write_track(leaderboards, suite.track, configs)
     typer.echo(f"wrote {len(paths)} new records to {records_dir} and regenerated {leaderboards / suite.track}; "
                "commit both for review")
+
+
+def _commit() -> str:
+    """The rotation key of --drift: the checked-out git commit (empty outside a repository)."""
+    from curbench.bench.records import git_commit
+
+    return git_commit() or ""

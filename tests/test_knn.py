@@ -157,3 +157,33 @@ def test_device_mask_paths_agree():
     expected = np.flatnonzero((tile.numpy() < rows.numpy()[:, None]) | (tile.numpy() < cols.numpy()[None, :]))
     np.testing.assert_array_equal(knn._flat_below(tile, rows[:, None], cols[None, :]), expected)
     np.testing.assert_array_equal(knn._flat_below(tile, rows[:, None], cols[None, :], use_numpy=False), expected)
+
+
+def test_tile_observers_see_every_pair_once_and_do_not_change_results(tile):
+    """Within a set each unordered pair comes once (off-diagonal tiles stand for their transposes); across sets every pair."""
+    rng = np.random.default_rng(10)
+    a, b = rng.standard_normal((230, 6)).astype(np.float32) + 3, rng.standard_normal((170, 6)).astype(np.float32)
+
+    def observer(n_rows, n_cols, within):
+        seen = np.zeros((n_rows, n_cols), dtype=int)
+
+        def observe(sa, sb, rows, cols, dots):
+            x, y = sa.source[rows] - sa.centre, sb.source[cols] - sb.centre
+            np.testing.assert_allclose(dots.numpy(), x @ y.T, rtol=1e-4, atol=1e-4)
+            seen[rows, cols] += 1
+            if within and rows != cols:
+                seen[cols, rows] += 1
+
+        return observe, seen
+
+    observe, seen = observer(230, 230, within=True)
+    np.testing.assert_array_equal(knn.kth_neighbour_radii(a, 5, observe=observe), knn.kth_neighbour_radii(a, 5))
+    np.testing.assert_array_equal(seen, 1)
+
+    observe, seen = observer(230, 170, within=False)
+    ra, rb = knn.kth_neighbour_radii(a, 5, arithmetic="prdc"), knn.kth_neighbour_radii(b, 5, arithmetic="prdc")
+    plain = knn.ball_memberships(a, b, ra, rb)
+    observed = knn.ball_memberships(a, b, ra, rb, observe=observe)
+    np.testing.assert_array_equal(seen, 1)
+    for field in ("b_in_a_balls", "a_ball_hit", "a_in_b_balls"):
+        np.testing.assert_array_equal(getattr(observed, field), getattr(plain, field))

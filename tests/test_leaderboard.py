@@ -251,3 +251,42 @@ def test_a_track_name_cannot_leave_the_leaderboards_folder(tmp_path, name):
     path.write_text(f"track: '{name}'\ndataset: toy\n")
     with pytest.raises(InvalidInputError, match="track name"):
         load_suite(path)
+
+
+def test_drift_rotates_through_the_suite_deterministically():
+    from curbench.bench.cells import cell_key
+    from curbench.bench.suites import load_suite
+    from curbench.boards.drift import drift_cells
+
+    suite = load_suite(REPO / "configs" / "toy.yaml")
+    picks = {rotation: [cell_key(c) for c in drift_cells(suite, sample=2, rotation=rotation, output_dir="x")]
+             for rotation in ("a", "b", "c", "d")}
+    fixed = [cell_key(c) for c in drift_cells(suite, sample=0, rotation="", output_dir="x")]
+    for rotation, keys in picks.items():
+        assert keys[: len(fixed)] == fixed and len(set(keys)) == len(fixed) + 2
+        assert keys == [cell_key(c) for c in drift_cells(suite, sample=2, rotation=rotation, output_dir="x")]
+    assert len({tuple(keys[len(fixed):]) for keys in picks.values()}) > 1  # commits rerun different cells
+
+
+@pytest.mark.slow
+def test_a_hand_edited_record_is_caught_by_the_rotating_drift_check(tmp_path):
+    from curbench.bench.cells import cell_key
+    from curbench.bench.suites import load_suite
+    from curbench.boards.drift import drift_cells
+
+    if not board.load_records(REPO / "leaderboards" / "toy" / board.RECORDS_DIR):
+        pytest.skip("no committed toy records yet")
+    suite = load_suite(REPO / "configs" / "toy.yaml")
+    fixed = {cell_key(c) for c in drift_cells(suite, sample=0, rotation="", output_dir="x")}
+    target = next(cell_key(c) for c in drift_cells(suite, sample=1, rotation="commit-1", output_dir="x")
+                  if cell_key(c) not in fixed)
+    scratch = tmp_path / "leaderboards"
+    shutil.copytree(REPO / "leaderboards" / "toy", scratch / "toy")
+    path = scratch / "toy" / board.RECORDS_DIR / f"{target}.json"
+    record = json.loads(path.read_text())
+    record["metrics"]["fid"] *= 0.5  # a flattering edit, then the tables regenerated to match it
+    path.write_text(json.dumps(record))
+    board.write_track(scratch, "toy", REPO / "configs")
+    assert board.check(scratch, ["toy"], REPO / "configs") == []  # the tables agree with the edited record
+    lines = board.drift(scratch, "toy", REPO / "configs", tmp_path / "runs", sample=1, rotation="commit-1")
+    assert any(target in line and "fid" in line and "drifted" in line for line in lines)

@@ -19,6 +19,7 @@ from curbench.cache import ArrayCache
 from curbench.errors import InvalidInputError
 from curbench.metrics import FID, KID, PRDC, evaluate
 from curbench.metrics import fid as fid_module
+from curbench.metrics import kid as kid_module
 from curbench.metrics.reference import NAMESPACE
 
 # ----------------------------------------------------------------------------- P/R/D/C
@@ -170,18 +171,61 @@ def _kid_numpy(real, fake, subsets, m, seed):
     return np.mean(values), np.std(values)
 
 
+def _torch_fidelity_kid(real, fake, subsets, m, **kwargs):
+    """torch-fidelity's KID on float64 copies (on float32 it computes in float32, off by ~1e-4 relative)."""
+    out = kid_features_to_metric(
+        torch.from_numpy(np.asarray(fake, np.float64)), torch.from_numpy(np.asarray(real, np.float64)),
+        kid_subsets=subsets, kid_subset_size=m, verbose=False, **kwargs,
+    )  # fmt: skip
+    return out["kernel_inception_distance_mean"], out["kernel_inception_distance_std"]
+
+
+def _kid_features(kind, rng):
+    """'normal': centred; 'relu': non-negative and far from centred, like Inception pool features."""
+    if kind == "normal":
+        return rng.standard_normal((600, 64)), rng.standard_normal((500, 64)) * 1.05 + 0.02
+    return np.maximum(rng.standard_normal((600, 64)) + 0.3, 0), np.maximum(rng.standard_normal((500, 64)) * 1.05 + 0.33, 0)
+
+
+# (subsets, subset size) for which each route needs fewer operations at 600 x 500 x 64.
+KID_ROUTES = {"per-tile": (10, 400), "per-subset": (2, 400)}
+
+
+@pytest.mark.parametrize("route", KID_ROUTES)
+@pytest.mark.parametrize("kind", ["normal", "relu"])
 @pytest.mark.parametrize("dtype", ["float64", "float32"])
-def test_kid_matches_numpy_and_torch_fidelity(dtype):
-    rng = np.random.default_rng(7)
-    real, fake = rng.standard_normal((300, 16)), rng.standard_normal((250, 16)) * 1.1
-    ours = KID(subsets=8, subset_size=100, seed=2020, dtype=dtype, cache=False)(real, fake)
-    mean, std = _kid_numpy(real, fake, 8, 100, 2020)
-    rel = 1e-10 if dtype == "float64" else 1e-5
+def test_kid_matches_numpy_and_torch_fidelity(tile, route, kind, dtype, monkeypatch):
+    real, fake = _kid_features(kind, np.random.default_rng(7))
+    subsets, m = KID_ROUTES[route]
+    by_subsets = []
+    original = kid_module.BlockSums._by_subsets
+    monkeypatch.setattr(kid_module.BlockSums, "_by_subsets", lambda self: by_subsets.append(1) or original(self))
+    ours = KID(subsets=subsets, subset_size=m, seed=2020, dtype=dtype, cache=False)(real, fake)
+    assert bool(by_subsets) == (route == "per-subset")
+    rel = 1e-10 if dtype == "float64" else 1e-6
+    mean, std = _torch_fidelity_kid(real, fake, subsets, m, rng_seed=2020)
     assert ours["kid"] == pytest.approx(mean, rel=rel) and ours["kid_std"] == pytest.approx(std, rel=rel)
-    theirs = kid_features_to_metric(
-        torch.from_numpy(fake), torch.from_numpy(real), kid_subsets=8, kid_subset_size=100, rng_seed=2020, verbose=False
-    )
-    assert ours["kid"] == pytest.approx(theirs["kernel_inception_distance_mean"], rel=rel)
+    assert ours["kid"] == pytest.approx(_kid_numpy(real, fake, subsets, m, 2020)[0], rel=rel)
+
+
+def test_kid_default_seed_is_torch_fidelitys():
+    real, fake = _kid_features("normal", np.random.default_rng(13))
+    ours = KID(subsets=4, subset_size=50, dtype="float64", cache=False)(real, fake)
+    mean, std = _torch_fidelity_kid(real, fake, 4, 50)  # torch-fidelity's own default seed
+    assert ours["kid"] == pytest.approx(mean, rel=1e-10) and ours["kid_std"] == pytest.approx(std, rel=1e-10)
+
+
+def test_kid_float32_products_are_true_float32_under_reduced_matmul_precision():
+    """TF32/bf16 products would put KID off by ~1e-3; KID forces full float32 and restores the setting."""
+    real, fake = _kid_features("relu", np.random.default_rng(14))
+    previous = torch.get_float32_matmul_precision()
+    torch.set_float32_matmul_precision("medium")
+    try:
+        ours = KID(subsets=5, subset_size=200, cache=False)(real, fake)
+        assert torch.get_float32_matmul_precision() == "medium"
+    finally:
+        torch.set_float32_matmul_precision(previous)
+    assert ours["kid"] == pytest.approx(_torch_fidelity_kid(real, fake, 5, 200, rng_seed=2020)[0], rel=1e-6)
 
 
 def test_kid_subset_size_shrinks_to_the_smaller_set():
@@ -189,6 +233,21 @@ def test_kid_subset_size_shrinks_to_the_smaller_set():
     real, fake = rng.standard_normal((60, 5)), rng.standard_normal((40, 5))
     ours = KID(subsets=3, subset_size=1000, seed=1, dtype="float64", cache=False)(real, fake)
     assert ours["kid"] == pytest.approx(_kid_numpy(real, fake, 3, 40, 1)[0], rel=1e-10)
+
+
+@pytest.mark.parametrize("radii_cached", [False, True])
+def test_evaluate_takes_kid_products_from_the_prdc_passes(tile, isolated_cache, monkeypatch, radii_cached):
+    """No KID products of its own, except real x real when the real radii (and so that pass) were cached."""
+    real, fake = (x.astype(np.float32) for x in _kid_features("relu", np.random.default_rng(15)))
+    if radii_cached:
+        PRDC()(real, fake)
+    computed = []
+    original = kid_module.BlockSums.compute
+    monkeypatch.setattr(kid_module.BlockSums, "compute", lambda self, a, b: computed.append(self) or original(self, a, b))
+    result = evaluate(real, fake, kid_subsets=6, kid_subset_size=300)
+    assert len(computed) == radii_cached
+    mean, std = _torch_fidelity_kid(real, fake, 6, 300)
+    assert result["kid"] == pytest.approx(mean, rel=1e-6) and result["kid_std"] == pytest.approx(std, rel=1e-6)
 
 
 # ----------------------------------------------------------------------------- evaluate and caching

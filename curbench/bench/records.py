@@ -47,7 +47,7 @@ class Provenance:
         return cls(
             curbench_version=__version__,
             packages=packages,
-            git_commit=_git_commit(),
+            git_commit=git_commit(),
             python=platform.python_version(),
             device=device,
             wall_time_s=round(wall_time_s, 3),
@@ -55,7 +55,7 @@ class Provenance:
         )
 
 
-def _git_commit() -> str | None:
+def git_commit() -> str | None:
     try:
         out = subprocess.run(
             ["git", "rev-parse", "HEAD"], capture_output=True, text=True, timeout=5, cwd=Path(__file__).parent

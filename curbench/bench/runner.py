@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+from filelock import FileLock, Timeout
 
 from curbench import atomic
 from curbench.bench import cells
@@ -19,10 +21,11 @@ from curbench.device import resolve_device
 from curbench.errors import InvalidInputError
 from curbench.generators.lifecycle import TrainingHooks
 from curbench.plugins import Registry, ScorerRecord, check_options, load_registry
-from curbench.progress import stage
+from curbench.progress import note, stage
 from curbench.scorers.context import ScoringContext
 
 FEATURES_MAX_BYTES = 256 * 2**20
+LOCK_FILE = ".lock"
 
 
 class CellRunner:
@@ -40,10 +43,20 @@ class CellRunner:
         return cells.finished_record(config, self.registry)
 
     def run(self, config: RunConfig) -> ResultRecord:
-        directory = self.cell_dir(config)
+        """The cell's record: read back when finished, else computed under the cell's lock.
+
+        Two processes given the same cell never both compute it: the second waits for the
+        first and reads its record. The lock is an OS file lock, released when its holder
+        dies, so a killed run leaves no stale lock behind.
+        """
         finished = self.finished(config)
         if finished is not None:
             return finished
+        with locked(self.cell_dir(config), "cell"):
+            return self.finished(config) or self._compute(config)
+
+    def _compute(self, config: RunConfig) -> ResultRecord:
+        directory = self.cell_dir(config)
         started = time.perf_counter()
         device = resolve_device(config.device)
         dataset = self.registry.create("dataset", config.dataset, config.dataset_options, root=config.data_root)
@@ -225,7 +238,8 @@ class CellRunner:
             return self.registry.create("generator", config.generator, options, device=device)
 
         def fit(generator: Any) -> Any:
-            return generator.fit(subset, seed=config.seed, hooks=hooks, checkpoint_dir=checkpoint_dir)
+            with locked(checkpoint_dir, "training"):  # cells that share a trained model train it once
+                return generator.fit(subset, seed=config.seed, hooks=hooks, checkpoint_dir=checkpoint_dir)
 
         if not config.eval_every:
             return fit(build(config.generator_options)), []
@@ -274,3 +288,19 @@ def _space(name: str, embedder: Any) -> dict[str, Any]:
 
 def _per_class(config: RunConfig, dataset: Dataset) -> bool:
     return config.selection == "per-class" and dataset.labels is not None
+
+
+@contextlib.contextmanager
+def locked(directory: Path, what: str) -> Iterator[None]:
+    """Hold ``directory/.lock``; say so once when another process holds it and this one waits."""
+    directory.mkdir(parents=True, exist_ok=True)
+    lock = FileLock(directory / LOCK_FILE)
+    try:
+        lock.acquire(timeout=0)
+    except Timeout:
+        note(f"waiting for the {what} in {directory}: another curbench process is computing it")
+        lock.acquire()
+    try:
+        yield
+    finally:
+        lock.release()

@@ -12,9 +12,11 @@ import random
 import tempfile
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 from curbench.bench.cells import cell_key
 from curbench.bench.records import ResultRecord
+from curbench.bench.suites import Suite
 from curbench.boards.check import track_suite
 from curbench.boards.rows import (
     RECORDS_DIR,
@@ -25,6 +27,7 @@ from curbench.boards.rows import (
     metric_names,
     number,
 )
+from curbench.config import RunConfig
 from curbench.errors import InvalidInputError
 from curbench.stats import pooled_std
 
@@ -60,13 +63,23 @@ def compare_drift(committed: Sequence[ResultRecord], rerun: Sequence[ResultRecor
     return differences
 
 
+def drift_cells(suite: Suite, *, sample: int, rotation: str, **execution: Any) -> list[RunConfig]:
+    """The ci_slice's cells plus ``sample`` others of the suite, chosen by ``rotation`` (same rotation, same cells)."""
+    from curbench.bench.sweep import expand
+
+    configs = expand(suite, overrides=suite.ci_slice, **execution)
+    chosen = {cell_key(c) for c in configs}
+    others = sorted((c for c in expand(suite, **execution) if cell_key(c) not in chosen), key=cell_key)
+    return configs + random.Random(f"{suite.track}:{rotation}").sample(others, min(sample, len(others)))
+
+
 def drift(
     root: str | Path, track: str, configs_dir: str | Path = "configs", output_dir: str | Path | None = None,
     *, sample: int = 0, rotation: str = "",
 ) -> list[str]:
-    """Rerun the suite's ``ci_slice`` plus ``sample`` cells chosen by ``rotation`` on CPU; see :func:`compare_drift`."""
+    """Rerun the suite's ``ci_slice`` plus ``sample`` rotating cells on CPU; see :func:`compare_drift`."""
     from curbench.bench.executors import SerialExecutor
-    from curbench.bench.sweep import expand, failure_summary, run_sweep
+    from curbench.bench.sweep import failure_summary, run_sweep
 
     suite = track_suite(track, configs_dir)
     if suite is None:
@@ -74,11 +87,7 @@ def drift(
     committed = load_records(Path(root) / track / RECORDS_DIR)
     with tempfile.TemporaryDirectory(prefix=f"curbench-drift-{track}-") as scratch:
         execution = {"output_dir": str(output_dir or scratch), "device": "cpu"}
-        configs = expand(suite, overrides=suite.ci_slice, **execution)
-        chosen = {cell_key(c) for c in configs}
-        others = sorted((c for c in expand(suite, **execution) if cell_key(c) not in chosen), key=cell_key)
-        configs += random.Random(f"{track}:{rotation}").sample(others, min(sample, len(others)))
-        result = run_sweep(configs, SerialExecutor())
+        result = run_sweep(drift_cells(suite, sample=sample, rotation=rotation, **execution), SerialExecutor())
     if result.failures:
         raise failure_summary(result.failures)
     return compare_drift(committed, result.records)
