@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 import shutil
@@ -290,3 +291,18 @@ def test_a_hand_edited_record_is_caught_by_the_rotating_drift_check(tmp_path):
     assert board.check(scratch, ["toy"], REPO / "configs") == []  # the tables agree with the edited record
     lines = board.drift(scratch, "toy", REPO / "configs", tmp_path / "runs", sample=1, rotation="commit-1")
     assert any(target in line and "fid" in line and "drifted" in line for line in lines)
+
+
+def test_check_reports_records_whose_plugins_are_missing_or_at_another_version(tmp_path):
+    records = _records()[:2]
+    installed = load_registry().get("scorer", "isolation-forest") if "isolation-forest" in load_registry().names("scorer") else None
+    ghost = {**records[0].config, "plugins": {"scorer:ghost": {"distribution": "curbench-ghost", "version": "1.0"}}}
+    records[0] = dataclasses.replace(records[0], config=ghost, cell_id=cell_id(ghost))
+    if installed is not None:
+        stale = {**records[1].config, "plugins": {"scorer:isolation-forest": {"distribution": installed.distribution, "version": "0.0.1"}}}
+        records[1] = dataclasses.replace(records[1], config=stale, cell_id=cell_id(stale))
+    track = _track(tmp_path, "demo", records)
+    problems = board.record_problems(track / board.RECORDS_DIR)
+    assert any("scorer:ghost from curbench-ghost is not installed; pip install curbench-ghost==1.0" in p for p in problems)
+    if installed is not None:
+        assert any("was recorded as" in p and "0.0.1" in p and installed.version in p for p in problems)

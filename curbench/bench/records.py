@@ -98,7 +98,11 @@ class ResultRecord:
     schema: int = SCHEMA_VERSION
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        """JSON-ready; directions become [key, direction] pairs, because JSON objects are written with sorted keys
+        and the tables show metrics in the order their plugins declare them."""
+        data = asdict(self)
+        data["directions"] = [[key, higher] for key, higher in self.directions.items()]
+        return data
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> ResultRecord:
@@ -106,7 +110,7 @@ class ResultRecord:
             cell_id=data["cell_id"],
             config=data["config"],
             metrics=data["metrics"],
-            directions=data["directions"],
+            directions={str(key): higher for key, higher in data["directions"]},
             selection=Selection(**data["selection"]),
             sampling=data.get("sampling", {}),
             audit=data.get("audit", {}),

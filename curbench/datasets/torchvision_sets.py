@@ -83,10 +83,14 @@ def load_cifar10(root: str | None = None, download: bool = False, split: str = "
 
 
 def load_celeba(
-    root: str | None = None, download: bool = False, split: str = "train", limit: int | None = None, size: int = 64
+    root: str | None = None, download: bool = False, split: str = "train", limit: int | None = None, size: int = 64,
+    attributes: list[str] | None = None,
 ) -> Dataset:
-    """Aligned CelebA, centre-cropped to 178 x 178 and resized to ``size``; the 40 attributes become ``groups``."""
+    """Aligned CelebA, centre-cropped to 178 x 178 and resized to ``size``; its attributes (all 40, or the named
+    ``attributes``) become ``groups``."""
     _check_split("celeba", split, ("train", "valid", "test", "all"))
+    if attributes is not None and (not isinstance(attributes, list) or not all(isinstance(a, str) for a in attributes)):
+        raise InvalidInputError(f"celeba attributes must be a list of attribute names, e.g. [Male, Young], got {attributes!r}")
     _check_limit(limit)
     if size < 1:
         raise InvalidInputError(f"celeba size must be a positive number of pixels, got {size}")
@@ -96,6 +100,11 @@ def load_celeba(
     images = np.empty((count, 3, size, size), dtype=np.uint8)
     for i in progress(range(count), desc="read celeba", unit="img"):
         images[i] = np.asarray(ds[i][0].convert("RGB"), dtype=np.uint8).transpose(2, 0, 1)
-    attributes = ds.attr[:count].numpy().astype(np.int64)
-    groups = {name: attributes[:, j] for j, name in enumerate(ds.attr_names) if name}
+    values = ds.attr[:count].numpy().astype(np.int64)
+    groups = {name: values[:, j] for j, name in enumerate(ds.attr_names) if name}
+    if attributes is not None:
+        unknown = sorted(set(attributes) - set(groups))
+        if unknown:
+            raise InvalidInputError(f"unknown celeba attribute(s) {', '.join(unknown)}; known: {', '.join(groups)}")
+        groups = {name: groups[name] for name in attributes}
     return Dataset(name="celeba", data=images, groups=groups)

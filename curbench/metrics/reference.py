@@ -49,6 +49,11 @@ class ReferenceStatistics:
         return ArrayCache(NAMESPACE).get(self.key(kind, **params)) if self.use_cache else None
 
 
+# Embedding features live within a few thousand in magnitude; inner products of vectors past this bound overflow
+# float32 (max 3.4e38) once summed over thousands of dimensions.
+MAX_MAGNITUDE = 1e15
+
+
 def checked_inputs(
     real: np.ndarray | ReferenceStatistics, fake: np.ndarray, *, min_rows: int, use_cache: bool = True, why: str = ""
 ) -> tuple[ReferenceStatistics, np.ndarray]:
@@ -62,4 +67,11 @@ def checked_inputs(
     for what, n in (("real features", len(reference.real)), ("fake features", len(fake))):
         if n < min_rows:
             raise InvalidInputError(f"{what} have {n} rows but {why or 'this metric'} needs at least {min_rows}; pass more samples")
+    for what, array in (("real features", reference.real), ("fake features", fake)):
+        largest = float(np.abs(array).max())
+        if largest > MAX_MAGNITUDE:
+            raise InvalidInputError(
+                f"{what} reach |x| = {largest:.3g}, beyond {MAX_MAGNITUDE:.0e}, where the metrics' products overflow float32 "
+                "(KID's kernel) or lose all precision; rescale the features (e.g. divide by their standard deviation)"
+            )
     return reference, fake

@@ -8,10 +8,10 @@ import sys
 
 import numpy as np
 import pytest
+from curbench_memorization.metric import Memorization
 from sklearn.neighbors import NearestNeighbors
 
 from curbench.plugins import load_registry
-from curbench_memorization.metric import Memorization
 
 
 def _reference(real: np.ndarray, fake: np.ndarray) -> tuple[float, float]:
