@@ -2,32 +2,46 @@
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 import numpy as np
 
-from curbench.errors import InvalidInputError
+from curbench.errors import DiskFullError, InvalidInputError
+
+# Out of disk space, out of quota, or over the file-size limit: retrying cannot help, the user must make room.
+_NO_SPACE = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EFBIG})
 
 
 @contextmanager
 def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
-    """Yield a temporary path beside ``path``; rename it over ``path`` on success."""
+    """Yield a temporary path beside ``path``; rename it over ``path`` on success.
+
+    The temporary file never outlives a failure; a write that fails for want of space raises
+    :class:`DiskFullError` naming ``path`` (the temporary name would mean nothing to the user).
+    """
     target = Path(path)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
-    os.close(fd)
-    tmp = Path(tmp_name)
+    tmp = None
     try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+        os.close(fd)
+        tmp = Path(tmp_name)
         yield tmp
         os.replace(tmp, target)
+    except OSError as exc:
+        if exc.errno in _NO_SPACE and not isinstance(exc, DiskFullError):
+            raise DiskFullError(exc.errno, exc.strerror, str(target)) from exc
+        raise
     finally:
-        tmp.unlink(missing_ok=True)
+        if tmp is not None:
+            tmp.unlink(missing_ok=True)
 
 
 def check_writable(path: str | os.PathLike, what: str, *, folder: bool = False) -> Path:
@@ -55,7 +69,7 @@ def reason(exc: OSError) -> str:
     return f"{exc.strerror}: {exc.filename}" if exc.strerror and exc.filename else str(exc)
 
 
-def write_bytes(path: str | os.PathLike, data: bytes) -> None:
+def write_bytes(path: str | os.PathLike, data: bytes | memoryview) -> None:
     with atomic_path(path) as tmp:
         tmp.write_bytes(data)
 
@@ -70,7 +84,15 @@ def write_json(path: str | os.PathLike, obj: Any) -> None:
 
 def save_npy(path: str | os.PathLike, array: np.ndarray) -> None:
     with atomic_path(path) as tmp, open(tmp, "wb") as handle:
-        np.save(handle, array, allow_pickle=False)
+        np.save(_WriteOnly(handle), array, allow_pickle=False)
+
+
+class _WriteOnly:
+    """A file numpy sees only through write(), so it writes in chunks: its fast path for real files (tofile) turns
+    a full disk into an OSError without errno ('1000 requested and 112 written'), write() keeps the errno."""
+
+    def __init__(self, handle: BinaryIO) -> None:
+        self.write = handle.write
 
 
 def save_npz(path: str | os.PathLike, **arrays: np.ndarray) -> None:

@@ -93,6 +93,7 @@ def run(
     quiet: QuietOpt = False,
 ) -> None:
     """Run one cell plus its baselines; print and write the comparison table."""
+    from curbench import atomic
     from curbench.bench.sweep import run_with_baselines
     from curbench.boards.report import comparison_frame
     from curbench.boards.tables import to_markdown, write_table
@@ -100,8 +101,6 @@ def run(
 
     _quiet(quiet)
     if save_features is not None:
-        from curbench import atomic
-
         atomic.check_writable(save_features, "--save-features", folder=True)
     flags = dict(
         dataset=dataset, dataset_options=parse_options(dataset_option, "--dataset-option"), data_root=data_root,
@@ -113,6 +112,7 @@ def run(
         samples=samples, eval_every=eval_every, metrics=metric, k=k, tie=tie, seed=seed, baselines=baselines, output_dir=output_dir, device=device,
     )
     run_config = build_run_config(config, flags)
+    atomic.check_writable(run_config.output_dir, "--output-dir", folder=True)  # before any worker starts
     results = run_with_baselines(run_config)
     records = results.records
     from curbench.bench.cells import CELLS_DIR, cell_key

@@ -27,6 +27,7 @@ def sweep(
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bars.")] = False,
 ) -> None:
     """Run a suite's grid of cells plus their full-data and random baselines; finished cells are reused."""
+    from curbench.atomic import check_writable
     from curbench.bench.cells import cell_key, is_finished, role_of
     from curbench.bench.executors import make_executor
     from curbench.bench.suites import load_suite
@@ -53,6 +54,7 @@ def sweep(
             typer.echo(f"{cell_key(run_config)}  {done}  {role_of(run_config).value:<6}  {run_config.scorer:<10}  "
                        f"retention {run_config.retention:g}  seed {run_config.seed}")
         return
+    check_writable(execution["output_dir"], "--output-dir", folder=True)  # before any worker starts
     result = run_sweep(configs, make_executor(executor, workers, parse_options(executor_option, "--executor-option")))
     typer.echo(f"{len(result.records)} cells finished ({result.cached} reused), {len(result.failures)} failed, "
                f"{result.wall_time_s:.1f} s")

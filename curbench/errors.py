@@ -33,6 +33,21 @@ class MissingWeightsError(CurbenchError):
     """Pretrained weights are not on disk and cannot be downloaded."""
 
 
+# How a disk-full message begins: a sweep's workers report failures as text, and this one stops the sweep.
+DISK_FULL = "disk full"
+
+
+class DiskFullError(CurbenchError, OSError):
+    """A write failed for want of space (disk, quota or file-size limit), made with ``(errno, strerror, path)``.
+
+    Also an OSError, so best-effort writers (the caches) still catch it, warn and go on.
+    """
+
+    def __str__(self) -> str:
+        return (f"{DISK_FULL}: cannot write {self.filename} ({self.strerror}); free some space there "
+                "or choose another output folder (e.g. another --output-dir)")
+
+
 def failure_line(exc: BaseException, skip: str = "") -> str:
     """One line for a failure: a user error's message, else the exception with the file:line where it was raised.
 

@@ -6,19 +6,17 @@ Best-effort stores (the cache, cell records, training checkpoints) warn once and
 from __future__ import annotations
 
 import json
-import os
 import re
 
 import numpy as np
 import pytest
 import torch
+from faults.children import curbench_unprivileged
 from test_cli_errors import assert_user_error, curbench
 
 from curbench.datasets.base import Dataset
 from curbench.generators.mlp import MLPGAN
 from curbench.generators.train import CHECKPOINT_FILE
-
-AS_ROOT = hasattr(os, "geteuid") and os.geteuid() == 0  # root writes through read-only modes
 
 # A cell that trains in seconds: 200 toy points, 5 MLP steps, no baselines.
 QUICK_CELL = """
@@ -63,11 +61,10 @@ def test_unwritable_outputs_fail_before_any_work(inputs):
     assert not (inputs / "runs").exists()
 
 
-@pytest.mark.skipif(AS_ROOT, reason="root may write into a read-only folder")
 def test_a_read_only_out_folder(inputs):
     readonly = inputs / "readonly"
     readonly.mkdir(mode=0o555)
-    result = curbench("score", str(inputs / "features.npy"), "--out", str(readonly / "s.npy"))
+    result = curbench_unprivileged("score", str(inputs / "features.npy"), "--out", str(readonly / "s.npy"))
     assert_user_error(result, "cannot write --out", "Permission denied")
 
 
@@ -82,13 +79,12 @@ def test_an_unusable_cache_warns_once_and_the_run_goes_on(inputs, monkeypatch):
     assert np.load(out).shape == (30, 64)
 
 
-@pytest.mark.skipif(AS_ROOT, reason="root may write into a read-only folder")
 def test_a_read_only_cache_warns_once(inputs, monkeypatch):
     cache = inputs / "readonly-cache"
     cache.mkdir(mode=0o555)
     monkeypatch.setenv("CURBENCH_CACHE_DIR", str(cache))
     features = str(inputs / "features.npy")
-    assert_one_warning(curbench("metrics", features, features), "cannot write the cache", "Permission denied")
+    assert_one_warning(curbench_unprivileged("metrics", features, features), "cannot write the cache", "Permission denied")
 
 
 def test_a_directory_where_a_cache_file_belongs_is_warned_about_and_recomputed(inputs, isolated_cache):

@@ -9,8 +9,9 @@ import numpy as np
 import pytest
 
 
-def curbench(*args: str, cwd=None) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "curbench", *args], capture_output=True, text=True, cwd=cwd, timeout=300)
+def curbench(*args: str, cwd=None, preexec_fn=None) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "curbench", *args], capture_output=True, text=True, cwd=cwd, timeout=300,
+                          preexec_fn=preexec_fn)
 
 
 def assert_user_error(result: subprocess.CompletedProcess, *fragments: str) -> None:

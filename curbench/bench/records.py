@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import platform
 import subprocess
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
 from importlib.metadata import PackageNotFoundError, version
@@ -163,3 +164,24 @@ def read_record(path: str | Path, config: dict[str, Any] | None = None) -> Resul
 
 def _unusable(path: Path, reason: str) -> None:
     warn(f"{path} is not a valid result record ({reason}); treating its cell as not run, so it is recomputed")
+
+
+def read_side_file(path: str | Path, what: str, valid: Callable[[Any], bool]) -> Any | None:
+    """The JSON a cell keeps beside its record (detection scores, a training curve), or None when it is missing.
+
+    A file that cannot be read, or whose content fails ``valid``, is named in one warning line and
+    treated as missing, so the caller recomputes (and overwrites) it instead of failing the cell.
+    """
+    path = Path(path)
+    try:
+        data = json.loads(path.read_text())
+    except FileNotFoundError:
+        return None
+    except (OSError, ValueError) as exc:
+        problem = f"{type(exc).__name__}: {exc}"
+    else:
+        if valid(data):
+            return data
+        problem = f"unexpected content, a JSON {type(data).__name__}"
+    warn(f"{path} is not a valid {what} ({problem}); ignoring it, so it is recomputed")
+    return None

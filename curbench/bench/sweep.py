@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import dataclasses
 import functools
-import json
 import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
@@ -19,12 +18,12 @@ from curbench import atomic, progress
 from curbench.bench import cells
 from curbench.bench.cells import Role, role_of, with_baselines
 from curbench.bench.executors import Executor, LocalExecutor, Outcome, default_workers
-from curbench.bench.records import ResultRecord
+from curbench.bench.records import ResultRecord, read_side_file
 from curbench.bench.runner import CellRunner
 from curbench.bench.suites import Suite, suite_configs
 from curbench.cache import check_cache_writable
 from curbench.config import RunConfig
-from curbench.errors import CurbenchError
+from curbench.errors import DISK_FULL, CurbenchError
 from curbench.progress import note
 
 DETECTION_FILE = "detection.json"
@@ -77,8 +76,9 @@ def detection_for(config: RunConfig) -> dict[str, float] | None:
 
     runner = _runner()
     path = runner.cell_dir(config) / DETECTION_FILE
-    if path.is_file():
-        return json.loads(path.read_text())
+    stored = read_side_file(path, "detection score file", _is_detection)
+    if stored is not None:
+        return stored
     if config.stage != "data" or config.retention >= 100 or runner.is_sample_time(config):
         return None
     dataset = runner.registry.create("dataset", config.dataset, config.dataset_options, root=config.data_root)
@@ -88,6 +88,10 @@ def detection_for(config: RunConfig) -> dict[str, float] | None:
     detection = detection_scores(scores, dataset.groups[GROUND_TRUTH_GROUP])
     atomic.write_json(path, detection)
     return detection
+
+
+def _is_detection(data: Any) -> bool:
+    return isinstance(data, dict) and "auroc" in data and all(isinstance(value, (int, float)) for value in data.values())
 
 
 class Interrupted(CurbenchError):
@@ -110,7 +114,10 @@ def cell_label(config: RunConfig) -> str:
 
 
 def run_sweep(configs: Sequence[RunConfig], executor: Executor) -> SweepResult:
-    """Run every cell through ``executor``; finished cells are read back by the runner, failures are collected."""
+    """Run every cell through ``executor``; finished cells are read back by the runner, failures are collected.
+
+    A full disk is not collected: it raises at once, as every cell still to run would fail writing too.
+    """
     started = time.perf_counter()
     check_cache_writable()  # here, so an unusable cache is reported once, not by every worker
     cached = sum(cells.is_finished(config) for config in configs)
@@ -123,6 +130,11 @@ def run_sweep(configs: Sequence[RunConfig], executor: Executor) -> SweepResult:
                 display.finished(cell_label(RunConfig(**outcome.item)), outcome.error)
                 if outcome.error is None:
                     records.append(ResultRecord.from_dict(outcome.result))
+                elif outcome.error.startswith(DISK_FULL):  # every other cell would fail writing too: stop now
+                    raise CurbenchError(
+                        f"{outcome.error.splitlines()[0]}; {len(records)} of {len(payloads)} cells finished and are "
+                        "kept, rerun the same command to resume"
+                    )
                 else:
                     failures.append((RunConfig(**outcome.item), outcome.error))
     except KeyboardInterrupt:

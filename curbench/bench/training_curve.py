@@ -9,12 +9,12 @@ cell resumes its curve too.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from curbench import atomic
+from curbench.bench.records import read_side_file
 from curbench.errors import InvalidInputError
 
 CURVE_FILE = "curve.json"
@@ -41,7 +41,7 @@ def train_with_curve(
     if not isinstance(every, int) or every < 0:
         raise InvalidInputError(f"eval_every must be an integer >= 0 (0: no training curve), got {every!r}")
     path = Path(checkpoint_dir) / CURVE_FILE
-    points: list[dict[str, float]] = json.loads(path.read_text()) if path.is_file() else []
+    points: list[dict[str, float]] = read_side_file(path, "training curve", _is_curve) or []
     done = {int(point["step"]) for point in points}
     generator = None
     for steps in curve_steps(total_steps, every):
@@ -52,3 +52,7 @@ def train_with_curve(
             points.append({"step": steps, **evaluate(generator)})
             atomic.write_json(path, points)
     return generator, sorted(points, key=lambda point: point["step"])
+
+
+def _is_curve(data: Any) -> bool:
+    return isinstance(data, list) and all(isinstance(point, dict) and isinstance(point.get("step"), int) for point in data)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 from pathlib import Path
 from typing import Any
 
@@ -30,8 +31,11 @@ def read_checkpoint(path: str | Path, what: str = "generator checkpoint") -> dic
 
 
 def write_checkpoint(path: str | Path, state: dict[str, Any]) -> None:
-    with atomic.atomic_path(path) as tmp:
-        torch.save(state, tmp)
+    # Serialised in memory first: torch's file writer turns a full disk into an opaque RuntimeError,
+    # a plain write raises the OSError that atomic turns into one line naming the file.
+    buffer = io.BytesIO()
+    torch.save(state, buffer)
+    atomic.write_bytes(path, buffer.getbuffer())
 
 
 def load_state(module: nn.Module, state: Any, what: str, path: str | Path) -> None:
