@@ -137,12 +137,10 @@ def read_record(path: str | Path, config: dict[str, Any] | None = None) -> Resul
     a finished record (cut short, not a JSON object, no metrics) is named in one warning line.
     """
     path = Path(path)
-    try:
-        data = json.loads(path.read_text())
-    except FileNotFoundError:
-        return None
-    except (OSError, ValueError) as exc:
-        _unusable(path, f"{type(exc).__name__}: {exc}")
+    data, problem = _read_json(path)
+    if problem is not None:
+        _unusable(path, problem)
+    if data is _MISSING or problem is not None:
         return None
     if not isinstance(data, dict):
         _unusable(path, f"it holds a JSON {type(data).__name__}, not an object")
@@ -173,15 +171,25 @@ def read_side_file(path: str | Path, what: str, valid: Callable[[Any], bool]) ->
     treated as missing, so the caller recomputes (and overwrites) it instead of failing the cell.
     """
     path = Path(path)
-    try:
-        data = json.loads(path.read_text())
-    except FileNotFoundError:
+    data, problem = _read_json(path)
+    if data is _MISSING:
         return None
-    except (OSError, ValueError) as exc:
-        problem = f"{type(exc).__name__}: {exc}"
-    else:
+    if problem is None:
         if valid(data):
             return data
         problem = f"unexpected content, a JSON {type(data).__name__}"
     warn(f"{path} is not a valid {what} ({problem}); ignoring it, so it is recomputed")
     return None
+
+
+_MISSING = object()
+
+
+def _read_json(path: Path) -> tuple[Any, str | None]:
+    """(content, None); (_MISSING, None) when there is no file; (None, why) when it cannot be read or parsed."""
+    try:
+        return json.loads(path.read_text()), None
+    except FileNotFoundError:
+        return _MISSING, None
+    except (OSError, ValueError) as exc:
+        return None, f"{type(exc).__name__}: {exc}"
