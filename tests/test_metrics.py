@@ -188,7 +188,7 @@ def _kid_features(kind, rng):
 
 
 # (subsets, subset size) for which each route needs fewer operations at 600 x 500 x 64.
-KID_ROUTES = {"per-tile": (10, 400), "per-subset": (2, 400)}
+KID_ROUTES = {"per-tile": (10, 400), "per-subset": (2, 240)}
 
 
 @pytest.mark.parametrize("route", KID_ROUTES)
@@ -204,7 +204,8 @@ def test_kid_matches_numpy_and_torch_fidelity(tile, route, kind, dtype, monkeypa
     assert bool(by_subsets) == (route == "per-subset")
     rel = 1e-10 if dtype == "float64" else 1e-6
     mean, std = _torch_fidelity_kid(real, fake, subsets, m, rng_seed=2020)
-    assert ours["kid"] == pytest.approx(mean, rel=rel) and ours["kid_std"] == pytest.approx(std, rel=rel)
+    # Each subset's value is good to rel * |kid|, so a small spread over few subsets is good to that too.
+    assert ours["kid"] == pytest.approx(mean, rel=rel) and ours["kid_std"] == pytest.approx(std, rel=rel, abs=rel * mean)
     assert ours["kid"] == pytest.approx(_kid_numpy(real, fake, subsets, m, 2020)[0], rel=rel)
 
 

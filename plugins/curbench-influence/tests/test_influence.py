@@ -23,7 +23,7 @@ from curbench.datasets.toy import load_toy
 from curbench.errors import CurbenchError
 from curbench.generators.lifecycle import TrainingHooks
 from curbench.generators.torch_gan import TorchGAN
-from curbench.plugins import PluginRecord, load_registry
+from curbench.plugins import GeneratorRecord, load_registry
 from curbench.scorers.context import ScoringContext
 
 pytest.importorskip("curbench_influence", reason="install plugins/curbench-influence")
@@ -110,6 +110,9 @@ class SilentGenerator:
 
     def fit(self, dataset, *, seed=0, hooks=None, checkpoint_dir=None):
         return self
+
+    def sample(self, n, *, seed, labels=None, latents=None):
+        raise AssertionError("the influence scorer must fail before sampling")
 
 
 def small_mlp(registry, **options):
@@ -343,7 +346,7 @@ def test_scorer_errors_are_one_line(registry, tmp_path):
     with pytest.raises(CurbenchError, match="not fitted"):
         scorer.score(dataset.data)
     silent = load_registry()
-    silent.add(PluginRecord("generator", "silent", SilentGenerator, "", "test", "test", "0"))
+    silent.add(GeneratorRecord("silent", SilentGenerator, "", "test", "test", "0"))
     context = make_context(silent, dataset, tmp_path)
     context = ScoringContext(**{**context.__dict__, "config": context.config.replace(generator="silent", generator_options={})})
     with pytest.raises(InfluenceError, match="no training through curbench's training hooks"):

@@ -59,5 +59,5 @@ def test_runs_in_a_cell_and_lands_in_the_record_and_the_table(tmp_path):
     assert len(records) == 3
     for record in records:
         assert set(record["metrics"]) == {"fid", "memorization", "nn_distance_ratio", "n_real", "n_fake"}
-        assert record["directions"]["memorization"] is False
+        assert dict(record["directions"])["memorization"] is False
         assert record["config"]["plugins"]["metric:memorization"] == {"distribution": "curbench-memorization", "version": "0.1.0"}
