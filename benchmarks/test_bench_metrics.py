@@ -3,8 +3,10 @@
 Run: ``pytest benchmarks/test_bench_metrics.py --benchmark-columns=min,mean --benchmark-group-by=group``.
 Sizes: ``CURBENCH_BENCH_N`` (comma-separated, default "5000,10000"), ``CURBENCH_BENCH_KNN_N``
 (default 20000), ``CURBENCH_BENCH_RSS_N`` (default 50000) at ``CURBENCH_BENCH_RSS_D`` (default
-"256,2048"). Each case runs ``CURBENCH_BENCH_ROUNDS`` times (default 1; the minimum is the
-figure to compare): the cases take seconds to minutes, and the shared machine is noisy.
+"256,2048"), ``CURBENCH_BENCH_KID`` (comma-separated ``REALxFAKExD``, default
+"10000x10000x2048,1800x1000x256") and ``CURBENCH_BENCH_CLI_N`` (default 10000, d = 2048). Each case
+runs ``CURBENCH_BENCH_ROUNDS`` times (default 1; the minimum is the figure to compare): the cases
+take seconds to minutes, and the shared machine is noisy.
 """
 
 from __future__ import annotations
@@ -20,12 +22,14 @@ import numpy as np
 import pytest
 import torch
 from prdc import compute_prdc
+from prdc_scale import features
 from scipy import linalg
 from sklearn.neighbors import NearestNeighbors
 from torch_fidelity.metric_fid import fid_statistics_to_metric
+from torch_fidelity.metric_kid import kid_features_to_metric
 from torch_fidelity.metric_prc import calculate_precision_recall_full
 
-from curbench.metrics import FID, PRDC
+from curbench.metrics import FID, KID, PRDC
 from curbench.scorers.knn import KNNScorer
 
 D = 2048
@@ -34,14 +38,10 @@ SIZES = [int(n) for n in os.environ.get("CURBENCH_BENCH_N", "5000,10000").split(
 KNN_N = int(os.environ.get("CURBENCH_BENCH_KNN_N", "20000"))
 RSS_N = int(os.environ.get("CURBENCH_BENCH_RSS_N", "50000"))
 RSS_D = [int(d) for d in os.environ.get("CURBENCH_BENCH_RSS_D", "256,2048").split(",")]
+KID_CASES = [tuple(int(v) for v in case.split("x")) for case in os.environ.get("CURBENCH_BENCH_KID", "10000x10000x2048,1800x1000x256").split(",")]
+CLI_N = int(os.environ.get("CURBENCH_BENCH_CLI_N", "10000"))
 ROUNDS = int(os.environ.get("CURBENCH_BENCH_ROUNDS", "1"))
-
-
-def features(n: int, d: int = D, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
-    rng = np.random.default_rng(seed)
-    real = rng.standard_normal((n, d), dtype=np.float32)
-    fake = rng.standard_normal((n, d), dtype=np.float32) * np.float32(1.05) + np.float32(0.02)
-    return real, fake
+KID_SUBSETS, KID_SUBSET_SIZE = 100, 1000
 
 
 def once(benchmark, function, *args):
@@ -70,7 +70,7 @@ def _torch_fidelity_pr(real, fake):
 @pytest.mark.parametrize("implementation", ["curbench", "curbench-warm-reference", "prdc", "torch-fidelity-PR-only"])
 def test_prdc(benchmark, n, implementation):
     benchmark.group = f"PRDC N={n} d={D} k={K}"
-    real, fake = features(n)
+    real, fake = features(n, D)
     if implementation == "curbench-warm-reference":
         PRDC(k=K)(real, fake)  # caches the real radii, as the first method of a leaderboard does
     run = {
@@ -101,7 +101,7 @@ def _sqrtm_fid(real, fake):
 @pytest.mark.parametrize("implementation", ["curbench-cold", "curbench-warm-reference", "torch-fidelity", "scipy-sqrtm"])
 def test_fid(benchmark, n, implementation):
     benchmark.group = f"FID N={n} d={D}"
-    real, fake = features(n)
+    real, fake = features(n, D)
     if implementation == "curbench-warm-reference":
         FID()(real, fake)  # fills the reference cache, as the first method of a leaderboard does
     run = {
@@ -144,7 +144,7 @@ def _curbench_approximate(index):
 def test_knn_scorer(benchmark, implementation):
     """matmul-floor is one float32 N x N x d product; exact within-set search needs half of it (symmetry)."""
     benchmark.group = f"knn scorer N={KNN_N} d={D} K={K}"
-    x, _ = features(KNN_N)
+    x, _ = features(KNN_N, D)
     if implementation in ("faiss-flat", "curbench-ivf", "curbench-hnsw"):
         pytest.importorskip("faiss")
     run = {
@@ -165,30 +165,104 @@ def test_matmul_floor(benchmark):
     """One float32 N x N x d product: P/R/D/C needs two of them (halves within each set, one cross)."""
     n = SIZES[0]
     benchmark.group = f"PRDC N={n} d={D} k={K}"
-    a = torch.from_numpy(features(n)[0])
+    a = torch.from_numpy(features(n, D)[0])
     once(benchmark, lambda t: t @ t.T, a)
+
+
+# ----------------------------------------------------------------------------- KID
+
+
+def _kid_products(real: np.ndarray, fake: np.ndarray, warm: bool) -> None:
+    """The float32 products of a per-subset KID: x x^T, x y^T (and y y^T unless the real sums are cached).
+
+    As numpy's BLAS computes them (x x^T as a symmetric rank-k update, half a product), which is
+    what torch-fidelity pays. Subsets are contiguous windows, so that nothing but the products is timed.
+    """
+    m = min(KID_SUBSET_SIZE, len(real), len(fake))
+    for s in range(KID_SUBSETS):
+        x = fake[(s * m) % (len(fake) - m + 1) :][:m]
+        y = real[(s * m) % (len(real) - m + 1) :][:m]
+        x @ x.T, x @ y.T
+        if not warm:
+            y @ y.T
+
+
+def _torch_fidelity_kid(real, fake):
+    m = min(KID_SUBSET_SIZE, len(real), len(fake))
+    out = kid_features_to_metric(
+        torch.from_numpy(fake), torch.from_numpy(real), kid_subsets=KID_SUBSETS, kid_subset_size=m, verbose=False
+    )
+    return out["kernel_inception_distance_mean"]
+
+
+@pytest.mark.parametrize("case", KID_CASES, ids=lambda c: "x".join(map(str, c)))
+@pytest.mark.parametrize(
+    "implementation", ["curbench", "curbench-warm-reference", "torch-fidelity", "gemm-floor", "gemm-floor-warm"]
+)
+def test_kid(benchmark, case, implementation):
+    """gemm-floor: the float32 products alone of 100 subsets (x x^T, x y^T, y y^T per subset; no y y^T when warm).
+
+    torch-fidelity gets float32 features, as its extractors produce them (it then computes in float32).
+    """
+    n_real, n_fake, d = case
+    benchmark.group = f"KID {n_real} real x {n_fake} fake, d={d}, {KID_SUBSETS} subsets"
+    real, fake = features(max(n_real, n_fake), d)
+    real, fake = real[:n_real], fake[:n_fake]
+    if implementation == "curbench-warm-reference":
+        KID()(real, fake)  # caches the real-real sums, as the first method of a leaderboard does
+    run = {
+        "curbench": lambda r, f: KID(cache=False)(r, f)["kid"],
+        "curbench-warm-reference": lambda r, f: KID()(r, f)["kid"],
+        "torch-fidelity": _torch_fidelity_kid,
+        "gemm-floor": lambda r, f: _kid_products(r, f, warm=False),
+        "gemm-floor-warm": lambda r, f: _kid_products(r, f, warm=True),
+    }[implementation]
+    benchmark.extra_info["result"] = str(once(benchmark, run, real, fake))
+
+
+# ----------------------------------------------------------------------------- the metrics CLI
+
+
+_EVALUATE = """
+import json, sys, numpy as np
+from curbench.metrics import evaluate
+print(json.dumps(evaluate(np.load(sys.argv[1]), np.load(sys.argv[2]), cache=False)))
+"""
+
+
+@pytest.mark.parametrize("implementation", ["curbench-metrics-cli", "curbench-evaluate-process", "prdc"])
+def test_metrics_cli_against_prdc(benchmark, tmp_path, implementation):
+    """All metrics from the .npy files in a new process, with nothing cached, against prdc's P/R/D/C alone.
+
+    ``curbench-metrics-cli`` is ``curbench metrics REAL.npy FAKE.npy --no-cache``; ``curbench-evaluate-process``
+    is :func:`curbench.metrics.evaluate` (FID, KID, P/R/D/C, KID sharing the P/R/D/C passes) in a new process.
+    """
+    benchmark.group = f"metrics CLI N={CLI_N} d={D}"
+    real, fake = features(CLI_N, D)
+    if implementation == "prdc":
+        benchmark.extra_info["result"] = str(once(benchmark, _prdc_package, real, fake))
+        return
+    paths = [str(tmp_path / "real.npy"), str(tmp_path / "fake.npy")]
+    for path, array in zip(paths, (real, fake), strict=True):
+        np.save(path, array)
+    command = {
+        "curbench-metrics-cli": [sys.executable, "-m", "curbench", "metrics", *paths, "--json", "--no-cache", "--quiet"],
+        "curbench-evaluate-process": [sys.executable, "-c", _EVALUATE, *paths],
+    }[implementation]
+    out = once(benchmark, lambda: subprocess.run(command, capture_output=True, text=True, check=True))
+    benchmark.extra_info["result"] = out.stdout
 
 
 # ----------------------------------------------------------------------------- memory
 
-_PEAK = """
-import json, sys, numpy as np
-from pathlib import Path
-from curbench.metrics import PRDC
-n, d = int(sys.argv[1]), int(sys.argv[2])
-rng = np.random.default_rng(0)
-real, fake = rng.standard_normal((n, d), dtype=np.float32), rng.standard_normal((n, d), dtype=np.float32)
-PRDC(cache=False)(real, fake)
-# VmHWM belongs to this process image; ru_maxrss would also count the forking parent's pages.
-status = dict(line.split(":", 1) for line in Path("/proc/self/status").read_text().splitlines())
-print(json.dumps({"peak_rss_bytes": int(status["VmHWM"].split()[0]) * 1024}))
-"""
-
 
 @pytest.mark.parametrize("d", RSS_D)
 def test_prdc_peak_rss(benchmark, d):
+    """Peak RSS of P/R/D/C in a child process (benchmarks/prdc_scale.py), 50k real + 50k fake by default."""
     benchmark.group = f"PRDC peak RSS N={RSS_N} d={d}"
-    out = once(benchmark, lambda: subprocess.run([sys.executable, "-c", _PEAK, str(RSS_N), str(d)], capture_output=True, text=True, check=True))
+    script = os.path.join(os.path.dirname(__file__), "prdc_scale.py")
+    command = [sys.executable, script, str(RSS_N), str(d)]
+    out = once(benchmark, lambda: subprocess.run(command, capture_output=True, text=True, check=True))
     peak = json.loads(out.stdout)["peak_rss_bytes"]
     benchmark.extra_info["peak_rss_gb"] = peak / 2**30
     print(f"\nPRDC peak RSS at N={RSS_N}, d={d}: {peak / 2**30:.2f} GB")

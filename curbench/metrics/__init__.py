@@ -9,7 +9,22 @@ from curbench.metrics.kid import KID, TORCH_FIDELITY_SEED, full_float32_products
 from curbench.metrics.prdc import PRDC, PassObservers, PRDCPoints
 from curbench.metrics.reference import ReferenceStatistics, checked_inputs
 
-__all__ = ["FID", "KID", "PRDC", "PRDCPoints", "ReferenceStatistics", "evaluate"]
+__all__ = ["FID", "KID", "PRDC", "PRDCPoints", "ReferenceStatistics", "evaluate", "kid_and_prdc"]
+
+
+def kid_and_prdc(
+    kid: KID, prdc: PRDC, real: np.ndarray | ReferenceStatistics, fake: np.ndarray
+) -> tuple[dict[str, float], PRDCPoints]:
+    """``kid(real, fake)`` and ``prdc.per_point(real, fake)`` from one set of passes over the pairs.
+
+    KID's kernel takes its products from the P/R/D/C passes (which compute every real x fake and
+    within-set pair anyway), so KID costs no products of its own; its real x real sums come from the
+    real-radii pass, or from KID itself when the radii are cached and its sums are not.
+    """
+    shared = kid.shared(real, fake)
+    with full_float32_products():  # the shared products must be true float32 for KID
+        points = prdc.per_point(shared.reference, shared.fake_features, PassObservers(shared.real, shared.fake, shared.cross))
+    return shared.result(), points
 
 
 def evaluate(
@@ -29,19 +44,19 @@ def evaluate(
     Inputs are (N, D) numeric arrays with N > k; real-side statistics are cached
     on disk (``cache=False`` to skip) keyed by the content of ``real``. ``seed`` draws the KID
     subsets (torch-fidelity's by default). Pass ``prdc_points`` when the per-point outcomes were
-    already computed (e.g. for the bias audit) to reuse them. Otherwise KID takes its kernel's
-    products from the P/R/D/C passes, which compute the same pairs anyway.
+    already computed (e.g. for the bias audit) to reuse them; otherwise KID and P/R/D/C share their
+    passes (:func:`kid_and_prdc`).
     """
     prdc = PRDC(k=k, tie=tie, cache=cache)
     kid = KID(subsets=kid_subsets, subset_size=kid_subset_size, seed=seed, cache=cache)
     reference, fake = checked_inputs(real, fake, min_rows=prdc.k + 1, use_cache=cache, why=f"k={prdc.k} nearest neighbours")
     result: dict[str, float] = {}
     result.update(FID(cache=cache)(reference, fake))
-    shared = kid.shared(reference, fake)
     if prdc_points is None:
-        with full_float32_products():  # the shared products must be true float32 for KID
-            prdc_points = prdc.per_point(reference, fake, PassObservers(shared.real, shared.fake, shared.cross))
-    result.update(shared.result())
+        kid_values, prdc_points = kid_and_prdc(kid, prdc, reference, fake)
+    else:
+        kid_values = kid(reference, fake)
+    result.update(kid_values)
     result.update(prdc_points.metrics())
     result.update(n_real=len(reference.real), n_fake=len(fake))
     return result

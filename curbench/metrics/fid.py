@@ -13,8 +13,10 @@ and sqrt(S_r) from ``eigh`` otherwise (n <= d); it is cached with the mean.
 from __future__ import annotations
 
 import numpy as np
+import torch
 from scipy.linalg import blas
 
+from curbench.device import resolve_device
 from curbench.errors import InvalidInputError
 from curbench.metrics.reference import ReferenceStatistics, checked_inputs
 from curbench.progress import progress
@@ -23,18 +25,29 @@ from curbench.progress import progress
 _CHUNK_ELEMENTS = 1 << 24
 
 
-def mean_and_covariance(features: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """float64 mean and unbiased covariance (divisor n - 1), accumulated in row chunks."""
+def mean_and_covariance(features: np.ndarray, device: str | None = "cpu") -> tuple[np.ndarray, np.ndarray]:
+    """float64 mean and unbiased covariance (divisor n - 1), accumulated in row chunks.
+
+    On CUDA (``device`` "cuda...", or None/"auto" with a GPU present) the chunks are multiplied there, in float64.
+    """
     n, d = features.shape
     if n < 2:
         raise InvalidInputError(f"a covariance needs at least 2 samples, got {n}; pass more samples")
     mean = features.mean(axis=0, dtype=np.float64)
-    scatter = np.zeros((d, d))
+    gpu = torch.device(resolve_device("auto" if device is None else device))
+    scatter = np.zeros((d, d)) if gpu.type == "cpu" else torch.zeros((d, d), dtype=torch.float64, device=gpu)
     rows = max(1, _CHUNK_ELEMENTS // d)
     starts = range(0, n, rows)
     for start in progress(starts, total=len(starts), desc="covariance", unit="chunk"):
-        centred = features[start : start + rows].astype(np.float64) - mean
-        scatter += centred.T @ centred  # numpy computes X^T X as a symmetric rank-k update
+        if gpu.type == "cpu":
+            centred = features[start : start + rows].astype(np.float64) - mean
+            scatter += centred.T @ centred  # numpy computes X^T X as a symmetric rank-k update
+        else:
+            chunk = torch.from_numpy(np.ascontiguousarray(features[start : start + rows])).to(gpu, torch.float64)
+            chunk -= torch.from_numpy(mean).to(gpu)
+            scatter += chunk.T @ chunk
+    if gpu.type != "cpu":
+        scatter = scatter.cpu().numpy()
     return mean, scatter / (n - 1)
 
 
@@ -68,25 +81,30 @@ def frechet_distance(
     return max(float(fid), 0.0)
 
 
-def fid_reference(reference: ReferenceStatistics) -> dict[str, np.ndarray]:
+def fid_reference(reference: ReferenceStatistics, device: str | None = "cpu") -> dict[str, np.ndarray]:
     """Cached {mean, factor, trace_cov} of the real features (factor P P^T = covariance)."""
 
     def compute() -> dict[str, np.ndarray]:
-        mean, cov = mean_and_covariance(reference.real)
+        mean, cov = mean_and_covariance(reference.real, device)
         return {"mean": mean, "factor": covariance_factor(cov), "trace_cov": np.array(np.trace(cov))}
 
     return reference.get("fid", compute)
 
 
 class FID:
-    """``FID(cache=True)(real, fake) -> {"fid": float}``; real-side statistics are cached on disk."""
+    """``FID(cache=True, device=None)(real, fake) -> {"fid": float}``; real-side statistics are cached on disk.
 
-    def __init__(self, cache: bool = True) -> None:
+    ``device`` computes the covariances (the O(n d^2) part, float64) on CUDA when it names one, or
+    when it is None and a GPU is present; the d x d algebra stays on the CPU.
+    """
+
+    def __init__(self, cache: bool = True, device: str | None = None) -> None:
         self.cache = bool(cache)
+        self.device = device
 
     def __call__(self, real: np.ndarray | ReferenceStatistics, fake: np.ndarray) -> dict[str, float]:
         reference, fake = checked_inputs(real, fake, min_rows=2, use_cache=self.cache, why="a covariance")
-        stats = fid_reference(reference)
-        mean_fake, cov_fake = mean_and_covariance(fake)
+        stats = fid_reference(reference, self.device)
+        mean_fake, cov_fake = mean_and_covariance(fake, self.device)
         fid = frechet_distance(stats["mean"], stats["factor"], float(stats["trace_cov"]), mean_fake, cov_fake)
         return {"fid": fid}

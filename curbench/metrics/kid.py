@@ -7,34 +7,36 @@ so with the same features the subsets are torch-fidelity's.
 
 Only h = k - 1 = t (3 + t (3 + t)), t = x.y / d, is summed: the constant 1 cancels
 exactly between the within-set and across-set terms, so
-MMD^2 = (H_ff + H_rr) / (m (m - 1)) - 2 H_fr / m^2 with H the sums of h over a subset's pairs.
+MMD^2 = (H_ff + H_rr) / (m (m - 1)) - 2 H_fr / m^2, with H the sums of h over a subset's pairs.
+The real-real sums depend only on the real features and the draw, so they are cached.
 
-Each subset's three sums come from one of two routes, whichever needs fewer operations:
+Each block of sums (fake-fake, real-fake, real-real) takes whichever route needs fewer operations:
 
-* per subset: its m x m products, batched over groups of subsets (``torch.bmm``);
+* per subset: its m x m products, in batches of about a million pairs (``torch.bmm``; on CPU a
+  within-set product is numpy's symmetric rank-k update, half the flops);
 * per tile: every pair of the two sets once (within a set, each unordered pair once), the tile's h
-  contracted with the subsets' 0/1 membership matrices, ``(h @ B) * A`` summed over rows, giving
-  all subsets' sums from one product per pair. When most points fall in several subsets (n up to
-  about sqrt(subsets) m) this is fewer products; :func:`curbench.metrics.evaluate` also takes the
-  products from the P/R/D/C passes over the same pairs (:data:`curbench.knn.TileObserver`), so there
-  KID costs no products of its own.
+  contracted with the subsets' 0/1 membership matrices, ``((h @ B) * A).sum(0)``, which gives every
+  subset's sum from one product per pair. That is fewer products when the sets are small next to
+  ``sqrt(subsets) * m``. :func:`curbench.metrics.evaluate` feeds this route from the P/R/D/C passes
+  over the same pairs (:data:`curbench.knn.TileObserver`), so there KID computes no products.
 
-Precision (``dtype="float32"``). Points are translated by the real mean c before the float32
-products, x.y = p.q + o_x + o_y with o = c.p + |c|^2 / 2 formed in float64, so the rounding of
-p.q scales with the centred norms. A float32 product of length d is off by about u sqrt(d) |p||q|
-(u = 2^-24, rounding errors of random sign; Higham & Mary 2019) and h by 3 (1 + t)^2 times that / d.
-Forming h in float32 adds a few u |h|, and the contraction over a tile's columns sums about
-m / n of them per (row, subset), also in float32. Those errors are independent across the m^2
-pairs of a subset, so they average out in its sums: with unit-variance features at d = 2048 and
-m = 1000, |error| of the mean of h is ~1e-10, against KID values of 1e-4 to 1e-1 for real models.
-Every sum across rows, tiles and subsets is float64. The tests hold the result to 1e-6 relative of
-a float64 computation (torch-fidelity on float64 features). ``dtype="float64"`` does everything in
-float64, for bit-level comparisons.
+Precision. With ``dtype="float32"`` only the matrix products (and their scaling by 1 / d, exact
+when d is a power of two) are float32; h, the contraction and every sum are float64. A float32 product of length d is off by about u sqrt(d) |x||y| (u = 2^-24;
+roundings of random sign, Higham & Mary 2019) - a per-pair error that averages out over the m^2
+pairs of a subset, so H is off by ~u |H| / m, and KID by that times |H| / (m^2 KID), the cancellation
+(100 to 1000 for real models). Offsets (below) and sums in float32 would not average out: a float32
+offset carries one rounding into all pairs of its point, and float32 sums of ~1000 positive h drift
+by ~1e-8 relative, which the cancellation lifts to ~1e-5. The tests hold the result to 1e-6 relative
+of torch-fidelity on float64 features (torch-fidelity on float32 features is itself off by ~1e-4).
+The shared P/R/D/C tiles hold products of translated points, x - c (c the real mean): the kernel
+then needs x.y = (x - c).(y - c) + o_x + o_y, o = c.(x - c) + |c|^2 / 2, added in float64.
+``dtype="float64"`` computes the products in float64 too, for bit-level comparisons.
 """
 
 from __future__ import annotations
 
 import contextlib
+import math
 from collections.abc import Iterator
 from dataclasses import dataclass
 from numbers import Integral
@@ -50,13 +52,12 @@ from curbench.progress import progress
 
 _DTYPES = {"float32": torch.float32, "float64": torch.float64}
 TORCH_FIDELITY_SEED = 2020
-# Kernel entries per batched product of the per-subset route: 4 MB in float32, so that the
-# elementwise passes over it run in cache (out of cache they would cost as much as the product at d = 256).
+# Kernel entries per batched product of the per-subset route (8 MB of float64 h), so that the elementwise
+# passes run in cache: out of cache they cost as much as the product itself at d = 256.
 _GROUP_ENTRIES = 1 << 20
-# float32 run length in the per-subset sums.
-_RUN = 128
-# Forming h and summing it, per pair, in the flops of a matrix product (about eight elementwise passes).
-_ELEMENTWISE_FLOPS = 64
+# Forming and summing h, per pair, counted in matrix-product flops: six float64 passes, which run from
+# memory after each product (~10 ms per million pairs here, the time of ~1000 flops per pair).
+_ELEMENTWISE_FLOPS = 1024
 # Rows per float64 chunk when forming the offsets.
 _OFFSET_ROWS = 4096
 _REAL_SUMS = "kid-real-excess-sums"
@@ -76,14 +77,12 @@ def subset_indices(n_real: int, n_fake: int, subsets: int, m: int, seed: int) ->
 @contextlib.contextmanager
 def full_float32_products() -> Iterator[None]:
     """Matrix products in true float32 inside the block: TF32 or bf16 would put KID off by ~1e-3."""
-    precision, tf32 = torch.get_float32_matmul_precision(), torch.backends.cuda.matmul.allow_tf32
+    precision = torch.get_float32_matmul_precision()  # also governs CUDA's allow_tf32
     torch.set_float32_matmul_precision("highest")
-    torch.backends.cuda.matmul.allow_tf32 = False
     try:
         yield
     finally:
         torch.set_float32_matmul_precision(precision)
-        torch.backends.cuda.matmul.allow_tf32 = tf32
 
 
 @dataclass(frozen=True)
@@ -111,38 +110,37 @@ class Coordinates:
         return cls(points, offsets / points.shape[1])
 
 
+class Workspace:
+    """Buffers reused from tile to tile: a fresh multi-MB tensor is page-faulted in on every allocation,
+    which costs as much as the elementwise passes over it."""
+
+    def __init__(self) -> None:
+        self._buffers: dict[tuple[str, torch.dtype, torch.device], torch.Tensor] = {}
+
+    def get(self, name: str, shape: tuple[int, ...], dtype: torch.dtype, device: torch.device) -> torch.Tensor:
+        size = math.prod(shape)
+        buffer = self._buffers.get((name, dtype, device))
+        if buffer is None or buffer.numel() < size:
+            buffer = self._buffers[name, dtype, device] = torch.empty(size, dtype=dtype, device=device)
+        return buffer[:size].view(shape)
+
+
 def excess_kernel(
-    dots: torch.Tensor, d: int, offsets: tuple[torch.Tensor, torch.Tensor] | None = None
+    dots: torch.Tensor,
+    d: int,
+    offsets: tuple[torch.Tensor, torch.Tensor] | None = None,
+    workspace: Workspace | None = None,
 ) -> torch.Tensor:
-    """h = k - 1 = t (3 + t (3 + t)) elementwise in ``dots``' dtype, t = dots / d (+ row and column offsets).
-
-    Offsets (float64, broadcast against ``dots``) are added in float64 and t is rounded once per pair: a
-    float32 offset would carry the same rounding error into every pair of its point, which does not average out.
-    """
-    t = dots * (1.0 / d) if offsets is None else torch.add(*offsets).add_(dots, alpha=1.0 / d).to(dots.dtype)
-    h = t + 3
+    """h = k - 1 = t (3 + t (3 + t)) elementwise in float64, t = dots / d (+ float64 row and column offsets)."""
+    workspace = workspace or Workspace()
+    t = workspace.get("t", tuple(dots.shape), torch.float64, dots.device)
+    h = workspace.get("h", tuple(dots.shape), torch.float64, dots.device)
+    if offsets is None:
+        torch.mul(dots, 1.0 / d, out=t)  # one pass; in float32 for float32 dots, exact for d a power of 2
+    else:
+        torch.add(*offsets, out=t).add_(dots, alpha=1.0 / d)
+    torch.add(t, 3, out=h)
     return h.mul_(t).add_(3).mul_(t)
-
-
-def _total(h: torch.Tensor) -> torch.Tensor:
-    """float64 sum of each (m, m) block of ``h`` (G, m, m): float32 runs of _RUN entries, float64 across runs.
-
-    Short float32 runs keep partial sums small: float32 sums of ~1000 positive h drift by ~1e-8 relative.
-    """
-    flat = h.reshape(len(h), -1)
-    if flat.dtype == torch.float64:
-        return flat.sum(1)
-    cut = flat.shape[1] - flat.shape[1] % _RUN
-    return flat[:, :cut].reshape(len(h), -1, _RUN).sum(-1).double().sum(1) + flat[:, cut:].double().sum(1)
-
-
-def _contract(h: torch.Tensor, members: torch.Tensor) -> torch.Tensor:
-    """float64 ``h @ members`` (rows, subsets), summed in float32 over runs of _RUN columns, in float64 across runs."""
-    if h.dtype == torch.float64:
-        return h @ members
-    cut = h.shape[1] - h.shape[1] % _RUN
-    runs = torch.einsum("rkj,kjs->krs", h[:, :cut].reshape(len(h), -1, _RUN), members[:cut].reshape(-1, _RUN, members.shape[1]))
-    return runs.double().sum(0) + h[:, cut:].double() @ members[cut:].double()
 
 
 class BlockSums:
@@ -160,6 +158,7 @@ class BlockSums:
         self._members: dict[tuple[str, torch.device], torch.Tensor] = {}
         self.a: Coordinates | None = None
         self.b: Coordinates | None = None
+        self.workspace = Workspace()
 
     @property
     def complete(self) -> bool:
@@ -184,12 +183,12 @@ class BlockSums:
     def add(self, rows: slice, cols: slice, dots: torch.Tensor) -> None:
         """Fold one tile: ``dots`` = products of the points ``rows`` x ``cols`` of the two sides."""
         offsets = None if self.a.offsets is None else (self.a.offsets[rows, None], self.b.offsets[None, cols])
-        h = excess_kernel(dots, self.a.points.shape[1], offsets)
+        h = excess_kernel(dots, self.a.points.shape[1], offsets, self.workspace)
         diagonal = self.within and rows == cols
         if diagonal:
             h.diagonal().zero_()
         weight = 2 if self.within and not diagonal else 1  # an off-diagonal tile stands for its transpose too
-        per_row = _contract(h, self._member_table("cols", h.device)[cols].to(h.dtype))
+        per_row = h @ self._member_table("cols", h.device)[cols].to(h.dtype)  # (rows, subsets)
         sums = (per_row * self._member_table("rows", h.device)[rows]).sum(0)
         self.sums += weight * sums.cpu().numpy()
         self.covered += weight * h.numel()
@@ -198,13 +197,17 @@ class BlockSums:
         """Every subset's sum, by the route with fewer operations; ``a`` and ``b`` are the two sides."""
         self.a, self.b = a, b
         subsets, m = self.rows_idx.shape
-        per_pair = 2 * a.points.shape[1] + _ELEMENTWISE_FLOPS
+        d = a.points.shape[1]
         pairs = self.n_rows * self.n_cols / (2 if self.within else 1)
-        if pairs * (per_pair + 2 * subsets) < subsets * m * m * per_pair:
+        # Within a subset on CPU the product is symmetric (half the flops); the contraction is float64.
+        per_subset_pair = (1 if self.within and a.points.device.type == "cpu" else 2) * d + _ELEMENTWISE_FLOPS
+        if pairs * (2 * d + _ELEMENTWISE_FLOPS + 4 * subsets) < subsets * m * m * per_subset_pair:
             self.sums[:], self.covered = 0, 0
             tiles = knn.tiles(self.n_rows, self.n_cols, knn.tile_size(a.points.device), self.within)
             for rows, cols, _ in progress(tiles, total=len(tiles), desc="KID", unit="tile"):
-                self.add(rows, cols, a.points[rows] @ b.points[cols].T)
+                shape = (rows.stop - rows.start, cols.stop - cols.start)
+                dots = self.workspace.get("dots", shape, a.points.dtype, a.points.device)
+                self.add(rows, cols, torch.mm(a.points[rows], b.points[cols].T, out=dots))
         else:
             self.sums = self._by_subsets()
         return self.sums
@@ -212,16 +215,30 @@ class BlockSums:
     def _by_subsets(self) -> np.ndarray:
         subsets, m = self.rows_idx.shape
         group = max(1, _GROUP_ENTRIES // (m * m))
-        device = self.a.points.device
+        points_a, points_b = self.a.points, self.b.points
+        device, d = points_a.device, points_a.shape[1]
         sums = np.empty(subsets)
         starts = range(0, subsets, group)
         for start in progress(starts, total=len(starts), desc="KID", unit="group"):
-            rows = torch.from_numpy(self.rows_idx[start : start + group]).to(device)
-            cols = torch.from_numpy(self.cols_idx[start : start + group]).to(device)
-            h = excess_kernel(torch.bmm(self.a.points[rows], self.b.points[cols].transpose(1, 2)), self.a.points.shape[1])
+            rows = torch.from_numpy(self.rows_idx[start : start + group].ravel()).to(device)
+            cols = torch.from_numpy(self.cols_idx[start : start + group].ravel()).to(device)
+            g = len(rows) // m
+            x = torch.index_select(points_a, 0, rows, out=self.workspace.get("x", (g * m, d), points_a.dtype, device))
+            if self.within:  # the same points on both sides
+                y = x
+            else:
+                y = torch.index_select(points_b, 0, cols, out=self.workspace.get("y", (g * m, d), points_b.dtype, device))
+            dots = self.workspace.get("dots", (g, m, m), points_a.dtype, device)
+            if self.within and device.type == "cpu":
+                # numpy forms x x^T as a symmetric rank-k update: half the flops of torch's product.
+                for own, out in zip(x.view(g, m, d).numpy(), dots.numpy(), strict=True):
+                    np.matmul(own, own.T, out=out)
+            else:
+                torch.bmm(x.view(g, m, d), y.view(g, m, d).transpose(1, 2), out=dots)
+            h = excess_kernel(dots, d, workspace=self.workspace)
             if self.within:
                 h.diagonal(dim1=1, dim2=2).zero_()
-            sums[start : start + group] = _total(h).cpu().numpy()
+            sums[start : start + group] = h.sum((1, 2)).cpu().numpy()
         return sums
 
 
