@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 
 from curbench.errors import PluginError
-from curbench.metrics import PRDC, PRDCPoints
+from curbench.metrics import KID, PRDC, PRDCPoints, kid_and_prdc
 from curbench.metrics.reference import checked_inputs
 from curbench.plugins import MetricRecord, Registry
 
@@ -55,10 +55,17 @@ class MetricSet:
     ) -> dict[str, float]:
         """All metrics of ``fake`` against ``real``; ``prdc_points`` reuses per-point P/R/D/C computed for the audit."""
         reference, fake = checked_inputs(real, fake, min_rows=self.neighbourhood, use_cache=cache, why="the metrics")
+        kid = next((m for m in self.components if isinstance(m, KID)), None)
+        prdc = next((m for m in self.components if isinstance(m, PRDC)), None)
+        shared: dict[str, float] | None = None
+        if kid is not None and prdc is not None and prdc_points is None:
+            shared, prdc_points = kid_and_prdc(kid, prdc, reference, fake)  # KID takes its products from P/R/D/C's passes
         result: dict[str, float] = {}
         for record, metric in zip(self.records, self.components, strict=True):
             if isinstance(metric, PRDC) and prdc_points is not None:
                 values = prdc_points.metrics()
+            elif metric is kid and shared is not None:
+                values = shared
             else:
                 values = metric(reference if record.is_core else reference.real, fake)
             result.update(_checked(record, values))
