@@ -50,19 +50,27 @@ class MetricSet:
         """Rows the inputs need: more than the largest k of a k-NN metric."""
         return max([getattr(c, "k", 1) for c in self.components] + [1]) + 1
 
-    def __call__(
-        self, real: np.ndarray, fake: np.ndarray, *, cache: bool = True, prdc_points: PRDCPoints | None = None
-    ) -> dict[str, float]:
-        """All metrics of ``fake`` against ``real``; ``prdc_points`` reuses per-point P/R/D/C computed for the audit."""
+    def __call__(self, real: np.ndarray, fake: np.ndarray, *, cache: bool = True) -> dict[str, float]:
+        """All metrics of ``fake`` against ``real``."""
+        return self.with_points(real, fake, cache=cache)[0]
+
+    def with_points(
+        self, real: np.ndarray, fake: np.ndarray, *, k: int = 5, tie: str = "lt", cache: bool = True
+    ) -> tuple[dict[str, float], PRDCPoints]:
+        """The metrics, and the per-point P/R/D/C outcomes the bias audit needs (computed with ``k``/``tie`` when no
+        ``prdc`` metric is in the set)."""
         reference, fake = checked_inputs(real, fake, min_rows=self.neighbourhood, use_cache=cache, why="the metrics")
+        prdc_points: PRDCPoints | None = None
         kid = next((m for m in self.components if isinstance(m, KID)), None)
         prdc = next((m for m in self.components if isinstance(m, PRDC)), None)
         shared: dict[str, float] | None = None
-        if kid is not None and prdc is not None and prdc_points is None:
+        if kid is not None and prdc is not None:
             shared, prdc_points = kid_and_prdc(kid, prdc, reference, fake)  # KID takes its products from P/R/D/C's passes
         result: dict[str, float] = {}
         for record, metric in zip(self.records, self.components, strict=True):
-            if isinstance(metric, PRDC) and prdc_points is not None:
+            if isinstance(metric, PRDC):
+                if prdc_points is None:
+                    prdc_points = metric.per_point(reference, fake)
                 values = prdc_points.metrics()
             elif metric is kid and shared is not None:
                 values = shared
@@ -70,7 +78,9 @@ class MetricSet:
                 values = metric(reference if record.is_core else reference.real, fake)
             result.update(_checked(record, values))
         result.update(n_real=len(reference.real), n_fake=len(fake))
-        return result
+        if prdc_points is None:
+            prdc_points = PRDC(k=k, tie=tie, cache=cache).per_point(reference, fake)
+        return result, prdc_points
 
 
 def _checked(record: MetricRecord, values: Any) -> dict[str, float]:

@@ -83,7 +83,6 @@ class CellRunner:
         from curbench.bench.evaluation import MetricSet
         from curbench.bench.references import kept_reference, real_reference
         from curbench.bench.shares import group_shares
-        from curbench.metrics import PRDC
         from curbench.visualize import save_grid
 
         stage("embed the reference")
@@ -112,8 +111,7 @@ class CellRunner:
         fake_features = eval_embedder.embed(samples)
         if real_features.nbytes + fake_features.nbytes <= FEATURES_MAX_BYTES:
             atomic.save_npz(directory / cells.FEATURES_FILE, real=real_features, fake=fake_features)
-        points = PRDC(k=config.k, tie=config.tie).per_point(real_features, fake_features)
-        metrics = evaluate(real_features, fake_features, prdc_points=points)
+        metrics, points = evaluate.with_points(real_features, fake_features, k=config.k, tie=config.tie)
         report = audit(dataset, kept, points)
         report["shares"] = group_shares(dataset, kept, real_features, fake_features, seed=config.seed)
         if len(kept) < len(dataset):
