@@ -61,7 +61,9 @@ def _without_provenance(record) -> dict:
 @pytest.fixture(scope="module")
 def uninterrupted(tmp_path_factory):
     config = CELL.replace(output_dir=str(tmp_path_factory.mktemp("uninterrupted")))
-    [record] = run_sweep([config], SerialExecutor()).records
+    with pytest.MonkeyPatch.context() as patch:  # a fresh cache, like each test's own (module fixtures run first)
+        patch.setenv("CURBENCH_CACHE_DIR", str(tmp_path_factory.mktemp("uninterrupted-cache")))
+        [record] = run_sweep([config], SerialExecutor()).records
     return _without_provenance(record)
 
 
