@@ -17,6 +17,7 @@ from curbench.errors import InvalidInputError
 from curbench.generators.checkpoint_io import CHECKPOINT_FORMAT, load_state, read_checkpoint, write_checkpoint
 from curbench.generators.contract import Generator
 from curbench.generators.labels import label_index
+from curbench.generators.train import train_gan
 
 if TYPE_CHECKING:
     from curbench.datasets.base import Dataset
@@ -108,8 +109,6 @@ class TorchGAN(Generator):
         hooks: TrainingHooks | None = None,
         checkpoint_dir: Path | None = None,
     ) -> TorchGAN:
-        from curbench.generators.train import train_gan
-
         self._check_kind(dataset)
         self.spec = self._spec(dataset)
         self._init_networks(seed)

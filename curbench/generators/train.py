@@ -12,7 +12,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
 import torch
@@ -30,7 +30,28 @@ from curbench.progress import progress, warn
 
 if TYPE_CHECKING:
     from curbench.datasets.base import Dataset
-    from curbench.generators.torch_gan import TorchGAN
+
+
+class TrainableGAN(Protocol):
+    """What the training loop needs of a model (``curbench.generators.torch_gan.TorchGAN`` provides it)."""
+
+    architecture: str
+    device: torch.device
+    latent_dim: int
+    options: dict[str, Any]
+    spec: dict[str, Any] | None
+    generator_net: nn.Module | None
+    discriminator_net: nn.Module | None
+    ema_net: nn.Module | None
+
+    @property
+    def classes(self) -> np.ndarray | None: ...
+
+    def to_model(self, data: torch.Tensor) -> torch.Tensor: ...
+
+    def state(self) -> dict[str, Any]: ...
+
+    def load_state(self, state: dict[str, Any], path: str | Path) -> None: ...
 
 CHECKPOINT_FILE = "last.pt"
 ADAM_BETAS = (0.0, 0.9)  # the usual choice for hinge-loss GANs with spectral norm
@@ -79,7 +100,7 @@ def hinge_g_loss(fake_logits: torch.Tensor) -> torch.Tensor:
 class _Trainer:
     """State of one run of :func:`train_gan`; split into methods to keep each phase readable."""
 
-    def __init__(self, model: TorchGAN, dataset: Dataset, seed: int, hooks: TrainingHooks, checkpoint_dir: Path | None):
+    def __init__(self, model: TrainableGAN, dataset: Dataset, seed: int, hooks: TrainingHooks, checkpoint_dir: Path | None):
         self.model, self.seed, self.hooks = model, seed, hooks
         self.options = model.options
         self.rank, self.world = rank(), world_size()
@@ -314,7 +335,7 @@ def cpu_threads(device: torch.device, threads: int | None) -> Iterator[None]:
 
 
 def train_gan(
-    model: TorchGAN, dataset: Dataset, *, seed: int, hooks: TrainingHooks | None, checkpoint_dir: Path | None
+    model: TrainableGAN, dataset: Dataset, *, seed: int, hooks: TrainingHooks | None, checkpoint_dir: Path | None
 ) -> None:
     """Train ``model``'s networks on ``dataset`` in place, resuming from ``checkpoint_dir/last.pt``."""
     with cpu_threads(model.device, model.options["cpu_threads"]):
