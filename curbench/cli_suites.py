@@ -44,6 +44,7 @@ def sweep(
     from curbench.bench.runner import CellRunner
 
     runner = CellRunner()
+    runner.registry.get("executor", executor)  # an unknown executor fails now, --dry-run included
     for run_config in configs:
         runner.validate(run_config)  # a wrong name or option fails now, not after hours of other cells
     finished = sum(is_finished(c) for c in configs)

@@ -132,6 +132,8 @@ def test_an_executor_that_is_not_registered_is_refused(tmp_path):
     result = curbench("sweep", "--config", str(suite), "--executor", "os:system", "--output-dir", str(tmp_path / "out"))
     assert_user_error(result, "unknown executor 'os:system'", "local")
     assert not (tmp_path / "out" / "cells").exists()
+    listing = curbench("sweep", "--config", str(suite), "--executor", "os:system", "--dry-run")
+    assert_user_error(listing, "unknown executor 'os:system'", "local")
 
 
 @pytest.mark.parametrize(
