@@ -230,12 +230,38 @@ print(json.dumps(evaluate(np.load(sys.argv[1]), np.load(sys.argv[2]), cache=Fals
 """
 
 
-@pytest.mark.parametrize("implementation", ["curbench-metrics-cli", "curbench-evaluate-process", "prdc"])
+# What any exact evaluation of these metrics computes, and nothing else: a new process importing torch, loading the
+# files, the float32 products of the three P/R/D/C passes (the engine's tiles: within a set, each pair once), the two
+# float64 covariances, and FID's Cholesky factor, two triangular products and eigenvalues.
+_FLOOR = """
+import sys, numpy as np, torch
+from scipy.linalg import blas
+from curbench import knn
+real, fake = np.load(sys.argv[1]), np.load(sys.argv[2])
+sides = torch.from_numpy(real), torch.from_numpy(fake)
+size = knn.tile_size(torch.device("cpu"))
+buffer = torch.empty(size * size)
+for a, b, same in ((sides[0], sides[0], True), (sides[1], sides[1], True), (sides[0], sides[1], False)):
+    for rows, cols, _ in knn.tiles(len(a), len(b), size, same):
+        shape = (rows.stop - rows.start, cols.stop - cols.start)
+        torch.mm(a[rows], b[cols].T, out=buffer[: shape[0] * shape[1]].view(shape))
+covariances = []
+for x in (real, fake):
+    centred = np.subtract(x, x.mean(axis=0, dtype=np.float64))
+    covariances.append(centred.T @ centred / (len(x) - 1))
+factor = np.linalg.cholesky(covariances[0])
+sandwich = blas.dtrmm(1.0, factor, blas.dtrmm(1.0, factor, covariances[1], side=1, lower=1), lower=1, trans_a=1)
+print(np.sqrt(np.clip(np.linalg.eigvalsh(sandwich), 0, None)).sum())
+"""
+
+
+@pytest.mark.parametrize("implementation", ["curbench-metrics-cli", "curbench-evaluate-process", "products-floor", "prdc"])
 def test_metrics_cli_against_prdc(benchmark, tmp_path, implementation):
     """All metrics from the .npy files in a new process, with nothing cached, against prdc's P/R/D/C alone.
 
     ``curbench-metrics-cli`` is ``curbench metrics REAL.npy FAKE.npy --no-cache``; ``curbench-evaluate-process``
-    is :func:`curbench.metrics.evaluate` (FID, KID, P/R/D/C, KID sharing the P/R/D/C passes) in a new process.
+    is :func:`curbench.metrics.evaluate` (FID, KID, P/R/D/C, KID sharing the P/R/D/C passes) in a new process;
+    ``products-floor`` is the arithmetic alone (``_FLOOR``), the least any exact implementation pays here.
     """
     benchmark.group = f"metrics CLI N={CLI_N} d={D}"
     real, fake = features(CLI_N, D)
@@ -248,6 +274,7 @@ def test_metrics_cli_against_prdc(benchmark, tmp_path, implementation):
     command = {
         "curbench-metrics-cli": [sys.executable, "-m", "curbench", "metrics", *paths, "--json", "--no-cache", "--quiet"],
         "curbench-evaluate-process": [sys.executable, "-c", _EVALUATE, *paths],
+        "products-floor": [sys.executable, "-c", _FLOOR, *paths],
     }[implementation]
     out = once(benchmark, lambda: subprocess.run(command, capture_output=True, text=True, check=True))
     benchmark.extra_info["result"] = out.stdout

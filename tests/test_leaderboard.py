@@ -120,6 +120,15 @@ def test_page_shows_sample_counts_legend_audit_and_detection():
     assert "### Per-group retention by `class`" in page and "Largest disparity across `class`" in page
 
 
+def test_fixed_settings_show_lists_and_options_as_text_not_python_repr():
+    record = _records()[0]
+    record.config.update(metrics=["fid", "kid", "prdc"], generator_options={"steps": 1200, "sizes": [8, 16]})
+    page = board.render_track("demo", [record], None)[board.PAGE_FILE]
+    settings = next(line for line in page.splitlines() if line.startswith("**Fixed settings:**"))
+    assert "metrics `fid, kid, prdc`" in settings and "generator_options `sizes=8, 16, steps=1200`" in settings
+    assert "[" not in settings
+
+
 def test_write_then_check_passes_and_every_kind_of_difference_is_reported(tmp_path):
     directory = _track(tmp_path)
     written = board.write_track(tmp_path, "demo", tmp_path)
@@ -207,7 +216,7 @@ def test_committed_leaderboards_and_findings_match_their_records():
     assert findings.check(root, REPO / "docs") == []
     assert site.check(root, REPO / "docs" / "site", REPO / "configs") == []
     assert {"toy", "digits", "digits-corrupted", "digits-capacity", "digits-embedding", "digits-schedule",
-            "toy-influence", "cifar10", "imagenet64"} <= set(board.tracks(root))
+            "toy-influence", "digits-minority", "digits-minority-schedule", "cifar10", "imagenet64"} <= set(board.tracks(root))
 
 
 @pytest.mark.slow
@@ -232,6 +241,15 @@ def test_check_that_would_compare_nothing_fails(tmp_path):
     shutil.rmtree(track / board.RECORDS_DIR)  # the records are gone but the page is still committed
     (line,) = board.check(tmp_path / "leaderboards", board.tracks(tmp_path / "leaderboards"), tmp_path / "configs")
     assert "demo/records: missing" in line and other.name not in line
+
+
+def test_checking_one_track_does_not_call_the_others_records_missing(tmp_path):
+    (tmp_path / "configs").mkdir()
+    for name in ("demo", "other"):
+        _track(tmp_path / "leaderboards", name)
+        (tmp_path / "configs" / f"{name}.yaml").write_text(f"track: {name}\ndataset: toy\n")
+        board.write_track(tmp_path / "leaderboards", name, tmp_path / "configs")
+    assert board.check(tmp_path / "leaderboards", ["demo"], tmp_path / "configs") == []
 
 
 def test_records_with_missing_or_non_finite_metrics_are_reported(tmp_path):

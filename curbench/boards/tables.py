@@ -21,9 +21,11 @@ def csv_value(value: Any) -> Any:
 
 
 def show_value(value: Any) -> str:
-    """A Markdown cell for a setting: options as k=v, whole floats without the point, None as a dash."""
+    """A Markdown cell for a setting: options as k=v, lists comma-separated, whole floats without the point, None as a dash."""
     if isinstance(value, dict):
-        return ", ".join(f"{k}={v}" for k, v in sorted(value.items())) or "—"
+        return ", ".join(f"{k}={show_value(v)}" for k, v in sorted(value.items())) or "—"
+    if isinstance(value, (list, tuple)):
+        return ", ".join(show_value(v) for v in value) or "—"
     if isinstance(value, float) and value.is_integer():
         return str(int(value))
     return "—" if value is None else str(value)

@@ -36,11 +36,13 @@ def mean_and_covariance(features: np.ndarray, device: str | None = "cpu") -> tup
     mean = features.mean(axis=0, dtype=np.float64)
     gpu = torch.device(resolve_device("auto" if device is None else device))
     scatter = np.zeros((d, d)) if gpu.type == "cpu" else torch.zeros((d, d), dtype=torch.float64, device=gpu)
-    rows = max(1, _CHUNK_ELEMENTS // d)
+    rows = min(n, max(1, _CHUNK_ELEMENTS // d))
     starts = range(0, n, rows)
+    buffer = np.empty((rows, d)) if gpu.type == "cpu" else None
     for start in progress(starts, total=len(starts), desc="covariance", unit="chunk"):
-        if gpu.type == "cpu":
-            centred = features[start : start + rows].astype(np.float64) - mean
+        if buffer is not None:
+            # Converted and centred in one pass into one reused buffer: fresh temporaries cost page faults.
+            centred = np.subtract(features[start : start + rows], mean, out=buffer[: min(rows, n - start)])
             scatter += centred.T @ centred  # numpy computes X^T X as a symmetric rank-k update
         else:
             chunk = torch.from_numpy(np.ascontiguousarray(features[start : start + rows])).to(gpu, torch.float64)

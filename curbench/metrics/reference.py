@@ -30,6 +30,10 @@ class ReferenceStatistics:
         self.use_cache = use_cache
 
     @cached_property
+    def magnitude(self) -> float:
+        return largest_magnitude(self.real)
+
+    @cached_property
     def digest(self) -> str:
         return array_digest(self.real)
 
@@ -54,6 +58,11 @@ class ReferenceStatistics:
 MAX_MAGNITUDE = 1e15
 
 
+def largest_magnitude(array: np.ndarray) -> float:
+    """max |x| without an array-sized |x| temporary."""
+    return max(-float(array.min()), float(array.max()))
+
+
 def checked_inputs(
     real: np.ndarray | ReferenceStatistics, fake: np.ndarray, *, min_rows: int, use_cache: bool = True, why: str = ""
 ) -> tuple[ReferenceStatistics, np.ndarray]:
@@ -67,8 +76,7 @@ def checked_inputs(
     for what, n in (("real features", len(reference.real)), ("fake features", len(fake))):
         if n < min_rows:
             raise InvalidInputError(f"{what} have {n} rows but {why or 'this metric'} needs at least {min_rows}; pass more samples")
-    for what, array in (("real features", reference.real), ("fake features", fake)):
-        largest = float(np.abs(array).max())
+    for what, largest in (("real features", reference.magnitude), ("fake features", largest_magnitude(fake))):
         if largest > MAX_MAGNITUDE:
             raise InvalidInputError(
                 f"{what} reach |x| = {largest:.3g}, beyond {MAX_MAGNITUDE:.0e}, where the metrics' products overflow float32 "
