@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pytest
 from sklearn.neighbors import NearestNeighbors
@@ -116,3 +118,32 @@ def test_approximate_index_errors_are_one_line(monkeypatch):
     with pytest.raises(InvalidInputError, match=r"need faiss: pip install 'curbench\[faiss\]'") as error:
         KNNScorer(index="hnsw").fit(_clustered(n=100))
     assert "\n" not in str(error.value)
+
+
+def test_a_cells_record_keeps_each_fitted_scorers_search_recall(tmp_path):
+    """Per-class selection fits one approximate index per class; the record keeps their recall's mean and minimum."""
+    pytest.importorskip("faiss")
+    from curbench.bench.runner import CellRunner
+    from curbench.config import RunConfig
+
+    options = {"index": "ivf", "lists": 4, "probes": 1, "checked_queries": 500}
+    config = RunConfig(
+        dataset="toy", dataset_options={"n": 600}, embedder="pixels", eval_embedder="pixels", generator="mlp",
+        generator_options={"steps": 10, "hidden": 8, "batch_size": 32}, scorer="knn", scorer_options=options,
+        retention=50.0, selection="per-class", samples=100, baselines=False, seed=2, output_dir=str(tmp_path),
+    )
+    runner = CellRunner()
+    record = runner.run(config)
+    dataset = runner.registry.create("dataset", "toy", {"n": 600})
+    features = runner.registry.create("embedder", "pixels", {}).embed(dataset.data)
+    recalls = []
+    for label in np.unique(dataset.labels):
+        members = features[dataset.labels == label]
+        scorer = KNNScorer(seed=2, **options).fit(members)
+        scorer.score(members)
+        recalls.append(scorer.search_report.recall)
+    assert len(recalls) > 1 and min(recalls) < 1.0  # a one-probe search misses neighbours: the check can fail
+    assert record.selection.diagnostics["ann_recall"] == pytest.approx(
+        {"mean": np.mean(recalls), "min": min(recalls), "fits": len(recalls)}
+    )
+    assert json.loads((tmp_path / "cells" / record.cell_id / "result.json").read_text())["selection"]["diagnostics"]

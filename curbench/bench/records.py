@@ -74,6 +74,8 @@ class Selection:
     n_kept: int
     kept_hash: str
     retention_by_group: dict[str, dict[str, float]] = field(default_factory=dict)
+    # What the fitted scorers report about themselves, e.g. an approximate index's recall: {name: {mean, min, fits}}.
+    diagnostics: dict[str, dict[str, float]] = field(default_factory=dict)
 
 
 @dataclass

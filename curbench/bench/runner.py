@@ -64,6 +64,7 @@ class CellRunner:
         spaces: dict[str, dict[str, Any]] = {}
 
         kept = np.arange(len(dataset))
+        diagnostics: dict[str, dict[str, float]] = {}
         if not is_curator and config.stage == "data" and config.retention < 100:
             from curbench.scorers.selection import select
             from curbench.visualize import save_typicality_grid
@@ -71,7 +72,7 @@ class CellRunner:
             stage("select: embed and score")
             embedder, features = self._selection_features(config, dataset, device)
             spaces["selection"] = _space(config.embedder, embedder)
-            scores = self.score_features(config, dataset, features, device)
+            scores, diagnostics = self.score_features(config, dataset, features, device)
             kept = select(
                 scores, config.retention, labels=dataset.labels,
                 per_class=_per_class(config, dataset), mode=config.selection_mode,
@@ -130,6 +131,7 @@ class CellRunner:
                 n_kept=len(kept),
                 kept_hash=array_digest(kept),
                 retention_by_group=report.pop("retention_by_group"),
+                diagnostics=diagnostics,
             ),
             sampling=sampling,
             audit=report,
@@ -200,23 +202,32 @@ class CellRunner:
     def scores(self, config: RunConfig, dataset: Dataset, device: str) -> np.ndarray:
         """One score per instance of ``dataset`` (higher = more typical), per class when configured."""
         _, features = self._selection_features(config, dataset, device)
-        return self.score_features(config, dataset, features, device)
+        return self.score_features(config, dataset, features, device)[0]
 
-    def score_features(self, config: RunConfig, dataset: Dataset, features: np.ndarray, device: str) -> np.ndarray:
-        from curbench.scorers.selection import check_data_scorer, score_instances
+    def score_features(
+        self, config: RunConfig, dataset: Dataset, features: np.ndarray, device: str
+    ) -> tuple[np.ndarray, dict[str, dict[str, float]]]:
+        """The scores, and the fitted scorers' diagnostics (:func:`curbench.scorers.selection.summarize_diagnostics`)."""
+        from curbench.scorers.selection import check_data_scorer, score_instances, summarize_diagnostics
 
         record = self.scorer_record(config)
         check_data_scorer(record)
+        fitted: list[Any] = []
+
+        def make_scorer() -> Any:
+            fitted.append(self._scorer(config, device))
+            return fitted[-1]
+
         if record.wants_context:
             context = ScoringContext(
                 dataset=dataset, features=features, config=config, registry=self.registry,
                 hooks=TrainingHooks(self.registry.plugin_manager), device=device,
                 work_dir=Path(config.output_dir) / "scorers" / cells.cell_key(config, self.registry),
             )
-            return self._scorer(config, device).fit(features, dataset.labels, context=context).score(features)
-        return score_instances(
-            lambda: self._scorer(config, device), features, dataset.labels, per_class=_per_class(config, dataset)
-        )
+            scores = make_scorer().fit(features, dataset.labels, context=context).score(features)
+        else:
+            scores = score_instances(make_scorer, features, dataset.labels, per_class=_per_class(config, dataset))
+        return scores, summarize_diagnostics(fitted)
 
     def _train(
         self, config: RunConfig, subset: Dataset, kept_hash: str, device: str,

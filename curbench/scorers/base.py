@@ -44,6 +44,10 @@ class Scorer(ABC):
             )
         return np.asarray(self._score(features), dtype=np.float64).reshape(len(features))
 
+    def diagnostics(self) -> dict[str, float]:
+        """Numbers about the last fit and score that a cell's record should keep (e.g. an approximate search's recall)."""
+        return {}
+
     @abstractmethod
     def _fit(self, features: np.ndarray, labels: np.ndarray | None) -> None: ...
 

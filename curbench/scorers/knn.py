@@ -62,6 +62,13 @@ class KNNScorer(Scorer):
         if self.index != "exact":
             self._approximate = ann.ApproximateIndex(self.index, features, seed=self.seed, **self.index_options)
 
+    def diagnostics(self) -> dict[str, float]:
+        """The last approximate search against exact search on sampled queries (nothing for the exact engine)."""
+        report = self.search_report
+        if report is None:
+            return {}
+        return {"ann_recall": report.recall, "ann_kth_distance_error": report.kth_distance_error}
+
     def _is_fitted_set(self, features: np.ndarray) -> bool:
         fitted = self._fitted
         return features is fitted or (features.shape == fitted.shape and np.array_equal(features, fitted))

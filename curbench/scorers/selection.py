@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from numbers import Real
 from typing import Literal, get_args
 
@@ -13,6 +13,7 @@ from curbench.errors import InvalidInputError
 from curbench.plugins.contracts import DataScorer
 from curbench.plugins.records import ScorerRecord
 from curbench.progress import progress
+from curbench.scorers.base import Scorer
 from curbench.validation import check_features, check_labels
 
 SelectionMode = Literal["percentile", "count"]
@@ -135,6 +136,16 @@ def score_instances(
         scorer = make_scorer().fit(features[members], labels[members])
         scores[members] = _checked_output(scorer.score(features[members]), len(members))
     return scores
+
+
+def summarize_diagnostics(scorers: Iterable[object]) -> dict[str, dict[str, float]]:
+    """Each diagnostic of the fitted scorers (one per class under per-class selection): its mean, minimum and count."""
+    values: dict[str, list[float]] = {}
+    for scorer in scorers:
+        if isinstance(scorer, Scorer):
+            for key, value in scorer.diagnostics().items():
+                values.setdefault(key, []).append(float(value))
+    return {key: {"mean": float(np.mean(v)), "min": float(np.min(v)), "fits": float(len(v))} for key, v in values.items()}
 
 
 def _checked_output(scores: np.ndarray, n: int) -> np.ndarray:
