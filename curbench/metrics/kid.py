@@ -55,7 +55,7 @@ TORCH_FIDELITY_SEED = 2020
 # Kernel entries per batched product of the per-subset route (8 MB of float64 h), so that the elementwise
 # passes run in cache: out of cache they cost as much as the product itself at d = 256.
 _GROUP_ENTRIES = 1 << 20
-# Forming and summing h, per pair, counted in matrix-product flops: six float64 passes, which run from
+# Forming and summing h, per pair, counted in matrix-product flops: a few float64 passes, which run from
 # memory after each product (~10 ms per million pairs here, the time of ~1000 flops per pair).
 _ELEMENTWISE_FLOPS = 1024
 # Rows per float64 chunk when forming the offsets.
