@@ -19,6 +19,7 @@ the screen and of the reference respectively.
 
 from __future__ import annotations
 
+import math
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -277,25 +278,35 @@ also stands for its transpose; a diagonal tile (``rows == cols``) holds both ord
 Other metrics (KID) reuse the products this way instead of computing them again."""
 
 
-class _TileBuffer:
-    """One tile's memory, reused by every tile of a pass: a fresh 4 MB tensor is page-faulted in on each
-    allocation, which costs half as much as the tile's product at d = 256."""
+class Workspace:
+    """Buffers reused from tile to tile: a fresh multi-MB tensor is page-faulted in on every allocation,
+    which costs as much as the elementwise passes over it (and half a tile's product at d = 256)."""
 
-    def __init__(self, size: int, device: torch.device) -> None:
-        self.memory = torch.empty(size * size, device=device)
+    def __init__(self) -> None:
+        self._buffers: dict[tuple[str, torch.dtype, torch.device], torch.Tensor] = {}
 
-    def squared(
-        self, a: ScreenedPoints, b: ScreenedPoints, rows: slice, cols: slice, observe: TileObserver | None = None
-    ) -> torch.Tensor:
-        """The tile's float32 squared distances (valid until the next call)."""
-        out = self.memory[: (rows.stop - rows.start) * (cols.stop - cols.start)].view(rows.stop - rows.start, -1)
-        if observe is None:
-            torch.addmm(b.squared_norms[None, cols], a.points[rows], b.points[cols].T, alpha=-2, out=out)
-        else:
-            dots = torch.mm(a.points[rows], b.points[cols].T, out=out)
-            observe(a, b, rows, cols, dots)
-            dots.mul_(-2).add_(b.squared_norms[None, cols])  # addmm's operations, in its order
-        return out.add_(a.squared_norms[rows, None])
+    def get(self, name: str, shape: tuple[int, ...], dtype: torch.dtype, device: torch.device) -> torch.Tensor:
+        """A tensor of ``shape`` (contents undefined) in the buffer ``name``, valid until that buffer is next asked for."""
+        size = math.prod(shape)
+        buffer = self._buffers.get((name, dtype, device))
+        if buffer is None or buffer.numel() < size:
+            buffer = self._buffers[name, dtype, device] = torch.empty(size, dtype=dtype, device=device)
+        return buffer[:size].view(shape)
+
+
+def _squared_tile(
+    workspace: Workspace, a: ScreenedPoints, b: ScreenedPoints, rows: slice, cols: slice, observe: TileObserver | None
+) -> torch.Tensor:
+    """The tile's float32 squared distances, in ``workspace`` (valid until the next tile)."""
+    shape = (rows.stop - rows.start, cols.stop - cols.start)
+    out = workspace.get("tile", shape, a.points.dtype, a.points.device)
+    if observe is None:
+        torch.addmm(b.squared_norms[None, cols], a.points[rows], b.points[cols].T, alpha=-2, out=out)
+    else:
+        dots = torch.mm(a.points[rows], b.points[cols].T, out=out)
+        observe(a, b, rows, cols, dots)
+        dots.mul_(-2).add_(b.squared_norms[None, cols])  # addmm's operations, in its order
+    return out.add_(a.squared_norms[rows, None])
 
 
 def _as_float32(values: np.ndarray, device: torch.device, direction: float) -> torch.Tensor:
@@ -424,11 +435,10 @@ def _smallest_candidates(
     """Per query row, the m smallest float32 squared distances to ``r`` and their indices (-1 = none)."""
     device = q.points.device
     smallest = _RunningSmallest(len(q), m, device)
-    size = tile_size(device)
-    buffer = _TileBuffer(size, device)
-    pass_tiles = tiles(len(q), len(r), size, same)
+    workspace = Workspace()
+    pass_tiles = tiles(len(q), len(r), tile_size(device), same)
     for rows, cols, mirrored in progress(pass_tiles, total=len(pass_tiles), desc=desc, unit="tile"):
-        block = buffer.squared(q, r, rows, cols, observe)
+        block = _squared_tile(workspace, q, r, rows, cols, observe)
         if same and rows == cols and not include_self:
             block.fill_diagonal_(float("inf"))
         smallest.fold(block, rows, cols)
@@ -678,11 +688,10 @@ def ball_memberships(
     counts = np.zeros(len(b), dtype=np.int64)
     hit = np.zeros(len(a), dtype=bool)
     in_b_ball = np.zeros(len(a), dtype=bool)
-    size = tile_size(device)
-    buffer = _TileBuffer(size, device)
-    pass_tiles = tiles(len(a), len(b), size, same=False)
+    workspace = Workspace()
+    pass_tiles = tiles(len(a), len(b), tile_size(device), same=False)
     for rows, cols, _ in progress(pass_tiles, total=len(pass_tiles), desc="ball membership", unit="tile"):
-        block = buffer.squared(sa, sb, rows, cols, observe)
+        block = _squared_tile(workspace, sa, sb, rows, cols, observe)
         flat = _near_pairs(block, reach_a[rows], reach_b[cols], open_rows=np.flatnonzero(~in_b_ball[rows]))
         if not len(flat):
             continue

@@ -36,7 +36,6 @@ then needs x.y = (x - c).(y - c) + o_x + o_y, o = c.(x - c) + |c|^2 / 2, added i
 from __future__ import annotations
 
 import contextlib
-import math
 from collections.abc import Iterator
 from dataclasses import dataclass
 from numbers import Integral
@@ -110,33 +109,18 @@ class Coordinates:
         return cls(points, offsets / points.shape[1])
 
 
-class Workspace:
-    """Buffers reused from tile to tile: a fresh multi-MB tensor is page-faulted in on every allocation,
-    which costs as much as the elementwise passes over it."""
-
-    def __init__(self) -> None:
-        self._buffers: dict[tuple[str, torch.dtype, torch.device], torch.Tensor] = {}
-
-    def get(self, name: str, shape: tuple[int, ...], dtype: torch.dtype, device: torch.device) -> torch.Tensor:
-        size = math.prod(shape)
-        buffer = self._buffers.get((name, dtype, device))
-        if buffer is None or buffer.numel() < size:
-            buffer = self._buffers[name, dtype, device] = torch.empty(size, dtype=dtype, device=device)
-        return buffer[:size].view(shape)
-
-
 def excess_kernel(
     dots: torch.Tensor,
     d: int,
     offsets: tuple[torch.Tensor, torch.Tensor] | None = None,
-    workspace: Workspace | None = None,
+    workspace: knn.Workspace | None = None,
 ) -> torch.Tensor:
     """h = k - 1 = (1 + t)^3 - 1 elementwise in float64, t = dots / d (+ float64 row and column offsets).
 
     Four passes over the tile: cubing 1 + t and subtracting 1 (exact, 1 + t being near 1) costs about
     2 ulp of 1 per entry, an absolute error that averages out over a subset's pairs.
     """
-    workspace = workspace or Workspace()
+    workspace = workspace or knn.Workspace()
     one_plus_t = workspace.get("t", tuple(dots.shape), torch.float64, dots.device)
     h = workspace.get("h", tuple(dots.shape), torch.float64, dots.device)
     if offsets is None:
@@ -161,7 +145,7 @@ class BlockSums:
         self._members: dict[tuple[str, torch.device], torch.Tensor] = {}
         self.a: Coordinates | None = None
         self.b: Coordinates | None = None
-        self.workspace = Workspace()
+        self.workspace = knn.Workspace()
 
     @property
     def complete(self) -> bool:
