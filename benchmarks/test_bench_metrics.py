@@ -232,11 +232,11 @@ print(json.dumps(evaluate(np.load(sys.argv[1]), np.load(sys.argv[2]), cache=Fals
 
 # What any exact evaluation of these metrics computes, and nothing else: a new process importing torch, loading the
 # files, the float32 products of the three P/R/D/C passes (the engine's tiles: within a set, each pair once), the two
-# float64 covariances, and FID's Cholesky factor, two triangular products and eigenvalues.
+# float64 covariances, and FID's d x d algebra (curbench's own: a Cholesky factor, two triangular products, eigenvalues).
 _FLOOR = """
 import sys, numpy as np, torch
-from scipy.linalg import blas
 from curbench import knn
+from curbench.metrics.fid import covariance_factor, frechet_distance
 real, fake = np.load(sys.argv[1]), np.load(sys.argv[2])
 sides = torch.from_numpy(real), torch.from_numpy(fake)
 size = knn.tile_size(torch.device("cpu"))
@@ -245,13 +245,13 @@ for a, b, same in ((sides[0], sides[0], True), (sides[1], sides[1], True), (side
     for rows, cols, _ in knn.tiles(len(a), len(b), size, same):
         shape = (rows.stop - rows.start, cols.stop - cols.start)
         torch.mm(a[rows], b[cols].T, out=buffer[: shape[0] * shape[1]].view(shape))
-covariances = []
+means, covariances = [], []
 for x in (real, fake):
-    centred = np.subtract(x, x.mean(axis=0, dtype=np.float64))
+    means.append(x.mean(axis=0, dtype=np.float64))
+    centred = np.subtract(x, means[-1])
     covariances.append(centred.T @ centred / (len(x) - 1))
-factor = np.linalg.cholesky(covariances[0])
-sandwich = blas.dtrmm(1.0, factor, blas.dtrmm(1.0, factor, covariances[1], side=1, lower=1), lower=1, trans_a=1)
-print(np.sqrt(np.clip(np.linalg.eigvalsh(sandwich), 0, None)).sum())
+trace = float(np.trace(covariances[0]))
+print(frechet_distance(means[0], covariance_factor(covariances[0]), trace, means[1], covariances[1]))
 """
 
 
