@@ -23,6 +23,12 @@ def curbench_register_datasets(register):
         "curbench.datasets.minority:load_digits_minority",
         "digits with one class subsampled to a known minority share (bias track)",
     )
+    register(
+        "glyphs",
+        "curbench.datasets.glyphs:load_glyphs",
+        "characters rendered from 24 fonts with a Zipf long tail and known typicality; held-out reference and "
+        "disjoint-font evaluator splits (offline)",
+    )
     register("npy", "curbench.datasets.arrays:load_arrays", "uint8 N x C x H x W images from a .npy file, with optional labels .npy")
     register("folder", "curbench.datasets.folder:load_image_folder", "an image folder, one sub-folder per class")
     register("mnist", "curbench.datasets.torchvision_sets:load_mnist", "torchvision MNIST from a local root")

@@ -39,18 +39,22 @@ def _spread(by_group: dict[str, float]) -> float:
     return float(max(by_group.values()) - min(by_group.values())) if by_group else 0.0
 
 
-def audit(dataset: Dataset, kept: np.ndarray, points: PRDCPoints) -> dict:
+def audit(dataset: Dataset, kept: np.ndarray, points: PRDCPoints, reference: Dataset | None = None) -> dict:
     """``{"retention_by_group", "per_group", "max_disparity"}``, each keyed by grouping name then group value.
 
-    ``points`` are the per-point PRDC outcomes of the generated samples against ``dataset``.
+    ``points`` are the per-point PRDC outcomes of the generated samples against ``reference``
+    (default: ``dataset``); retention is of ``dataset``'s groups, recall and coverage of the reference's.
     """
+    evaluated = groupings(reference if reference is not None else dataset)
     retention: dict[str, dict[str, float]] = {}
     per_group: dict[str, dict[str, dict[str, float]]] = {}
     disparity: dict[str, dict[str, float]] = {}
     for name, groups in groupings(dataset).items():
         retention[name] = retention_by_group(kept, groups)
-        recall = _mean_by_group(points.real_in_fake_balls, groups)
-        coverage = _mean_by_group(points.real_covered, groups)
+        if name not in evaluated:
+            continue
+        recall = _mean_by_group(points.real_in_fake_balls, evaluated[name])
+        coverage = _mean_by_group(points.real_covered, evaluated[name])
         per_group[name] = {g: {"recall": recall[g], "coverage": coverage[g]} for g in recall}
         disparity[name] = {
             "retention": _spread(retention[name]), "recall": _spread(recall), "coverage": _spread(coverage)

@@ -98,6 +98,8 @@ class ResultRecord:
     spaces: dict[str, dict[str, Any]] = field(default_factory=dict)
     # Size of the trained model, e.g. {"generator_parameters": n, "discriminator_parameters": n}.
     model: dict[str, int] = field(default_factory=dict)
+    # The same metrics in other feature spaces, e.g. {"selection": {...}}: where the scorer selected.
+    metrics_by_space: dict[str, dict[str, float]] = field(default_factory=dict)
     schema: int = SCHEMA_VERSION
 
     def to_dict(self) -> dict[str, Any]:
@@ -122,6 +124,7 @@ class ResultRecord:
             curve=data.get("curve", []),
             spaces=data.get("spaces", {}),
             model=data.get("model", {}),
+            metrics_by_space=data.get("metrics_by_space", {}),
             schema=data.get("schema", SCHEMA_VERSION),
         )
 

@@ -11,6 +11,11 @@
   reproduced its training subset perfectly would score. Every kept point lies in the
   reference, so its precision is 1 by construction; recall, density, coverage and FID
   show what the selection alone costs or gains.
+
+With a held-out reference (a dataset with a ``reference`` split) no half-split is needed: the
+ceiling is a draw of as many training instances as a generator row samples, evaluated against the
+held-out reference, so the ceiling row has the generator rows' sample counts; the kept instances
+are evaluated against the held-out reference too, so their precision is no longer 1 by construction.
 """
 
 from __future__ import annotations
@@ -34,6 +39,31 @@ def real_reference(evaluate: MetricSet, features: np.ndarray, *, seed: int) -> d
     return evaluate(features[reference], features[candidate], cache=False)
 
 
-def kept_reference(evaluate: MetricSet, features: np.ndarray, kept: np.ndarray) -> dict[str, float]:
-    """The cell's metrics of the kept real instances against all of them."""
-    return evaluate(features, features[kept])
+def heldout_real_reference(
+    evaluate: MetricSet, reference: np.ndarray, training: np.ndarray, *, n_samples: int, seed: int
+) -> dict[str, float]:
+    """The cell's metrics of a random draw of ``n_samples`` training instances (as 'fake') against the held-out reference."""
+    draw = np.random.default_rng([seed, SPLIT_STREAM]).choice(len(training), min(n_samples, len(training)), replace=False)
+    return evaluate(reference, training[np.sort(draw)])
+
+
+def kept_reference(
+    evaluate: MetricSet, features: np.ndarray, kept: np.ndarray, reference: np.ndarray | None = None
+) -> dict[str, float]:
+    """The cell's metrics of the kept real instances against the reference (by default, all of ``features``)."""
+    return evaluate(features if reference is None else reference, features[kept])
+
+
+def reference_rows(
+    evaluate: MetricSet, training: np.ndarray, kept: np.ndarray, *, heldout_reference: np.ndarray | None,
+    n_samples: int, seed: int,
+) -> dict[str, dict[str, float]]:
+    """A cell's reference rows from its training features: ``kept`` for a subset, else the ``real`` ceiling.
+
+    Against ``heldout_reference`` when the dataset has one, else against the training data itself.
+    """
+    if len(kept) < len(training):
+        return {"kept": kept_reference(evaluate, training, kept, reference=heldout_reference)}
+    if heldout_reference is None:
+        return {"real": real_reference(evaluate, training, seed=seed)}
+    return {"real": heldout_real_reference(evaluate, heldout_reference, training, n_samples=n_samples, seed=seed)}

@@ -82,17 +82,21 @@ class CellRunner:
 
         from curbench.bench.audit import audit
         from curbench.bench.evaluation import MetricSet
-        from curbench.bench.references import kept_reference, real_reference
+        from curbench.bench.memorization import memorization_check
+        from curbench.bench.references import reference_rows
         from curbench.bench.shares import group_shares
         from curbench.visualize import save_grid
 
+        # A dataset with a held-out split is evaluated against it, in the space of an embedder trained on
+        # its evaluator split; neither is ever seen by selection or training.
+        reference = dataset.reference
         stage("embed the reference")
         eval_embedder = self.registry.create(
             "embedder", config.eval_embedder, config.eval_embedder_options, device=device, weights=config.eval_weights
         )
-        real_features = self._embed(eval_embedder, dataset, device)
+        real_features = self._embed(eval_embedder, reference, device, fit_on=dataset.evaluator_training)
         spaces["evaluation"] = _space(config.eval_embedder, eval_embedder)
-        n_samples = config.samples or len(dataset)
+        n_samples = config.samples or len(reference)
         evaluate = MetricSet.build(self.registry, config.metrics, k=config.k, tie=config.tie)
 
         def evaluate_sampler(generator: Any) -> dict[str, float]:
@@ -113,12 +117,24 @@ class CellRunner:
         if real_features.nbytes + fake_features.nbytes <= FEATURES_MAX_BYTES:
             atomic.save_npz(directory / cells.FEATURES_FILE, real=real_features, fake=fake_features)
         metrics, points = evaluate.with_points(real_features, fake_features, k=config.k, tie=config.tie)
-        report = audit(dataset, kept, points)
-        report["shares"] = group_shares(dataset, kept, real_features, fake_features, seed=config.seed)
-        if len(kept) < len(dataset):
-            references = {"kept": kept_reference(evaluate, real_features, kept)}
-        else:
-            references = {"real": real_reference(evaluate, real_features, seed=config.seed)}
+        report = audit(dataset, kept, points, reference=reference)
+        report["shares"] = group_shares(dataset, kept, real_features, fake_features, seed=config.seed, reference=reference)
+        heldout = reference is not dataset
+        training_features = (
+            self._embed(eval_embedder, dataset, device, fit_on=dataset.evaluator_training) if heldout else real_features
+        )
+        references = reference_rows(
+            evaluate, training_features, kept, heldout_reference=real_features if heldout else None,
+            n_samples=n_samples, seed=config.seed,
+        )
+        if heldout:
+            report["memorization"] = memorization_check(
+                training_features[kept], real_features, fake_features, seed=config.seed
+            )
+        metrics_by_space: dict[str, dict[str, float]] = {}
+        if _distinct_selection_space(config, dataset):
+            metrics_by_space["selection"] = self._selection_space_metrics(config, dataset, evaluate, samples, device)
+            spaces.setdefault("selection", {"embedder": config.embedder})
 
         cell = cells.cell_of(config, self.registry)
         record = ResultRecord(
@@ -140,6 +156,7 @@ class CellRunner:
             curve=curve,
             spaces=spaces,
             model=_model_size(generator),
+            metrics_by_space=metrics_by_space,
         )
         record.write(directory)
         return record
@@ -188,10 +205,20 @@ class CellRunner:
     def _scorer(self, config: RunConfig, device: str) -> Any:
         return self.registry.create("scorer", config.scorer, config.scorer_options, seed=config.seed, device=device)
 
-    def _embed(self, embedder: Any, dataset: Dataset, device: str) -> np.ndarray:
+    def _embed(self, embedder: Any, dataset: Dataset, device: str, fit_on: Dataset | None = None) -> np.ndarray:
         from curbench.embedders.features import embed_dataset
 
-        return embed_dataset(embedder, dataset, device=device)
+        return embed_dataset(embedder, dataset, device=device, fit_on=fit_on)
+
+    def _selection_space_metrics(
+        self, config: RunConfig, dataset: Dataset, evaluate: Any, samples: np.ndarray, device: str
+    ) -> dict[str, float]:
+        """The cell's metrics again in the selection embedder's space, against the same reference."""
+        embedder = self.registry.create(
+            "embedder", config.embedder, config.embedder_options, device=device, weights=config.weights
+        )
+        reference = self._embed(embedder, dataset.reference, device, fit_on=dataset)
+        return evaluate(reference, embedder.embed(samples))
 
     def _selection_features(self, config: RunConfig, dataset: Dataset, device: str) -> tuple[Any, np.ndarray]:
         embedder = self.registry.create(
@@ -293,6 +320,12 @@ def _space(name: str, embedder: Any) -> dict[str, Any]:
     """How a record names a feature space: the embedder, and what is known of its quality."""
     quality = embedder.quality() if hasattr(embedder, "quality") else {}
     return {"embedder": name, **{key: value for key, value in quality.items() if value == value}}  # drop NaN
+
+
+def _distinct_selection_space(config: RunConfig, dataset: Dataset) -> bool:
+    """Image cells whose selection embedder differs from the evaluation one are also evaluated where they selected."""
+    same = (config.embedder, config.embedder_options) == (config.eval_embedder, config.eval_embedder_options)
+    return dataset.is_image and not same
 
 
 def _per_class(config: RunConfig, dataset: Dataset) -> bool:

@@ -45,17 +45,25 @@ def _classifier(features: np.ndarray, groups: np.ndarray, seed: int) -> tuple[St
 
 
 def group_shares(
-    dataset: Dataset, kept: np.ndarray, real_features: np.ndarray, fake_features: np.ndarray, *, seed: int
+    dataset: Dataset, kept: np.ndarray, real_features: np.ndarray, fake_features: np.ndarray, *, seed: int,
+    reference: Dataset | None = None,
 ) -> dict[str, dict]:
-    """Per grouping: full, kept and generated shares, the held-out real shares as classified, and the summaries."""
+    """Per grouping: full, kept and generated shares, the held-out real shares as classified, and the summaries.
+
+    ``real_features`` are those of ``reference`` (default: ``dataset``), on which the group classifier is fitted.
+    """
+    reference = dataset if reference is None else reference
+    evaluated = groupings(reference)
     report: dict[str, dict] = {}
     for name, values in groupings(dataset).items():
-        values = np.asarray(values).astype(str)
-        groups = sorted(set(values.tolist()), key=group_order)
-        counts = np.array([np.sum(values == g) for g in groups])
+        if name not in evaluated:
+            continue
+        values, labelled = np.asarray(values).astype(str), np.asarray(evaluated[name]).astype(str)
+        groups = sorted(set(values.tolist()) | set(labelled.tolist()), key=group_order)
+        counts = np.array([np.sum(labelled == g) for g in groups])
         if len(groups) < 2 or counts.min() < MIN_PER_GROUP:
             continue
-        scaler, model, accuracy, heldout = _classifier(real_features, values, seed)
+        scaler, model, accuracy, heldout = _classifier(real_features, labelled, seed)
         generated = model.predict(scaler.transform(fake_features))
         shares = {
             "full": _shares(values, groups),

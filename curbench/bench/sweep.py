@@ -27,7 +27,9 @@ from curbench.errors import DISK_FULL, CurbenchError
 from curbench.progress import note
 
 DETECTION_FILE = "detection.json"
-GROUND_TRUTH_GROUP = "corrupted"  # the 0/1 group that datasets with injected corruptions carry
+# The 0/1 groups that mark instances a scorer should rank lowest: injected corruptions, or the least
+# typical instances of a dataset whose typicality is known (glyphs).
+GROUND_TRUTH_GROUPS = ("corrupted", "atypical")
 
 
 def expand(
@@ -66,11 +68,14 @@ def run_cell(config: dict[str, Any]) -> dict[str, Any]:
 
 
 def detection_for(config: RunConfig) -> dict[str, float] | None:
-    """AUROC / precision@k of the cell's scores at flagging corrupted items, cached in the cell directory.
+    """AUROC / precision@k of the cell's scores at flagging corrupted (or atypical) items, cached in the cell directory.
 
-    None for cells that select nothing (full data, sample-time curation) or whose dataset has no
-    ``corrupted`` group. Scores are the ones the selection uses (per class when selection is per class).
+    None for cells that select nothing (full data, sample-time curation) or whose dataset has none of
+    :data:`GROUND_TRUTH_GROUPS`. Where the dataset knows each instance's typicality, also the Spearman
+    correlation of the scores with it. Scores are the ones the selection uses (per class when selection is per class).
     """
+    from scipy.stats import spearmanr
+
     from curbench.bench.groundtruth import detection_scores
     from curbench.device import resolve_device
 
@@ -82,10 +87,13 @@ def detection_for(config: RunConfig) -> dict[str, float] | None:
     if config.stage != "data" or config.retention >= 100 or runner.is_sample_time(config):
         return None
     dataset = runner.registry.create("dataset", config.dataset, config.dataset_options, root=config.data_root)
-    if GROUND_TRUTH_GROUP not in dataset.groups:
+    truth = next((name for name in GROUND_TRUTH_GROUPS if name in dataset.groups), None)
+    if truth is None:
         return None
     scores = runner.scores(config, dataset, resolve_device(config.device))
-    detection = detection_scores(scores, dataset.groups[GROUND_TRUTH_GROUP])
+    detection = detection_scores(scores, dataset.groups[truth])
+    if dataset.typicality is not None:
+        detection["typicality_spearman"] = float(spearmanr(scores, dataset.typicality).statistic)
     atomic.write_json(path, detection)
     return detection
 

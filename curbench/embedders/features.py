@@ -41,8 +41,12 @@ def embed_dataset(
     batch_size: int | None = None,
     device: str | None = None,
     num_workers: int = 0,
+    fit_on: Dataset | None = None,
 ) -> np.ndarray:
     """Float32 features (N, D) of every instance of ``dataset``, in dataset order.
+
+    A trainable embedder is fitted on ``fit_on`` (default: ``dataset`` itself), e.g. an evaluation
+    embedder on its own split of a dataset whose held-out reference it then embeds.
 
     Under an initialised process group each rank embeds its shard and every
     rank receives all features, identical to a single-process run.
@@ -53,7 +57,7 @@ def embed_dataset(
         raise InvalidInputError(f"num_workers must be >= 0, got {num_workers}")
     if device is not None:
         embedder.to(device)
-    _fit_once(embedder, dataset)
+    _fit_once(embedder, dataset if fit_on is None else fit_on)
     if not dataset.is_image:  # point data: only identity-like embedders get here; nothing worth caching
         return embedder.embed(dataset.data)
 
