@@ -89,6 +89,11 @@ def curbench_register_metrics(register):
         "prdc", "curbench.metrics.prdc:PRDC", "precision, recall (Kynkaanniemi) and density, coverage (Naeem)",
         higher_is_better={"precision": True, "recall": True, "density": True, "coverage": True},
     )
+    register(
+        "loglik", "curbench.metrics.loglik:HeldOutLikelihood",
+        "point data: log-likelihood of the reference under a KDE of the samples (ALL), and the samples' outlier mass",
+        higher_is_better={"all": True, "outlier_mass": False},
+    )
 
 
 @hookimpl

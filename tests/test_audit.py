@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 from scipy.spatial.distance import cdist
 
 from curbench.bench.audit import audit
@@ -40,3 +41,20 @@ def test_audit_matches_dense_reference():
             assert report["retention_by_group"][name][str(g)] == kept_fraction
         recalls = [recall[groups == g].mean() for g in np.unique(groups)]
         assert np.isclose(report["max_disparity"][name]["recall"], max(recalls) - min(recalls))
+
+
+def test_label_shift_correction_recovers_generated_shares_from_a_confused_classifier():
+    from curbench.bench.shares import label_shift_corrected
+
+    groups = ["0", "1", "2"]
+    # Held-out real data: 100 of each group; the classifier confuses them with known rates.
+    confusion = np.array([[0.8, 0.1, 0.0], [0.2, 0.7, 0.3], [0.0, 0.2, 0.7]])  # P(predicted row | true column)
+    truth = np.repeat(groups, 100)
+    predicted = np.concatenate([np.repeat(groups, np.rint(confusion[:, j] * 100).astype(int)) for j in range(3)])
+    true_generated = np.array([0.5, 0.1, 0.4])
+    generated = np.repeat(groups, np.rint(confusion @ true_generated * 1000).astype(int))
+    corrected = label_shift_corrected(predicted, truth, generated, groups)
+    assert [corrected[g] for g in groups] == pytest.approx(true_generated, abs=1e-9)
+    # A perfect classifier changes nothing.
+    plain = label_shift_corrected(truth, truth, generated, groups)
+    assert [plain[g] for g in groups] == pytest.approx([np.mean(generated == g) for g in groups], abs=1e-12)

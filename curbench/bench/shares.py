@@ -7,6 +7,13 @@ recorded with the shares). Its confusion matrix on the held-out fifth also gives
 classifier's own share of each group there, so that a reader can tell classifier error from
 generator bias: on real data the classified shares are what a perfect copy of the data would get.
 
+The classifier's errors also bias the generated shares it reports, differently per group. Under label
+shift (the generator changes how often each group appears, not what a group looks like) the
+confusion matrix C[i, j] = P(predicted i | true j), measured on the held-out real fifth, maps the true
+generated shares w to the predicted ones: C w = predicted. ``generated_corrected`` is the
+non-negative least-squares solution of that system, normalised to sum to 1 (black-box shift
+estimation, Lipton et al. 2018).
+
 Amplification of a group at a stage is its share there divided by its share before that stage
 (kept/full for selection, generated/kept for the generator). The summary disparity of a stage is
 the total-variation distance between its group distribution and the full data's, and the smallest
@@ -16,6 +23,7 @@ and largest share ratio against the full data.
 from __future__ import annotations
 
 import numpy as np
+from scipy.optimize import nnls
 from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import train_test_split
 from sklearn.preprocessing import StandardScaler
@@ -33,15 +41,30 @@ def _shares(values: np.ndarray, groups: list[str]) -> dict[str, float]:
     return {group: float(np.mean(values == group)) for group in groups}
 
 
-def _classifier(features: np.ndarray, groups: np.ndarray, seed: int) -> tuple[StandardScaler, LogisticRegression, float, np.ndarray]:
-    """The group classifier, its held-out accuracy, and its predictions on the held-out real instances."""
+def label_shift_corrected(predicted: np.ndarray, truth: np.ndarray, generated: np.ndarray, groups: list[str]) -> dict[str, float]:
+    """Generated shares corrected for the classifier's confusion on held-out real data (see the module docstring)."""
+    predicted, truth, generated = (np.asarray(a).astype(str) for a in (predicted, truth, generated))
+    confusion = np.zeros((len(groups), len(groups)))
+    for j, true_group in enumerate(groups):
+        members = truth == true_group
+        if members.any():
+            confusion[:, j] = [np.mean(predicted[members] == g) for g in groups]
+    weights, _ = nnls(confusion, np.array([np.mean(generated == g) for g in groups]))
+    total = weights.sum()
+    return {g: float(w / total) if total > 0 else float("nan") for g, w in zip(groups, weights, strict=True)}
+
+
+def _classifier(
+    features: np.ndarray, groups: np.ndarray, seed: int
+) -> tuple[StandardScaler, LogisticRegression, float, np.ndarray, np.ndarray]:
+    """The group classifier, its held-out accuracy, its predictions on the held-out real instances and their truth."""
     train, test = train_test_split(
         np.arange(len(groups)), test_size=HELDOUT_FRACTION, stratify=groups, random_state=seed * 1000 + CLASSIFIER_STREAM
     )
     scaler = StandardScaler().fit(features[train])
     model = LogisticRegression(max_iter=2000).fit(scaler.transform(features[train]), groups[train])
     predicted = model.predict(scaler.transform(features[test]))
-    return scaler, model, float(np.mean(predicted == groups[test])), predicted
+    return scaler, model, float(np.mean(predicted == groups[test])), predicted, groups[test]
 
 
 def group_shares(
@@ -63,13 +86,14 @@ def group_shares(
         counts = np.array([np.sum(labelled == g) for g in groups])
         if len(groups) < 2 or counts.min() < MIN_PER_GROUP:
             continue
-        scaler, model, accuracy, heldout = _classifier(real_features, labelled, seed)
+        scaler, model, accuracy, heldout, heldout_truth = _classifier(real_features, labelled, seed)
         generated = model.predict(scaler.transform(fake_features))
         shares = {
             "full": _shares(values, groups),
             "kept": _shares(values[kept], groups),
             "generated": _shares(generated, groups),
             "real_classified": _shares(heldout, groups),
+            "generated_corrected": label_shift_corrected(heldout, heldout_truth, generated, groups),
         }
         report[name] = {"classifier_accuracy": accuracy, **shares, **summaries(shares)}
     return report

@@ -19,8 +19,8 @@ from curbench.bench.records import ResultRecord
 from curbench.bench.suites import Suite
 from curbench.boards.check import track_suite
 from curbench.boards.rows import (
+    CURVE_METRICS,
     RECORDS_DIR,
-    STEPS_TO_FULL_FID,
     generator_rows,
     group_rows,
     load_records,
@@ -40,7 +40,7 @@ def drift_tolerances(records: Sequence[ResultRecord]) -> dict[str, float]:
     """Per metric: DRIFT_SIGMAS x the pooled standard deviation over seeds of the committed rows."""
     rows = generator_rows(group_rows(records))
     return {m: DRIFT_SIGMAS * pooled_std([row.values(lambda r, m=m: r.metrics.get(m)) for row in rows])
-            for m in metric_names(rows) if m != STEPS_TO_FULL_FID}
+            for m in metric_names(rows) if m not in CURVE_METRICS}
 
 
 def compare_drift(committed: Sequence[ResultRecord], rerun: Sequence[ResultRecord]) -> list[str]:

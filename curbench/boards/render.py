@@ -20,7 +20,10 @@ from curbench.bench.cells import GENERATOR_ROLES, Role
 from curbench.bench.records import ResultRecord
 from curbench.bench.suites import Suite
 from curbench.boards.capacity import capacity_frame, gain_trend, save_capacity_plot
+from curbench.boards.heldout import memorization_section, selection_space_section
 from curbench.boards.rows import (
+    LATE_FID,
+    LATE_POINTS,
     REACHED_FULL_FID,
     RECORDS_DIR,
     STEPS_TO_FULL_FID,
@@ -43,7 +46,7 @@ TRAINING_FILE = "training_curve.csv"
 CURVES_DIR = "curves"
 README_TRACK = "digits"
 README_RETENTION = 50.0  # the README shows this retention (and full data); the track page shows every one
-DETECTION_COLUMNS = ("auroc", "precision_at_k")
+DETECTION_COLUMNS = {"auroc": "AUROC ↑", "precision_at_k": "precision@k ↑", "typicality_spearman": "Spearman with typicality ↑"}
 AUDIT_QUANTITIES = ("retention", "recall", "coverage")
 
 def _span(values: Iterable[Any]) -> str:
@@ -74,7 +77,8 @@ def _corrupted_kept(record: ResultRecord) -> float:
 
 
 def _title(metric: str, higher_is_better: bool) -> str:
-    name = {"fid": "FID", "kid": "KID", STEPS_TO_FULL_FID: "steps to full-data FID"}.get(metric, metric)
+    name = {"fid": "FID", "kid": "KID", STEPS_TO_FULL_FID: "steps to full-data FID",
+            LATE_FID: f"FID, last {LATE_POINTS} evaluations"}.get(metric, metric)
     return f"{name} {'↑' if higher_is_better else '↓'}"
 
 
@@ -84,6 +88,7 @@ def results_frames(rows: Sequence[Row]) -> tuple[pd.DataFrame, pd.DataFrame]:
     fields = varying_fields(rows)
     metrics = directions(rows)
     has_detection = any("detection" in r.audit for row in rows for r in row.records)
+    has_typicality = any("typicality_spearman" in r.audit.get("detection", {}) for row in rows for r in row.records)
     has_corrupted = any(not math.isnan(v) for row in rows for v in row.values(_corrupted_kept))
     shown, numbers = [], []
     for row in rows:
@@ -113,7 +118,9 @@ def results_frames(rows: Sequence[Row]) -> tuple[pd.DataFrame, pd.DataFrame]:
             csv.update({f"{metric}_mean": interval.mean, f"{metric}_ci95": interval.half_width,
                         f"{metric}_std": interval.std, f"{metric}_p_vs_baseline": p_value, f"{metric}_mark": mark})
         if has_detection:
-            for name, title in zip(DETECTION_COLUMNS, ("AUROC ↑", "precision@k ↑"), strict=True):
+            for name, title in DETECTION_COLUMNS.items():
+                if name == "typicality_spearman" and not has_typicality:
+                    continue
                 interval = mean_ci(row.values(lambda r, n=name: _detection(r, n)))
                 md[title] = plus_minus(interval)
                 csv.update({f"{name}_mean": interval.mean, f"{name}_ci95": interval.half_width})
@@ -281,6 +288,8 @@ def render_track(track: str, records: Sequence[ResultRecord], suite: Suite | Non
     shown, numbers = results_frames(rows)
     sections, audit_long = audit_tables(generator_rows(rows))
     lines += ["## Results", "", LEGEND, "", to_markdown(shown)]
+    lines += selection_space_section(records, lambda selection_rows: results_frames(selection_rows)[0])
+    lines += memorization_section(rows)
     if sections:
         lines += ["## Bias audit", "", "Which instances curation removed, per group, and how well the generated samples "
                   "recall and cover each group of the real data (`audit.csv` has the intervals).", ""]

@@ -29,6 +29,10 @@ from curbench.errors import CurbenchError, InvalidInputError
 RECORDS_DIR = "records"
 STEPS_TO_FULL_FID = "steps_to_full_fid"
 REACHED_FULL_FID = "reached_full_fid"
+LATE_FID = "fid_late"  # FID averaged over the last LATE_POINTS evaluations of the training curve
+LATE_POINTS = 3
+# Derived from the training curve, not measured by a metric plugin: drift calibration skips them.
+CURVE_METRICS = (STEPS_TO_FULL_FID, LATE_FID)
 _ROLE_ORDER = {Role.FULL: 0, Role.RANDOM: 1, Role.METHOD: 2}
 _LEADING_FIELDS = ("retention", "scorer", "scorer_options", "embedder", "embedder_options", "stage")
 # Identity fields: which plugin versions produced a record. Shown in provenance, not a row's settings.
@@ -109,10 +113,26 @@ def with_steps_to_full_fid(records: Sequence[ResultRecord]) -> list[ResultRecord
     return derived
 
 
+def with_late_fid(records: Sequence[ResultRecord]) -> list[ResultRecord]:
+    """Records with ``fid_late``: the mean FID of the last :data:`LATE_POINTS` curve evaluations, which averages
+    out the checkpoint-to-checkpoint noise of GAN training. Absent with a shorter curve."""
+    derived = []
+    for record in records:
+        late = [number(point.get("fid")) for point in record.curve[-LATE_POINTS:]]
+        if len(late) < LATE_POINTS or any(math.isnan(value) for value in late):
+            derived.append(record)
+            continue
+        derived.append(dataclasses.replace(
+            record, metrics={**record.metrics, LATE_FID: sum(late) / LATE_POINTS},
+            directions={**record.directions, LATE_FID: False},
+        ))
+    return derived
+
+
 def group_rows(records: Iterable[ResultRecord]) -> list[Row]:
     """Generator rows (one per configuration, seeds pooled) and the reference rows derived from them."""
     grouped: dict[str, list[ResultRecord]] = {}
-    for record in with_steps_to_full_fid(list(records)):
+    for record in with_late_fid(with_steps_to_full_fid(list(records))):
         grouped.setdefault(group_key(record.config), []).append(record)
     rows = []
     for key, members in grouped.items():
