@@ -47,6 +47,7 @@ def curbench_register_embedders(register):
     register("inception-torchvision", "curbench.embedders.inception:TorchvisionInceptionEmbedder", "torchvision ImageNet Inception-v3, 2048-d (the paper's selection embedder)")
     register("clip", "curbench.embedders.clip:CLIPEmbedder", "CLIP ViT-B/32 image features (OpenAI weights)")
     register("swav", "curbench.embedders.swav:SwAVEmbedder", "ResNet-50 with the SwAV 800-epoch checkpoint, 2048-d pooled")
+    register("dinov2", "curbench.embedders.dinov2:DINOv2Embedder", "DINOv2 ViT-L/14 (official weights, timm architecture), 1024-d CLS token as dgm-eval computes it")
 
 
 @hookimpl
@@ -88,6 +89,10 @@ def curbench_register_metrics(register):
     register(
         "prdc", "curbench.metrics.prdc:PRDC", "precision, recall (Kynkaanniemi) and density, coverage (Naeem)",
         higher_is_better={"precision": True, "recall": True, "density": True, "coverage": True},
+    )
+    register(
+        "vendi", "curbench.metrics.vendi:Vendi", "Vendi score of the generated features (cosine kernel; diversity), with the real set's",
+        higher_is_better={"vendi": True, "vendi_real": None},
     )
     register(
         "loglik", "curbench.metrics.loglik:HeldOutLikelihood",

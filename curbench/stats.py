@@ -1,17 +1,21 @@
-"""Statistics over seeds: mean with a t-interval, and whether a method differs from the random baseline."""
+"""Statistics over seeds: t-intervals, paired and Welch comparisons with TOST and the minimum detectable effect,
+Holm's correction, regression slopes, and time-to-event (Kaplan–Meier, log-rank) for censored steps."""
 
 from __future__ import annotations
 
 import math
 import warnings
-from collections.abc import Sequence
+from collections.abc import Hashable, Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
 from scipy import stats
+from statsmodels.stats.multitest import multipletests
+from statsmodels.stats.power import TTestIndPower, TTestPower
+from statsmodels.stats.weightstats import ttost_ind, ttost_paired
 
 CONFIDENCE = 0.95
-ALPHA = 0.05  # Welch's t-test level below which a method counts as distinguishable from random
+ALPHA = 0.05  # the test level: below it a difference (or, for TOST, an equivalence) counts as shown
 
 
 @dataclass(frozen=True)
@@ -88,3 +92,167 @@ def pooled_std(groups: Sequence[Sequence[float]]) -> float:
             squares += float(((array - array.mean()) ** 2).sum())
             dof += len(array) - 1
     return math.sqrt(squares / dof) if dof else math.nan
+
+
+POWER = 0.8  # the power at which the minimum detectable effect is computed
+
+
+@dataclass(frozen=True)
+class Comparison:
+    """One test of a difference: the estimate with its 95% CI, the two-sided p-value, and what the data could detect.
+
+    ``estimate`` is mean(a) − mean(b) for two samples (the mean per-seed difference when paired)
+    or the slope of a regression. ``mde`` is the smallest true effect, in the same units, that
+    the test finds with probability ``POWER`` at level ``ALPHA``. ``equivalence_p`` is the TOST
+    p-value for |effect| < ``margin`` (nan without a margin).
+    """
+
+    estimate: float
+    low: float
+    high: float
+    p_value: float
+    n: int
+    mde: float
+    test: str  # "paired t", "Welch" or "slope"
+    margin: float = math.nan
+    equivalence_p: float = math.nan
+
+    @property
+    def paired(self) -> bool:
+        return self.test == "paired t"
+
+
+def _untestable(test: str, n: int, estimate: float = math.nan) -> Comparison:
+    return Comparison(estimate, math.nan, math.nan, math.nan, n, math.nan, test)
+
+
+def _by_key(values: Mapping[Hashable, float]) -> dict[Hashable, float]:
+    return {key: float(value) for key, value in values.items() if math.isfinite(value)}
+
+
+def compare(a: Mapping[Hashable, float], b: Mapping[Hashable, float], margin: float = math.nan) -> Comparison:
+    """a − b, values keyed by seed. Paired t-test on the per-seed differences when both have the same seeds (cells of
+    one seed share the generator's initialisation), else Welch; with a margin, also the TOST equivalence p-value."""
+    a, b = _by_key(a), _by_key(b)
+    if a.keys() == b.keys():
+        seeds = sorted(a, key=str)
+        x, y = np.array([a[s] for s in seeds]), np.array([b[s] for s in seeds])
+        return _paired(x, y, margin)
+    return _welch(np.array(list(a.values())), np.array(list(b.values())), margin)
+
+
+def _paired(x: np.ndarray, y: np.ndarray, margin: float) -> Comparison:
+    n, differences = len(x), x - y
+    if n < 2:
+        return _untestable("paired t", n, float(differences.mean()) if n else math.nan)
+    mean, spread = float(differences.mean()), _std(differences)
+    if spread == 0:  # the t statistic is undefined; equal differences are decided exactly
+        return _exact(mean, n, "paired t", margin)
+    result = stats.ttest_rel(x, y)
+    ci = result.confidence_interval(CONFIDENCE)
+    equivalence = ttost_paired(x, y, -margin, margin)[0] if math.isfinite(margin) else math.nan
+    return Comparison(mean, float(ci.low), float(ci.high), float(result.pvalue), n,
+                      minimum_detectable_effect(spread, n), "paired t", margin, float(equivalence))
+
+
+def _welch(x: np.ndarray, y: np.ndarray, margin: float) -> Comparison:
+    n = min(len(x), len(y))
+    if n < 2:
+        return _untestable("Welch", n)
+    mean = float(x.mean() - y.mean())
+    if _std(x) == 0 and _std(y) == 0:
+        return _exact(mean, n, "Welch", margin)
+    with warnings.catch_warnings():  # one constant side (e.g. a deterministic selection) is a valid input
+        warnings.simplefilter("ignore", RuntimeWarning)
+        result = stats.ttest_ind(x, y, equal_var=False)
+        ci = result.confidence_interval(CONFIDENCE)
+        equivalence = ttost_ind(x, y, -margin, margin, usevar="unequal")[0] if math.isfinite(margin) else math.nan
+    mde = minimum_detectable_effect(pooled_std([x, y]), len(x), len(y))
+    return Comparison(mean, float(ci.low), float(ci.high), float(result.pvalue), n, mde, "Welch", margin, float(equivalence))
+
+
+def _exact(mean: float, n: int, test: str, margin: float) -> Comparison:
+    """Zero spread: the difference is known exactly, so each test is decided with certainty."""
+    equivalence = float(abs(mean) >= margin) if math.isfinite(margin) else math.nan
+    return Comparison(mean, mean, mean, float(mean == 0), n, 0.0, test, margin, equivalence)
+
+
+def minimum_detectable_effect(spread: float, n: int, n_other: int | None = None) -> float:
+    """The true difference a two-sided t-test at ALPHA detects with probability POWER, in the data's units.
+
+    Paired (``n_other`` None): Cohen's d of a one-sample test on n differences times their SD.
+    Two samples: the two-sample d times the pooled SD (the power of Welch's test is close to it).
+    """
+    if n < 2 or not math.isfinite(spread):
+        return math.nan
+    if n_other is None:
+        d = TTestPower().solve_power(nobs=n, alpha=ALPHA, power=POWER, alternative="two-sided")
+    else:
+        d = TTestIndPower().solve_power(nobs1=n, ratio=n_other / n, alpha=ALPHA, power=POWER, alternative="two-sided")
+    return float(d) * spread
+
+
+def slope(x: Sequence[float], y: Sequence[float], margin: float = math.nan) -> Comparison:
+    """Least-squares slope of y on x with its 95% CI and two-sided p (t with n − 2 dof), the slope's minimum
+    detectable value and, with a margin, the TOST p-value for |slope| < margin."""
+    xs, ys = np.asarray(x, dtype=np.float64), np.asarray(y, dtype=np.float64)
+    keep = np.isfinite(xs) & np.isfinite(ys)
+    xs, ys = xs[keep], ys[keep]
+    n = len(xs)
+    if n < 3 or np.ptp(xs) == 0:
+        return _untestable("slope", n)
+    fit = stats.linregress(xs, ys)
+    dof, error = n - 2, float(fit.stderr)
+    half_width = float(stats.t.ppf((1 + CONFIDENCE) / 2, dof)) * error
+    # The slope's t-test has the noncentrality and dof of a one-sample test on n − 1 values, hence nobs = n − 1.
+    mde = float(TTestPower().solve_power(nobs=n - 1, alpha=ALPHA, power=POWER, alternative="two-sided")) * math.sqrt(n - 1) * error
+    equivalence = math.nan
+    if math.isfinite(margin):  # two one-sided tests against −margin and +margin; statsmodels has none for a slope
+        equivalence = max(float(stats.t.sf((fit.slope + margin) / error, dof)),
+                          float(stats.t.cdf((fit.slope - margin) / error, dof)))
+    return Comparison(float(fit.slope), float(fit.slope) - half_width, float(fit.slope) + half_width,
+                      float(fit.pvalue), n, mde, "slope", margin, equivalence)
+
+
+def holm(p_values: Sequence[float]) -> np.ndarray:
+    """Holm-adjusted p-values of one family (nan entries, tests that could not run, stay nan and do not count)."""
+    p = np.asarray(p_values, dtype=np.float64)
+    adjusted = np.full_like(p, math.nan)
+    finite = np.isfinite(p)
+    if finite.any():
+        adjusted[finite] = multipletests(p[finite], alpha=ALPHA, method="holm")[1]
+    return adjusted
+
+
+@dataclass(frozen=True)
+class Survival:
+    """Time to an event over seeds, right-censored where it never happened: Kaplan–Meier median and how many reached it."""
+
+    median: float  # inf when the survival curve never falls to 0.5 ("not reached")
+    reached: int
+    n: int
+
+
+def _censored(times: Sequence[float], reached: Sequence[bool]) -> stats.CensoredData:
+    t, event = np.asarray(times, dtype=np.float64), np.asarray(reached, dtype=bool)
+    return stats.CensoredData(uncensored=t[event], right=t[~event])
+
+
+def kaplan_meier(times: Sequence[float], reached: Sequence[bool]) -> Survival:
+    """The Kaplan–Meier median: the first time the estimated survival S(t) falls to 0.5 or below."""
+    events = int(np.sum(reached))
+    if events == 0:
+        return Survival(math.inf, 0, len(times))
+    curve = stats.ecdf(_censored(times, reached)).sf
+    below = np.flatnonzero(curve.probabilities <= 0.5 + 1e-12)  # S = 0.5 exactly can round to just above it
+    median = float(curve.quantiles[below[0]]) if len(below) else math.inf
+    return Survival(median, events, len(times))
+
+
+def logrank(times_a: Sequence[float], reached_a: Sequence[bool], times_b: Sequence[float],
+            reached_b: Sequence[bool]) -> tuple[float, float]:
+    """(z, two-sided p) of the log-rank test; z > 0 when a reaches the event earlier than b. nan without any event."""
+    if not (np.any(reached_a) or np.any(reached_b)) or min(len(times_a), len(times_b)) == 0:
+        return math.nan, math.nan
+    result = stats.logrank(_censored(times_a, reached_a), _censored(times_b, reached_b))
+    return float(result.statistic), float(result.pvalue)

@@ -20,7 +20,7 @@ import numpy as np
 import pandas as pd
 
 from curbench.bench.cells import Role
-from curbench.boards.tables import format_cell
+from curbench.boards.tables import format_cell, plus_minus
 from curbench.stats import ALPHA, mean_ci, welch_p
 
 if TYPE_CHECKING:
@@ -74,6 +74,25 @@ def gains(rows: Sequence[Row]) -> list[Gain]:
     return sorted(result, key=lambda g: (g.method, g.retention, g.generator_parameters))
 
 
+def advantages(rows: Sequence[Row]) -> dict[tuple[str, float], list[tuple[int, float]]]:
+    """Per (method, retention): (generator parameters, FID(random subset) − FID(method)) for every seed both ran.
+
+    The random subset is the method's own baseline row: same generator, same size. This per-seed
+    advantage, regressed on capacity, is the interaction test of selection × capacity; the gain over
+    full data alone would also credit selection with what training on less data does.
+    """
+    by_key = {row.key: row for row in rows}
+    found: dict[tuple[str, float], list[tuple[int, float]]] = {}
+    for row in rows:
+        random = by_key.get(row.baseline_key or "")
+        if row.role is not Role.METHOD or random is None or random.role is not Role.RANDOM:
+            continue
+        method_fid, random_fid = _fid_by_seed(row), _fid_by_seed(random)
+        points = [(parameters(row), random_fid[s] - method_fid[s]) for s in sorted(method_fid) if s in random_fid]
+        found.setdefault((_label(row), row.config["retention"]), []).extend(points)
+    return found
+
+
 def capacity_frame(rows: Sequence[Row]) -> pd.DataFrame:
     """One line per (row, generator size) when the board holds at least two generator sizes; else empty."""
     found = gains(rows)
@@ -85,7 +104,7 @@ def capacity_frame(rows: Sequence[Row]) -> pd.DataFrame:
         mark = "" if math.isnan(g.p_value) else ("≈" if g.p_value >= ALPHA else ("▲" if interval.mean > 0 else "▼"))
         lines.append({
             "method": g.method, "retention": g.retention, "generator_parameters": g.generator_parameters,
-            "gain": f"{format_cell(interval.mean)} ± {format_cell(interval.half_width)} {mark}".strip(),
+            "gain": f"{plus_minus(interval)} {mark}".strip(),
             "gain_mean": interval.mean, "gain_ci95": interval.half_width, "p_vs_full": g.p_value, "seeds": interval.n,
         })
     return pd.DataFrame(lines)
@@ -109,8 +128,8 @@ def gain_trend(rows: Sequence[Row]) -> list[Trend]:
         small, large = series[0], series[-1]
         p_value = welch_p(small.gains, large.gains)
         grows = small.interval.mean > large.interval.mean and p_value < ALPHA
-        text = (f"{method}: gain {format_cell(small.interval.mean)} at {small.generator_parameters:,} parameters vs "
-                f"{format_cell(large.interval.mean)} at {large.generator_parameters:,} (Welch p = {p_value:.2g})")
+        text = (f"{method}: gain {plus_minus(small.interval)} at {small.generator_parameters:,} parameters vs "
+                f"{plus_minus(large.interval)} at {large.generator_parameters:,} (Welch p = {p_value:.2g})")
         trends.append(Trend(method, grows, text))
     return trends
 
@@ -122,7 +141,7 @@ def save_capacity_plot(frame: pd.DataFrame, path: str | Path, title: str = "") -
 
     from curbench import atomic
 
-    figure = Figure(figsize=(5.5, 3.8), dpi=100)
+    figure = Figure(figsize=(8.0, 3.8), dpi=100)
     axes = figure.subplots()
     for (method, retention), series in frame.groupby(["method", "retention"], sort=True):
         series = series.sort_values("generator_parameters")
@@ -133,7 +152,8 @@ def save_capacity_plot(frame: pd.DataFrame, path: str | Path, title: str = "") -
     axes.set_xlabel("generator parameters")
     axes.set_ylabel("FID gain over full data (higher = better)")
     axes.set_title(f"{title}: selection gain vs capacity" if title else "selection gain vs capacity")
-    axes.legend(fontsize="small")
+    if axes.get_legend_handles_labels()[0]:  # right of the axes, where it covers no data
+        axes.legend(loc="upper left", bbox_to_anchor=(1.02, 1.0), borderaxespad=0.0, fontsize="small", frameon=False)
     figure.tight_layout()
     with atomic.atomic_path(path) as tmp:
         FigureCanvasAgg(figure).print_png(tmp, metadata={"Software": None})

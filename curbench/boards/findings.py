@@ -1,9 +1,10 @@
 """The findings page: every claim of the papers behind curbench, tested on the committed records.
 
-Each claim names the track and rows that test it, our numbers (mean ± 95% CI over
-seeds, Welch's test) and a verdict: *holds*, *does not hold at this scale*, or
-*GPU track only (not run)*. ``curbench leaderboard`` writes the page and
-``--check`` fails when it differs from what the records give; nothing is typed by hand.
+Each claim is a set of parts (one per scorer, metric or instrument), each part a test with
+a stated rule. Every p-value on the page enters one Holm family; a part is *supported*,
+*contradicted* or *inconclusive* by its Holm-adjusted p-values, and non-significance alone
+never supports a claim. ``curbench leaderboard`` writes the page and ``--check`` fails when
+it differs from what the records give; nothing is typed by hand.
 """
 
 from __future__ import annotations
@@ -11,338 +12,136 @@ from __future__ import annotations
 import json
 import math
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import pandas as pd
 
 import curbench.boards.generated as generated
-from curbench.bench.cells import Role
-from curbench.boards.capacity import capacity_frame, gain_trend, parameters
 from curbench.boards.check import tracks
-from curbench.boards.rows import (
-    RECORDS_DIR,
-    STEPS_TO_FULL_FID,
-    Row,
-    directions,
-    generator_rows,
-    group_rows,
-    load_records,
+from curbench.boards.claims import CLAIMS
+from curbench.boards.rows import RECORDS_DIR, group_rows, load_records
+from curbench.boards.tables import to_markdown
+from curbench.boards.verdicts import (
+    MARGINS,
+    NOT_RUN,
+    PAPER_TITLES,
+    SEED_PAPERS,
+    Board,
+    Evidence,
+    Finding,
+    Part,
 )
-from curbench.boards.tables import format_cell, to_markdown
-from curbench.stats import ALPHA, mean_ci, welch_p
+from curbench.stats import ALPHA, POWER, holm
 
 FINDINGS_FILE = "findings.md"
 FINDINGS_TABLE = "findings.csv"
-HOLDS, FAILS, NOT_RUN = "holds", "does not hold at this scale", "GPU track only (not run)"
-MISSING = "not run yet"
-UNTESTABLE = "untestable (fewer than two seeds, or no training curve)"
-DENSITY_SCORERS = ("gaussian", "ppca", "knn")
-SEED_PAPERS = {"002": "DeVries et al. 2020", "001": "Terashita et al. 2021", "000": "Esser et al. 2020"}
-PAPER_TITLES = {
-    "DeVries et al. 2020": "DeVries, Drozdzal & Taylor, *Instance Selection for GANs*, NeurIPS 2020 (arXiv 2007.15255)",
-    "Terashita et al. 2021": "Terashita et al., *Influence Estimation for Generative Adversarial Networks* "
-                             "(data cleansing for GANs), ICLR 2021",
-    "Esser et al. 2020": "Esser, Rombach & Ommer, *A Note on Data Biases in Generative Models*, NeurIPS 2020 workshop "
-                         "(arXiv 2012.02516)",
-}
-MINORITY_GROUPING, MINORITY_GROUP = "minority", "1"  # the planted minority of the digits-minority track
-
-
-@dataclass
-class Finding:
-    paper: str
-    claim: str
-    track: str
-    verdict: str
-    evidence: str
-    cells: list[str] = field(default_factory=list)
-
-
-@dataclass
-class Board:
-    """One track's rows, looked up by role, scorer, retention and other config fields."""
-
-    track: str
-    rows: list[Row]
-
-    def find(self, role: str, scorer: str | None = None, retention: float | None = None, **fields: object) -> Row | None:
-        for row in self.rows:
-            if row.role != role or (scorer is not None and row.config["scorer"] != scorer):
-                continue
-            if retention is not None and row.config["retention"] != retention:
-                continue
-            if all(row.config.get(k) == v for k, v in fields.items()):
-                return row
-        return None
-
-
-def _values(row: Row, metric: str) -> list[float]:
-    return row.values(lambda r: r.metrics.get(metric))
-
-
-def _summary(row: Row, metric: str) -> str:
-    interval = mean_ci(_values(row, metric))
-    if interval.n == 0:
-        return "—"
-    text = format_cell(interval.mean)
-    return text if interval.n < 2 else f"{text} ± {format_cell(interval.half_width)}"
-
-
-def compare(method: Row, baseline: Row, metric: str) -> tuple[str, bool | None]:
-    """('a ± ci vs b ± ci (p = …)', True if the method is significantly better, False if not, None if untestable)."""
-    p_value = welch_p(_values(method, metric), _values(baseline, metric))
-    text = f"{_summary(method, metric)} vs {_summary(baseline, metric)}"
-    if math.isnan(p_value):
-        return f"{text} (untestable)", None
-    lower = mean_ci(_values(method, metric)).mean < mean_ci(_values(baseline, metric)).mean
-    better = p_value < ALPHA and lower != directions([method, baseline]).get(metric, False)
-    worse = p_value < ALPHA and not better
-    mark = "▲" if better else ("▼" if worse else "≈")
-    return f"{text} {mark} (p = {p_value:.2g})", better
-
-
-def _cells(*rows: Row | None) -> list[str]:
-    return [record.cell_id for row in rows if row is not None for record in row.records]
-
-
-def _every_scorer(board: Board, claim: str, paper: str, metric: str, against: str) -> Finding:
-    """Each density scorer at retention 50 is significantly better than ``against`` ('full' or the random subset) on ``metric``."""
-    baseline = board.find("full") if against == "full" else board.find("random", "random", 50.0)
-    parts, verdicts, rows = [], [], [baseline]
-    for scorer in DENSITY_SCORERS:
-        method = board.find("method", scorer, 50.0)
-        if method is None or baseline is None:
-            continue
-        text, better = compare(method, baseline, metric)
-        verdicts.append(better)
-        parts.append(f"{scorer}: {text}")
-        rows.append(method)
-    return _verdict(paper, claim, board.track, verdicts, parts, rows)
-
-
-def _random_matches_full(board: Board, claim: str, paper: str) -> Finding:
-    random, full = board.find("random", "random", 50.0), board.find("full")
-    if random is None or full is None:
-        return Finding(paper, claim, board.track, MISSING, "no records")
-    text, _ = compare(random, full, "fid")
-    same = "≈" in text
-    return Finding(paper, claim, board.track, HOLDS if same else FAILS, f"random 50%: {text}", _cells(random, full))
-
-
-def _precision_recall(board: Board, claim: str, paper: str) -> Finding:
-    return _two_moves(board, claim, paper, ("precision", "▲"), ("recall", "▼"))
-
-
-def _density_coverage(board: Board, claim: str, paper: str) -> Finding:
-    return _two_moves(board, claim, paper, ("density", "▲"), ("coverage", "▲"))
-
-
-def _two_moves(board: Board, claim: str, paper: str, *moves: tuple[str, str]) -> Finding:
-    """Each density scorer at retention 50 moves every (metric, mark) as claimed against the random 50% subset."""
-    baseline = board.find("random", "random", 50.0)
-    parts, ok, rows = [], [], [baseline]
-    for scorer in DENSITY_SCORERS:
-        method = board.find("method", scorer, 50.0)
-        if method is None or baseline is None:
-            continue
-        texts = [(metric, compare(method, baseline, metric)[0]) for metric, _ in moves]
-        ok.append(all(mark in text for (_, mark), (_, text) in zip(moves, texts, strict=True)))
-        parts.append(f"{scorer}: " + ", ".join(f"{metric} {text}" for metric, text in texts))
-        rows.append(method)
-    return _verdict(paper, claim, board.track, ok, parts, rows)
-
-
-def _verdict(paper: str, claim: str, track: str, ok: list[bool | None], parts: list[str], rows: Sequence[Row | None]) -> Finding:
-    if not ok:
-        return Finding(paper, claim, track, MISSING, "no records")
-    if any(good is None for good in ok):
-        return Finding(paper, claim, track, UNTESTABLE, "; ".join(parts), _cells(*rows))
-    held = [s for s, good in zip(DENSITY_SCORERS, ok, strict=False) if good]
-    verdict = HOLDS if all(ok) else FAILS + (f" (holds for {', '.join(held)} only)" if held else "")
-    return Finding(paper, claim, track, verdict, "; ".join(parts), _cells(*rows))
-
-
-def _random_embedding(board: Board, claim: str, paper: str) -> Finding:
-    parts, none_better, rows = [], [], []
-    for scorer in DENSITY_SCORERS:
-        method = board.find("method", scorer, 50.0, embedder="random-cnn")
-        baseline = board.find("random", "random", 50.0, embedder="random-cnn")
-        if method is None or baseline is None:
-            continue
-        text, better = compare(method, baseline, "fid")
-        none_better.append(not better)
-        parts.append(f"random-cnn · {scorer}: {text}")
-        rows += [method, baseline]
-    for scorer in DENSITY_SCORERS:
-        method = board.find("method", scorer, 50.0, embedder="classifier")
-        baseline = board.find("random", "random", 50.0, embedder="classifier")
-        if method is not None and baseline is not None:
-            parts.append(f"for contrast, classifier · {scorer}: {compare(method, baseline, 'fid')[0]}")
-    if not none_better:
-        return Finding(paper, claim, board.track, MISSING, "no records")
-    return Finding(paper, claim, board.track, HOLDS if all(none_better) else FAILS, "; ".join(parts), _cells(*rows))
-
-
-def _capacity(board: Board, claim: str, paper: str) -> Finding:
-    """Each selecting method's gain grows as capacity shrinks (the random subset's trend is shown as the control)."""
-    rows = generator_rows(board.rows)
-    frame = capacity_frame(rows)
-    if frame.empty:
-        return Finding(paper, claim, board.track, MISSING, "no records")
-    trends = gain_trend(rows)
-    parts = [f"{line.method} at {line.generator_parameters:,} generator parameters: gain {line.gain}"
-             for line in frame.itertuples()]
-    parts += [trend.text + (" (the control)" if trend.method == Role.RANDOM.label else "") for trend in trends]
-    selecting = [trend.grows for trend in trends if trend.method != Role.RANDOM.label]
-    verdict = HOLDS if selecting and all(selecting) else FAILS
-    return Finding(paper, claim, board.track, verdict, "; ".join(parts), _cells(*rows))
-
-
-def _capacity_beyond_random(board: Board, claim: str, paper: str) -> Finding:
-    """At the smallest generator, each selecting method against the random subset of the same size (FID)."""
-    rows = generator_rows(board.rows)
-    sizes = {_options(row): parameters(row) for row in rows}
-    if len(sizes) < 2:
-        return Finding(paper, claim, board.track, MISSING, "no records")
-    least = min(sizes, key=sizes.get)
-    smallest = [row for row in rows if _options(row) == least]
-    random = next((row for row in smallest if row.role == "random"), None)
-    parts, ok, used = [], [], [random]
-    for method in (row for row in smallest if row.role == "method"):
-        if random is None:
-            break
-        text, better = compare(method, random, "fid")
-        parts.append(f"{method.config['scorer']} at {_show_options(least)} ({sizes[least]:,} parameters): {text}")
-        ok.append(better)
-        used.append(method)
-    if not ok:
-        return Finding(paper, claim, board.track, MISSING, "no records")
-    verdict = UNTESTABLE if any(v is None for v in ok) else (HOLDS if all(ok) else FAILS)
-    return Finding(paper, claim, board.track, verdict, "; ".join(parts), _cells(*used))
-
-
-def _options(row: Row) -> tuple:
-    return tuple(sorted(row.config.get("generator_options", {}).items()))
-
-
-def _show_options(options: tuple) -> str:
-    return ", ".join(f"{key}={value}" for key, value in options)
-
-
-def _influence(board: Board, claim: str, paper: str) -> Finding:
-    method = next((row for row in board.rows if row.role == "method" and row.config["scorer"] == "influence"), None)
-    if method is None:
-        return Finding(paper, claim, board.track, MISSING, "no records")
-    baseline = board.find("random", "random", method.config["retention"])
-    if baseline is None:
-        return Finding(paper, claim, board.track, MISSING, "no random baseline")
-    text, better = compare(method, baseline, "fid")
-    retention = format_cell(float(method.config["retention"]))
-    return Finding(paper, claim, board.track, HOLDS if better else FAILS,
-                   f"influence at retention {retention}: {text}", _cells(method, baseline))
-
-
-def _minority_shares(row: Row, stage: str) -> list[float]:
-    return row.values(lambda r: r.audit.get("shares", {}).get(MINORITY_GROUPING, {}).get(stage, {}).get(MINORITY_GROUP))
-
-
-def _replicates_bias(board: Board, claim: str, paper: str) -> Finding:
-    """The full-data generator's minority share against the data's: replicated unless significantly higher."""
-    full = board.find("full")
-    if full is None:
-        return Finding(paper, claim, board.track, MISSING, "no full-data records")
-    generated, data = _minority_shares(full, "generated"), _minority_shares(full, "full")
-    p_value = welch_p(generated, data)
-    if math.isnan(p_value):
-        return Finding(paper, claim, board.track, UNTESTABLE, "fewer than two seeds", _cells(full))
-    shown, truth = mean_ci(generated), mean_ci(data)
-    higher = shown.mean > truth.mean
-    significant = p_value < ALPHA
-    what = ("amplified: significantly under-represented" if significant and not higher else
-            "reduced: significantly over-represented" if significant else "replicated: not distinguishable")
-    text = (f"minority share of the samples {format_cell(shown.mean, 3)} ± {format_cell(shown.half_width, 3)} vs "
-            f"{format_cell(truth.mean, 3)} in the training data (p = {p_value:.2g}); {what}")
-    return Finding(paper, claim, board.track, FAILS if significant and higher else HOLDS, text, _cells(full))
-
-
-def _gpu(board: Board | None, track: str, claim: str, paper: str) -> Finding:
-    if board is None or not board.rows:
-        return Finding(paper, claim, track, NOT_RUN, f"needs a GPU; configs/{track}.yaml is ready")
-    return _every_scorer(board, claim, paper, "fid", "full")
-
-
-@dataclass(frozen=True)
-class ClaimSpec:
-    track: str
-    claim: str
-    test: Callable[[Board, str, str], Finding]
-    paper: str = "002"
-
-
-CLAIMS: tuple[ClaimSpec, ...] = (
-    ClaimSpec("digits", "Each of gaussian, ppca and knn (retention 50) beats full data on FID.",
-              lambda b, c, p: _every_scorer(b, c, p, "fid", "full")),
-    ClaimSpec("digits", "A random 50% subset is indistinguishable from full data on FID.", _random_matches_full),
-    ClaimSpec("digits", "Selection raises precision and lowers recall (each density scorer vs the random 50% subset).",
-              _precision_recall),
-    ClaimSpec("digits", "Selection raises density and coverage (each density scorer vs the random 50% subset).",
-              _density_coverage),
-    ClaimSpec("digits-embedding", "Selection in a randomly initialised embedding (`random-cnn`) gives no FID gain over "
-              "the random subset at retention 50.", _random_embedding),
-    ClaimSpec("digits", "Curated training converges faster: fewer training steps until the FID reaches the full-data "
-              "model's final FID (same seed) than the full-data model needs.",
-              lambda b, c, p: _every_scorer(b, c, p, STEPS_TO_FULL_FID, "full")),
-    ClaimSpec("digits-capacity", "The FID gain of selection over full data grows as generator capacity shrinks.", _capacity),
-    ClaimSpec("digits-capacity", "With the smallest generator, selection beats a random subset of the same size on FID "
-              "(the gain is more than training on less data).", _capacity_beyond_random),
-    ClaimSpec("toy-influence", "Removing the instances the influence scorer flags beats removing the same number at "
-              "random (FID).", _influence, "001"),
-    ClaimSpec("digits-minority", "Generative models replicate the biases of their training data: a minority's share "
-              "of the samples is no higher than its share of the data (full-data DCGAN, class 8 at 5%).",
-              _replicates_bias, "000"),
-)
-GPU_CLAIMS = (
-    ("imagenet64", "Each density scorer beats full data on FID at ImageNet 64 × 64, the paper's main setting."),
-    ("cifar10", "Each density scorer beats full data on FID on CIFAR-10."),
-)
 
 
 def findings(root: str | Path) -> list[Finding]:
+    """Every claim tested on its track, with Holm's correction over all the p-values of the page."""
     available = set(tracks(root))
     boards = {name: Board(name, group_rows(load_records(Path(root) / name / RECORDS_DIR))) for name in available}
-    results = []
+    found = []
     for spec in CLAIMS:
-        paper = SEED_PAPERS[spec.paper]
-        board = boards.get(spec.track) or Board(spec.track, [])
-        results.append(spec.test(board, spec.claim, paper) if board.rows else Finding(paper, spec.claim, spec.track, MISSING, "no records"))
-    for track, claim in GPU_CLAIMS:
-        results.append(_gpu(boards.get(track), track, claim, SEED_PAPERS["002"]))
-    return results
+        board = boards.get(spec.track)
+        if board is not None and board.rows:
+            evidence = spec.test(board)
+        elif spec.gpu:
+            evidence = Evidence(missing=f"needs a GPU; configs/{spec.track}.yaml is ready", unrun=NOT_RUN)
+        else:
+            evidence = Evidence(missing=f"no records under leaderboards/{spec.track}/{RECORDS_DIR} yet")
+        found.append(Finding(SEED_PAPERS[spec.paper], spec.claim, spec.track, evidence))
+    tests = [test for finding in found for part in finding.tested.parts for test in part.tests]
+    for test, adjusted in zip(tests, holm([test.p for test in tests]), strict=True):
+        test.holm = float(adjusted)
+    return found
+
+
+# --- the page --------------------------------------------------------------------------------------------------
+
+def _p(value: float) -> str:
+    return "—" if math.isnan(value) else f"{value:.2g}"
+
+
+def _per_part(parts: Sequence[Part], show: Callable[[Part], str]) -> str:
+    if len(parts) == 1 and not parts[0].label:
+        return show(parts[0])
+    return "; ".join(f"{part.label}: {show(part)}" for part in parts)
+
+
+def _p_values(adjusted: bool) -> Callable[[Part], str]:
+    def show(part: Part) -> str:
+        return ", ".join(f"{'' if test is part.difference else 'TOST '}{_p(test.holm if adjusted else test.p)}"
+                         for test in part.tests)
+    return show
+
+
+def _columns(finding: Finding) -> dict[str, str]:
+    parts = finding.tested.parts
+    if not parts:
+        return dict.fromkeys(("test", "effect", "p", "Holm p", "MDE", "n"), "—")
+    names = dict.fromkeys(test.name for part in parts for test in part.tests)
+    return {
+        "test": ", ".join(names), "effect": _per_part(parts, lambda p: p.effect),
+        "p": _per_part(parts, _p_values(adjusted=False)), "Holm p": _per_part(parts, _p_values(adjusted=True)),
+        "MDE": _per_part(parts, lambda p: p.mde), "n": ", ".join(dict.fromkeys(str(part.n) for part in parts)),
+    }
+
+
+def _header(found: Sequence[Finding]) -> list[str]:
+    family = sum(1 for f in found for part in f.tested.parts for test in part.tests if math.isfinite(test.p))
+    margins = pd.DataFrame([{"quantity": name, "margin": str(margin), "why": margin.why} for name, margin in MARGINS.items()])
+    return [
+        "# Findings: the papers' claims, tested on the committed records", "",
+        "Generated by `curbench leaderboard` from `leaderboards/*/records/`; `curbench leaderboard --check` fails when "
+        "this page differs from what the records give. Do not edit by hand.", "",
+        *[f"- **{short}**: {title}" for short, title in PAPER_TITLES.items()], "",
+        "## How a verdict is reached", "",
+        f"- **Tests.** Two rows with the same seeds are paired (a seed fixes the generator's initialisation): paired t-test "
+        "on the per-seed differences; otherwise Welch's t-test. *effect* is first row − second row with its 95% CI. "
+        f"Holm's correction runs over all {family} p-values on this page (every test and every TOST); each verdict uses "
+        f"the Holm-adjusted p at α = {ALPHA}. Non-significance alone never supports a claim: it is *inconclusive*.",
+        "- **A beats B**: *supported* if the difference is significant in the claimed direction; *contradicted* if it is "
+        "significant the other way, or if TOST puts the difference inside ±margin (the claimed gain is ruled out); "
+        "else *inconclusive*.",
+        "- **A is as good as B**: *supported* if TOST puts the difference inside ±margin; *contradicted* if the "
+        "difference is significant and TOST is not; else *inconclusive*.",
+        "- **A and B differ** (either way): *supported* if the difference is significant; *contradicted* if TOST puts it "
+        "inside ±margin; else *inconclusive*. The dose-response row tests the slope of per-seed FID on retention, and "
+        "its margin is the FID margin spread over the retention range.",
+        "- **Mechanism** (capacity): the interaction, not the method's own trend. The per-seed advantage over the random "
+        "subset of the same size and generator, d = FID(random) − FID(method), is regressed on ln(generator "
+        "parameters): *supported* only if the slope is significantly negative, *contradicted* if significantly positive.",
+        "- **Time to target** is survival data: steps until the FID reaches the same seed's full-data final FID, "
+        "right-censored where it never does. Each row shows the Kaplan–Meier median (*not reached* when fewer than "
+        "half the seeds get there) and *k/n reached*, and is tested with the log-rank test; censored steps are never "
+        "averaged. There is no equivalence margin for it: only a significant opposite effect contradicts.",
+        "- **Claims with parts** (scorers, metrics, instruments): *supported* when every part is, *contradicted* when "
+        "any part is, else *inconclusive*; a claim that *the scorers differ* is supported when any pair differs and "
+        "contradicted when every pair is equivalent. Parts marked *contrast* are controls: they are in the Holm family "
+        "but not in the verdict. A claim about selection is always tested against the random subset of the same size.",
+        f"- **MDE**: the smallest true effect each test detects with power {POWER} at α = {ALPHA} (statsmodels "
+        "`TTestPower` on the SD of the paired differences, `TTestIndPower` on the pooled SD; a slope's t-test has n − 2 "
+        "degrees of freedom), in the metric's units, before Holm's correction. *n* is the number of seeds (pairs), or "
+        "of (seed, setting) points for a slope.", "",
+        "Equivalence margins (TOST):", "", to_markdown(margins),
+    ]
+
+
+def _table(found: Sequence[Finding], link: bool) -> pd.DataFrame:
+    return pd.DataFrame([{
+        "paper": f.paper, "claim": f.claim,
+        "track": f"[`{f.track}`](../leaderboards/{f.track}/leaderboard.md)" if link else f.track,
+        "verdict": f"**{f.verdict}**" if link else f.verdict, **_columns(f),
+        "our numbers": f.evidence, **({} if link else {"cells": json.dumps(f.cells)}),
+    } for f in found])
 
 
 def render(root: str | Path) -> dict[str, str]:
     """``findings.md`` and ``findings.csv`` (one line per claim, with the cell ids that test it)."""
     found = findings(root)
-    lines = [
-        "# Findings: the papers' claims, tested on the committed records", "",
-        "Generated by `curbench leaderboard` from `leaderboards/*/records/`; `curbench leaderboard --check` fails when "
-        "this page differs from what the records give. Do not edit by hand.", "",
-        f"Numbers are mean ± the half-width of the 95% CI over seeds; ▲/▼/≈ is Welch's two-sided t-test at α = {ALPHA} "
-        "(▲ = the first row is significantly better). A claim *holds* only when every part of it is significant in "
-        "the claimed direction; `findings.csv` lists the cells behind each row.", "",
-        *[f"- **{short}**: {title}" for short, title in PAPER_TITLES.items()], "",
-    ]
-    table = pd.DataFrame([{
-        "paper": f.paper, "claim": f.claim, "track": f"[`{f.track}`](../leaderboards/{f.track}/leaderboard.md)",
-        "verdict": f"**{f.verdict}**", "our numbers": f.evidence,
-    } for f in found])
-    lines.append(to_markdown(table))
-    csv = pd.DataFrame([{
-        "paper": f.paper, "claim": f.claim, "track": f.track, "verdict": f.verdict, "evidence": f.evidence,
-        "cells": json.dumps(sorted(set(f.cells))),
-    } for f in found])
-    return {FINDINGS_FILE: "\n".join(lines), FINDINGS_TABLE: csv.to_csv(index=False)}
+    page = "\n".join([*_header(found), "", to_markdown(_table(found, link=True))])
+    return {FINDINGS_FILE: page, FINDINGS_TABLE: _table(found, link=False).to_csv(index=False)}
 
 
 def write(root: str | Path, directory: str | Path) -> list[Path]:
