@@ -26,7 +26,7 @@ _CHECKSUM_FIELD = "__checksum__"
 def cache_root() -> Path:
     """``$CURBENCH_CACHE_DIR``, else ``$XDG_CACHE_HOME/curbench``, else ``~/.cache/curbench``."""
     if os.environ.get(CACHE_ENV):
-        return Path(os.environ[CACHE_ENV])
+        return Path(os.environ[CACHE_ENV]).expanduser()
     base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
     return Path(base) / "curbench"
 

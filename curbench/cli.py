@@ -36,6 +36,7 @@ def _root(
     """Benchmark data-curation methods for generative models."""
     if debug:
         os.environ[DEBUG_ENV] = "1"  # inherited by worker processes
+    _expand_user_paths()
     if version:
         from curbench import __version__
 
@@ -44,6 +45,18 @@ def _root(
     if context.invoked_subcommand is None:  # bare `curbench`: help, and success
         typer.echo(context.get_help())
         raise typer.Exit()
+
+
+# Folders named by the environment; a shell does not expand '~' inside a quoted or exported value.
+PATH_ENVS = ("CURBENCH_CACHE_DIR", "CURBENCH_WEIGHTS_DIR", "CURBENCH_DATA_DIR")
+
+
+def _expand_user_paths() -> None:
+    """``~`` in the path variables means the home folder, as everywhere else (workers inherit the expanded value)."""
+    for name in PATH_ENVS:
+        value = os.environ.get(name)
+        if value and value.startswith("~"):
+            os.environ[name] = os.path.expanduser(value)
 
 
 @functools.cache
@@ -95,8 +108,8 @@ def run(
     """Run one cell plus its baselines; print and write the comparison table."""
     from curbench import atomic
     from curbench.bench.sweep import run_with_baselines
-    from curbench.boards.report import comparison_frame
-    from curbench.boards.tables import to_markdown, write_table
+    from curbench.boards.report import comparison_frame, comparison_markdown
+    from curbench.boards.tables import write_table
     from curbench.config import build_run_config, parse_options
 
     _quiet(quiet)
@@ -113,6 +126,12 @@ def run(
     )
     run_config = build_run_config(config, flags)
     atomic.check_writable(run_config.output_dir, "--output-dir", folder=True)  # before any worker starts
+    from curbench.bench.cells import finished_record
+
+    if finished_record(run_config) is None:  # there is work to do: what the cells would find wrong is found now
+        from curbench.bench.runner import CellRunner
+
+        cli_suites.check_before_work(CellRunner(), [run_config])
     results = run_with_baselines(run_config)
     records = results.records
     from curbench.bench.cells import CELLS_DIR, cell_key
@@ -120,12 +139,9 @@ def run(
     frame = comparison_frame(records)
     # One table per method cell, so runs in the same output folder keep each other's tables.
     stem = Path(run_config.output_dir) / "comparisons" / cell_key(run_config)
-    md_path, _ = write_table(frame, stem, title="curbench comparison")
-    typer.echo(to_markdown(frame))
-    if "kid" in frame and (frame["kid"] < 0).any():
-        from curbench.boards.report import KID_NOTE
-
-        typer.echo(f"note: {KID_NOTE}")
+    text = comparison_markdown(records)
+    md_path, _ = write_table(frame, stem, title="curbench comparison", markdown=text)
+    typer.echo(text)
     for role, record in records.items():
         typer.echo(f"{role}: {Path(run_config.output_dir) / CELLS_DIR / record.cell_id / 'result.json'}")
     if save_features is not None:
@@ -135,6 +151,16 @@ def run(
         reused = ", ".join(role.label for role in records if role in results.reused)
         typer.echo(f"reused from earlier runs (not recomputed): {reused}")
     typer.echo(f"table: {md_path}")
+
+
+def _same_file(first: Path, second: Path) -> bool:
+    """Whether two paths name one file (``s.npy`` and ``./s.npy``, or a link to it)."""
+    try:
+        if first.exists() and second.exists():
+            return first.samefile(second)
+    except OSError:
+        pass
+    return first.resolve() == second.resolve()
 
 
 def _save_features(output_dir: Path, records: dict, target: Path) -> list[Path]:
@@ -185,6 +211,9 @@ def embed(
     _quiet(quiet)
     if (dataset is None) == (images is None):
         raise InvalidInputError("pass exactly one of --dataset NAME or --images IMAGES.npy")
+    for path, flag in ((images, "--images"), (labels, "--labels")):
+        if path is not None and _same_file(out, path):
+            raise InvalidInputError(f"--out is the input {flag} file ({path}); pass another --out")
     atomic.check_writable(out, "--out")
     registry = load_registry()
     if images is not None:
@@ -216,19 +245,28 @@ def score(
 ) -> None:
     """Score every instance of a feature file, and optionally select the top percent."""
     from curbench import atomic
-    from curbench.config import RunConfig, parse_options
+    from curbench.config import RunConfig, check_seed, parse_options
+    from curbench.errors import InvalidInputError
     from curbench.plugins import load_registry
     from curbench.scorers.selection import check_data_scorer, score_instances, select
     from curbench.validation import check_features, check_labels, load_npy
 
+    check_seed(seed, "--seed")
+    options = parse_options(scorer_option)
+    RunConfig(retention=retention or 100.0, selection=selection, selection_mode=selection_mode)  # validates flags
+    kept_path = kept_out or out.with_name(out.stem + "_kept.npy")
+    if retention is not None and _same_file(out, kept_path):
+        raise InvalidInputError(f"--out and --kept-out are the same file ({out}); the kept indices would overwrite the "
+                                "scores: pass two paths")
+    for path, flag in ((features, "FEATURES"), (labels, "--labels")):
+        if path is not None and (_same_file(out, path) or (retention is not None and _same_file(kept_path, path))):
+            raise InvalidInputError(f"an output is the input {flag} file ({path}); pass another --out / --kept-out")
     array = check_features(load_npy(features, "features"), "features")
     label_array = check_labels(load_npy(labels, "labels"), len(array)) if labels else None
-    RunConfig(retention=retention or 100.0, selection=selection, selection_mode=selection_mode)  # validates flags
-    options = parse_options(scorer_option)
     record = load_registry().get("scorer", scorer)
     check_data_scorer(record)
+    record.create(options, seed=seed)  # option values (e.g. knn's k=-3) fail before any output is written
     atomic.check_writable(out, "--out")
-    kept_path = kept_out or out.with_name(out.stem + "_kept.npy")
     if retention is not None:
         atomic.check_writable(kept_path, "--kept-out")
     per_class = selection == "per-class" and label_array is not None
@@ -258,13 +296,13 @@ def metrics(
 ) -> None:
     """Metrics of FAKE against REAL features: FID, KID, precision, recall, density and coverage by default."""
     from curbench.bench.evaluation import MetricSet
-    from curbench.config import DEFAULT_METRICS, RunConfig
+    from curbench.config import DEFAULT_METRICS, RunConfig, check_seed
     from curbench.plugins import load_registry
     from curbench.validation import load_npy
 
     _quiet(quiet)
     names = RunConfig(k=k, tie=tie, metrics=metric or list(DEFAULT_METRICS)).metrics  # validates flags
-    seeded = {} if seed is None else {"seed": seed}
+    seeded = {} if seed is None else {"seed": check_seed(seed, "--seed")}
     evaluate = MetricSet.build(load_registry(), names, k=k, tie=tie, cache=not no_cache, **seeded)
     result = evaluate(load_npy(real, "real features"), load_npy(fake, "fake features"), cache=not no_cache)
     if as_json:
@@ -304,9 +342,10 @@ def show(
     for config in configs:  # every scorer is checked before the first is computed
         runner.validate(config)
         check_data_scorer(runner.scorer_record(config))
+        atomic.safe_child(out_dir, f"typicality_{dataset}_{embedder}_{config.scorer}.png", "the grid file")
     data = runner.registry.create("dataset", dataset, root=data_root)
     for config in configs:
-        path = out_dir / f"typicality_{dataset}_{embedder}_{config.scorer}.png"
+        path = atomic.safe_child(out_dir, f"typicality_{dataset}_{embedder}_{config.scorer}.png", "the grid file")
         save_typicality_grid(data, runner.scores(config, data, resolved), path)
         typer.echo(f"{config.scorer}: {path}")
 

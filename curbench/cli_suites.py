@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import TYPE_CHECKING, Annotated, Any, Optional
 
 import typer
 
 from curbench.errors import CurbenchError, InvalidInputError
+
+if TYPE_CHECKING:
+    from curbench.config import RunConfig
 
 OptionList = Optional[list[str]]  # noqa: UP045 - typer needs Optional at runtime
 
@@ -47,6 +51,9 @@ def sweep(
     runner.registry.get("executor", executor)  # an unknown executor fails now, --dry-run included
     for run_config in configs:
         runner.validate(run_config)  # a wrong name or option fails now, not after hours of other cells
+    check_before_work(runner, configs, device=not dry_run)  # --dry-run may list a GPU suite on a laptop
+    executor_options = parse_options(executor_option, "--executor-option")
+    check_writable(execution["output_dir"], "--output-dir", folder=True, create=False)  # a file in the way fails now
     finished = sum(is_finished(c) for c in configs)
     typer.echo(f"suite {suite.track}: {len(configs)} cells ({finished} already finished) -> {execution['output_dir']}")
     if dry_run:
@@ -56,7 +63,10 @@ def sweep(
                        f"retention {run_config.retention:g}  seed {run_config.seed}")
         return
     check_writable(execution["output_dir"], "--output-dir", folder=True)  # before any worker starts
-    result = run_sweep(configs, make_executor(executor, workers, parse_options(executor_option, "--executor-option")))
+    if publish:  # a target that cannot be written fails now, not after the sweep ran
+        for target in (leaderboards / suite.track, leaderboards / suite.track / "records"):  # tables, records
+            check_writable(target, "the --publish target", folder=True, create=False)
+    result = run_sweep(configs, make_executor(executor, workers, executor_options))
     typer.echo(f"{len(result.records)} cells finished ({result.cached} reused), {len(result.failures)} failed, "
                f"{result.wall_time_s:.1f} s")
     if result.records:
@@ -93,9 +103,12 @@ def leaderboard(
     """Regenerate the leaderboard tables (Markdown + CSV + curves) and the findings page from the committed records, or --check them."""
     from curbench import boards as board
     from curbench.bench.suites import load_suite
+    from curbench.boards.check import unreadable
     from curbench.progress import set_quiet
 
     set_quiet(quiet)
+    if drift_sample < 0:
+        raise InvalidInputError(f"--drift-sample must be an integer >= 0, got {drift_sample}; e.g. --drift-sample 1")
     available = board.tracks(root)
     selected = track or available
     for name in selected:
@@ -107,7 +120,10 @@ def leaderboard(
     differences = []
     if check:
         differences += board.check(root, selected, configs, readme)
-        differences += claims.check(root, findings)
+        if any(unreadable(root / name / board.RECORDS_DIR) for name in available):
+            html = None  # the findings and the site read every track's records: the unreadable ones are named above
+        else:
+            differences += claims.check(root, findings)
         if html is not None:
             from curbench.boards import site
 
@@ -125,7 +141,7 @@ def leaderboard(
 
             written = site.write(root, html, configs)
             typer.echo(f"{html}: wrote the HTML site ({len(written)} files)")
-    if drift:
+    if drift and not any(unreadable(root / name / board.RECORDS_DIR) for name in selected):
         for name in selected:
             suite_path = configs / f"{name}.yaml"
             if suite_path.is_file() and not load_suite(suite_path).gpu:
@@ -133,7 +149,9 @@ def leaderboard(
     for line in differences:
         typer.echo(line)
     if differences:
-        raise CurbenchError(f"{len(differences)} difference(s) between the leaderboards and their records; see above")
+        first = differences[0] if len(differences[0]) <= 300 else differences[0][:297] + "..."
+        raise CurbenchError(f"{len(differences)} difference(s) between the leaderboards and their records (first: "
+                            f"{first}); see above")
     if check or drift:
         typer.echo(f"leaderboards up to date: {', '.join(selected)}")
 
@@ -144,11 +162,13 @@ def report(
     track: Annotated[str, typer.Option(help="Title of the board.")] = "report",
 ) -> None:
     """Render leaderboard tables (Markdown, CSV, curves) from any folder of result records."""
+    from curbench.atomic import check_writable
     from curbench.bench.records import RECORD_FILE, read_record
     from curbench.boards import load_records, results_markdown, write_board
 
     if not directory.is_dir():
         raise InvalidInputError(f"records folder not found: {directory}; pass a sweep's output folder or a records/ folder")
+    check_writable(out or directory / "board", "--out", folder=True, create=False)
     records = load_records(directory)
     # A sweep's cells: an unreadable record is an unfinished cell, as the sweep itself treats it.
     records += [r for r in map(read_record, sorted(directory.glob(f"cells/*/{RECORD_FILE}"))) if r is not None]
@@ -176,6 +196,7 @@ def submit(
     Writes only the new cells' records into leaderboards/<track>/records/ and regenerates the track's
     tables: commit both in a pull request.
     """
+    from curbench.atomic import check_writable
     from curbench.bench.cells import cell_key, cell_of, finished_record
     from curbench.bench.executors import LocalExecutor, default_workers
     from curbench.bench.records import read_record
@@ -199,7 +220,9 @@ def submit(
     runner = CellRunner()
     for run_config in configs_to_run:
         runner.validate(run_config)
+    check_before_work(runner, configs_to_run)
     records_dir = leaderboards / suite.track / RECORDS_DIR
+    check_writable(records_dir, "the track's records folder", folder=True, create=False)
     # The committed records are a read-only cache: a cell found there (same id, same config) is not rerun.
     keys = [cell_key(c) for c in configs_to_run]
     committed = {key: read_record(records_dir / f"{key}.json", cell_of(c)) for key, c in zip(keys, configs_to_run, strict=True)}
@@ -215,6 +238,28 @@ def submit(
     write_track(leaderboards, suite.track, configs)
     typer.echo(f"wrote {len(paths)} new records to {records_dir} and regenerated {leaderboards / suite.track}; "
                "commit both for review")
+
+
+def check_before_work(runner: Any, configs: Sequence[RunConfig], *, device: bool = True) -> None:
+    """What ``CellRunner.validate`` leaves to the cells, checked before any of them runs: the scorer's option
+    values (it is built once per distinct setting, e.g. knn's k=-3 fails here), the chosen metrics' output keys
+    (two metrics declaring one key), and the device (e.g. cuda where there is none)."""
+    import json
+
+    from curbench.bench.evaluation import declared_directions
+    from curbench.device import resolve_device
+
+    built: set[str] = set()
+    devices: set[str] = set()
+    for config in configs:
+        key = json.dumps([config.scorer, config.scorer_options, config.seed], sort_keys=True, default=str)
+        if key not in built:
+            built.add(key)
+            runner.registry.create("scorer", config.scorer, config.scorer_options, seed=config.seed, device="cpu")
+        declared_directions(runner.registry, config.metrics)
+        devices.add(config.device)
+    for name in sorted(devices) if device else ():
+        resolve_device(name)
 
 
 def _commit() -> str:

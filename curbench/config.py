@@ -23,7 +23,8 @@ _EXPONENT_NUMBER = re.compile(r"[+-]?(\d+\.?\d*|\.\d+)[eE][+-]?\d+")
 # Fields that change where or how a cell runs, not what it computes: left out of the cell hash.
 EXECUTION_FIELDS = frozenset({"baselines", "output_dir", "device"})
 DEFAULT_METRICS = ("fid", "kid", "prdc")
-MAX_SEED = 2**32 - 1
+MAX_SEED = 2**32 - 1  # numpy's legacy seeding and scikit-learn's random_state stop there
+DEVICE = re.compile(r"auto|cpu|mps|cuda(:\d+)?")
 
 
 @dataclass(frozen=True)
@@ -69,6 +70,16 @@ class RunConfig:
         for name in _NAME_FIELDS:
             if not isinstance(getattr(self, name), str) or not getattr(self, name):
                 raise InvalidInputError(f"{name} must be a plugin name (a string), got {getattr(self, name)!r}")
+        if not isinstance(self.output_dir, str) or not self.output_dir.strip():
+            raise InvalidInputError(
+                f"output_dir must be a folder path (a non-empty string), got {self.output_dir!r}; e.g. output_dir: runs"
+            )
+        if not isinstance(self.device, str) or not DEVICE.fullmatch(self.device):
+            raise InvalidInputError(f"device must be one of auto, cpu, cuda, cuda:N or mps, got {self.device!r}; "
+                                    "e.g. --device cpu")
+        for name in ("data_root", "weights", "eval_weights"):
+            if getattr(self, name) is not None and not isinstance(getattr(self, name), str):
+                raise InvalidInputError(f"{name} must be a path (a string) or null, got {getattr(self, name)!r}")
         if not isinstance(self.baselines, bool):
             raise InvalidInputError(f"baselines must be true or false, got {self.baselines!r}")
         if not _is_number(self.retention):
@@ -82,8 +93,7 @@ class RunConfig:
             value = getattr(self, name)
             if not isinstance(value, int) or isinstance(value, bool) or value < low:
                 raise InvalidInputError(f"{name} must be an integer >= {low}, got {value!r}")
-        if self.seed > MAX_SEED:  # scikit-learn's random_state (used by the trained embedders) stops there
-            raise InvalidInputError(f"seed must be an integer in [0, {MAX_SEED}], got {self.seed}")
+        check_seed(self.seed)
         if self.samples is not None and (not isinstance(self.samples, int) or isinstance(self.samples, bool)):
             raise InvalidInputError(f"samples must be an integer (or null for the dataset size), got {self.samples!r}")
         if self.samples is not None and self.samples < self.k + 1:
@@ -110,6 +120,13 @@ class RunConfig:
         return dataclasses.replace(self, **changes)
 
 
+def check_seed(seed: Any, flag: str = "seed") -> int:
+    """``seed`` when numpy, torch and scikit-learn all accept it; else one line naming the range."""
+    if isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed <= MAX_SEED:
+        raise InvalidInputError(f"{flag} must be an integer in [0, {MAX_SEED}], got {seed!r}")
+    return seed
+
+
 def _is_number(value: Any) -> bool:
     return isinstance(value, int | float) and not isinstance(value, bool)
 
@@ -127,23 +144,157 @@ def check_keys(keys: Any, allowed: tuple[str, ...], where: str) -> None:
             raise InvalidInputError(f"unknown key '{key}' in {where}; {hint}valid keys: {', '.join(allowed)}")
 
 
+# Bounds of a YAML document: a config is a few nested mappings, never a deep tree or a web of aliases.
+MAX_YAML_DEPTH = 64
+MAX_YAML_NODES = 100_000  # values after expanding aliases (a billion-laughs file expands to 10**9)
+# Top-level keys whose YAML type is fixed wherever they appear (run configs and suites).
+_BOOLEAN_KEYS = ("baselines", "gpu")
+_MAPPING_KEYS = ("ci_slice",)  # grid: checked by the suite loader
+
+
+class YAMLLimitError(yaml.YAMLError):
+    """A document that safe YAML would load, but that curbench refuses (one line, with where)."""
+
+
+class _StrictLoader(yaml.SafeLoader):
+    """Safe YAML (no arbitrary tags) that also refuses a key given twice in one mapping."""
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+        seen: dict[Any, int] = {}
+        for key_node, _ in node.value:
+            if key_node.tag == "tag:yaml.org,2002:merge" or not isinstance(key_node, yaml.ScalarNode):
+                continue  # keys merged in with << may be overridden, as YAML intends
+            key, line = self.construct_object(key_node), key_node.start_mark.line + 1
+            if key in seen:
+                raise YAMLLimitError(f"key '{key}' appears twice (lines {seen[key]} and {line}); keep one of them")
+            seen[key] = line
+        return super().construct_mapping(node, deep=deep)
+
+
+@dataclass
+class _Open:
+    """A collection being read by :func:`_check_shape`."""
+
+    anchor: str | None
+    start: int  # values counted before it
+    mapping: bool
+    label: str = ""  # the key (or [index]) of the child being read
+    expect_key: bool = True
+    index: int = -1
+
+
+def _check_shape(text: str) -> None:
+    """Refuse, from the event stream and before building anything, a document nested deeper than
+    MAX_YAML_DEPTH or whose aliases expand past MAX_YAML_NODES values (or refer to themselves)."""
+    stack: list[_Open] = []
+    anchors: dict[str, int] = {}  # anchor -> values it expands to
+    total = 0  # values so far, aliases expanded
+
+    def where(event: yaml.Event) -> str:
+        labels = [frame.label for frame in stack if frame.label][:4]
+        key = ".".join(labels).replace(".[", "[") + (".." if len(stack) > 4 else "")
+        line = f"line {event.start_mark.line + 1}" if event.start_mark is not None else "a line"
+        return line + (f", key '{key}'" if key else "")
+
+    def child(key: Any = None) -> None:
+        """Note which child of the innermost collection is being read (a key names the values after it)."""
+        if not stack:
+            return
+        frame = stack[-1]
+        if not frame.mapping:
+            frame.index += 1
+            frame.label = f"[{frame.index}]"
+        elif frame.expect_key:
+            frame.label = str(key) if key is not None else "?"
+        frame.expect_key = not frame.expect_key if frame.mapping else True
+
+    for event in yaml.parse(text, Loader=yaml.SafeLoader):
+        if isinstance(event, yaml.ScalarEvent | yaml.AliasEvent | yaml.CollectionStartEvent):
+            child(event.value if isinstance(event, yaml.ScalarEvent) else None)
+        if isinstance(event, yaml.ScalarEvent):
+            total += 1
+            if event.anchor is not None:
+                anchors[event.anchor] = 1
+        elif isinstance(event, yaml.AliasEvent):
+            if event.anchor not in anchors:
+                raise YAMLLimitError(f"alias *{event.anchor} ({where(event)}) refers to itself or to nothing; "
+                                     "write the value out")
+            total += anchors[event.anchor]
+        elif isinstance(event, yaml.CollectionStartEvent):
+            stack.append(_Open(event.anchor, total, isinstance(event, yaml.MappingStartEvent)))
+            total += 1
+            if len(stack) > MAX_YAML_DEPTH:
+                raise YAMLLimitError(f"it nests deeper than {MAX_YAML_DEPTH} levels ({where(event)}); "
+                                     "a config is a few nested mappings")
+        elif isinstance(event, yaml.CollectionEndEvent):
+            frame = stack.pop()
+            if frame.anchor is not None:
+                anchors[frame.anchor] = total - frame.start
+        if total > MAX_YAML_NODES:
+            raise YAMLLimitError(f"its aliases expand to more than {MAX_YAML_NODES} values ({where(event)}); "
+                                 "write the values out instead of nesting aliases")
+
+
+def safe_yaml(text: str) -> Any:
+    """``text`` as safe, strict YAML: no arbitrary tags, no duplicate keys, bounded depth and aliases.
+
+    Raises :class:`yaml.YAMLError` (one line via :func:`yaml_problem`) for anything else.
+    """
+    _check_shape(text)
+    return yaml.load(text, Loader=_StrictLoader)  # noqa: S506 - a SafeLoader subclass
+
+
+def yaml_problem(exc: yaml.YAMLError) -> str:
+    """A YAML error in one line: the problem and its line."""
+    if isinstance(exc, YAMLLimitError):
+        return str(exc)
+    problem = getattr(exc, "problem", None)
+    mark = getattr(exc, "problem_mark", None)
+    if problem and mark is not None:
+        return f"{problem} (line {mark.line + 1}, column {mark.column + 1})"
+    return str(exc).splitlines()[0]
+
+
 def load_yaml(path: str | Path) -> dict[str, Any]:
     path = Path(path)
     if not path.is_file():
         raise InvalidInputError(f"config file not found: {path}; pass an existing YAML file to --config")
     try:
-        loaded = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        loaded = safe_yaml(path.read_text(encoding="utf-8")) or {}
     except UnicodeDecodeError as exc:
         raise InvalidInputError(
             f"config file {path} is not UTF-8 text (byte {exc.start} is {exc.object[exc.start:exc.start + 1]!r}); "
             "save it as UTF-8"
         ) from None
     except yaml.YAMLError as exc:
-        reason = str(exc).splitlines()[0]
-        raise InvalidInputError(f"config file {path} is not valid YAML ({reason})") from None
+        if isinstance(exc, YAMLLimitError):
+            raise InvalidInputError(f"config file {path} is refused: {yaml_problem(exc)}") from None
+        raise InvalidInputError(f"config file {path} is not valid YAML ({yaml_problem(exc)})") from None
+    except RecursionError:  # a last resort: the shape check bounds the depth first
+        raise InvalidInputError(f"config file {path} nests too deeply; a config is a few nested mappings") from None
     if not isinstance(loaded, dict):
         raise InvalidInputError(f"config file {path} must be a mapping of flag names to values")
+    _check_types(loaded, path)
     return loaded
+
+
+def _check_types(values: dict[str, Any], path: Path) -> None:
+    """Keys whose type is fixed: booleans must be YAML booleans (the string 'false' is not), mappings mappings."""
+    for key in values:
+        if not isinstance(key, str):
+            raise InvalidInputError(f"config file {path}: key {key!r} is not a name; keys are flag names like seed")
+    for key in _BOOLEAN_KEYS:
+        value = values.get(key)
+        if value is not None and not isinstance(value, bool):
+            raise InvalidInputError(
+                f"config file {path}: {key} must be true or false (unquoted), got {value!r}; e.g. {key}: false"
+            )
+    for key in _MAPPING_KEYS:
+        value = values.get(key)
+        if value is not None and not isinstance(value, dict):
+            raise InvalidInputError(
+                f"config file {path}: {key} must be a mapping of run settings, got {value!r}; e.g. {key}: {{seed: [0]}}"
+            )
 
 
 # Defaults for datasets of 2-D points, where the image defaults (dcgan, classifier, lenet) cannot run.
@@ -165,16 +316,26 @@ def build_run_config(config_file: str | Path | None, flags: dict[str, Any]) -> R
 
 
 def parse_options(pairs: list[str] | None, flag: str = "--option") -> dict[str, Any]:
-    """``["k=5", "metric=cosine"]`` -> ``{"k": 5, "metric": "cosine"}``; values are parsed as YAML scalars."""
+    """``["k=5", "metric=cosine"]`` -> ``{"k": 5, "metric": "cosine"}``; values are parsed as YAML scalars.
+
+    A key given twice is refused rather than silently taking the last value.
+    """
     options: dict[str, Any] = {}
+    given: dict[str, str] = {}
     for pair in pairs or []:
         key, sep, raw = pair.partition("=")
-        if not sep or not key.strip():
+        key = key.strip()
+        if not sep or not key:
             raise InvalidInputError(f"{flag} expects key=value, got {pair!r}")
+        if key in given:
+            raise InvalidInputError(f"{flag} sets '{key}' twice ({given[key]!r} and {pair!r}); pass it once")
+        given[key] = pair
         try:
-            options[key.strip()] = _number_or_self(yaml.safe_load(raw)) if raw.strip() else ""
-        except yaml.YAMLError:
-            options[key.strip()] = raw
+            options[key] = _number_or_self(safe_yaml(raw)) if raw.strip() else ""
+        except YAMLLimitError as exc:
+            raise InvalidInputError(f"{flag} {key}: the value is refused ({exc})") from None
+        except (yaml.YAMLError, RecursionError):
+            options[key] = raw
     return options
 
 

@@ -13,7 +13,7 @@ import os
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterable, Iterator, MutableMapping
+from collections.abc import Callable, Iterable, Iterator, Mapping, MutableMapping
 from contextlib import contextmanager
 from datetime import datetime
 from typing import Any, TypeVar
@@ -73,6 +73,18 @@ def attach_status(status: MutableMapping[str, str] | None) -> None:
     """Report to ``status`` (a mapping shared with the parent) instead of drawing bars; used by worker initialisers."""
     global _status
     _status = status
+
+
+def cell_name(key: str, scorer: str, seed: int, *, retention: float | None = None,
+              options: Mapping[str, Any] | None = None) -> str:
+    """How progress names a cell: ``<id> knn 50% seed 0`` for data-stage selection (``retention``), and
+    ``<id> truncation psi 0.5 seed 0`` for sample-time curation, which keeps all the data: its options
+    instead of a retention (``sample-time`` when it has none)."""
+    if retention is not None:
+        return f"{key} {scorer} {retention:g}% seed {seed}"
+    shown = ", ".join(f"{name} {value:g}" if isinstance(value, float) else f"{name} {value}"
+                      for name, value in sorted((options or {}).items()))
+    return f"{key} {scorer} {shown or 'sample-time'} seed {seed}"
 
 
 @contextmanager

@@ -50,7 +50,7 @@ def inputs(tmp_path):
 
 def test_unwritable_outputs_fail_before_any_work(inputs):
     features, images, blocked = inputs / "features.npy", inputs / "images.npy", inputs / "blocker"
-    assert_user_error(curbench("score", str(features), "--out", str(blocked / "s.npy")), "cannot write --out", "File exists")
+    assert_user_error(curbench("score", str(features), "--out", str(blocked / "s.npy")), "cannot write --out", "is an existing file")
     assert_user_error(curbench("score", str(features), "--out", str(inputs / "folder")), "is a directory", "file path")
     result = curbench("embed", "--images", str(images), "--out", str(blocked / "e.npy"))
     assert_user_error(result, "cannot write --out", str(blocked))
@@ -148,10 +148,16 @@ def test_an_executor_that_is_not_registered_is_refused(tmp_path):
 def test_sweeps_check_every_cell_before_starting_workers(tmp_path, settings, fragments):
     suite = tmp_path / "suite.yaml"
     grid = "" if "grid:" in settings else "grid:\n  seed: [0, 1]\n"
-    suite.write_text("track: t" + QUICK_CELL + "selection: global\n" + settings + grid)
+    suite.write_text("track: t" + _without(QUICK_CELL, settings) + "selection: global\n" + settings + grid)
     result = curbench("sweep", "--config", str(suite), "--output-dir", str(tmp_path / "out"))
     assert_user_error(result, *fragments)
     assert not (tmp_path / "out").exists()
+
+
+def _without(settings: str, overrides: str) -> str:
+    """``settings`` less the top-level keys ``overrides`` sets (a key given twice is refused)."""
+    keys = {line.split(":")[0] for line in overrides.splitlines() if line and not line.startswith(" ")}
+    return "\n".join(line for line in settings.split("\n") if line.split(":")[0] not in keys)
 
 
 def _cell_of(suite, output_dir) -> str:

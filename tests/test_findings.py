@@ -53,7 +53,7 @@ def test_reference_rows_sit_beside_their_generator_rows_and_kept_rows_are_tested
         ("full", "random"), ("real", "random"), ("random", "random"), ("kept", "random"),
         ("method", "gaussian"), ("kept", "gaussian"), ("method", "knn"), ("kept", "knn")]
     shown, numbers = board.results_frames(rows)
-    assert list(shown["row"])[:2] == ["full data", "real data (split half)"] and shown["kept"][1] == "—"
+    assert list(shown["row"])[:2] == ["full data", "real data (ceiling)"] and shown["kept"][1] == "—"
     assert shown["samples real/fake"][1] == "900/897"
     kept_knn = numbers.iloc[7]
     expected_p = stats.ttest_ind(kept_fid["knn"], kept_fid["random"], equal_var=False).pvalue
@@ -76,8 +76,11 @@ def test_steps_to_full_fid_is_the_first_curve_step_at_or_below_the_same_seeds_fu
     assert derived[("random", 0)] == 150 and derived[("random", 1)] == 100 and derived[("knn", 0)] == 50
     assert derived[("knn", 1)] == 150 + 50  # never reached: censored one interval past the last step
     shown, numbers = board.results_frames(board.group_rows(records))
-    assert shown.set_index("scorer").loc["knn", "steps to full-data FID ↓"].endswith("(1/2 reached)")
-    assert numbers.set_index("scorer").loc["knn", "steps_to_full_fid_mean"] == 125
+    # Survival data: the Kaplan-Meier median (S falls to 1/2 at the first event of two), never the mean 125.
+    assert shown.set_index("scorer").loc["knn", "steps to full-data FID ↓"] == "median 50 (1/2 reached)"
+    knn = numbers.set_index("scorer").loc["knn"]
+    assert knn["steps_to_full_fid_median"] == 50 and knn["steps_to_full_fid_reached"] == 1
+    assert "steps_to_full_fid_mean" not in numbers.columns
 
 
 def _capacity_records(widths: dict[int, tuple[list[float], list[float]]]) -> list[ResultRecord]:
@@ -90,20 +93,27 @@ def _capacity_records(widths: dict[int, tuple[list[float], list[float]]]) -> lis
     return records
 
 
-def test_capacity_gains_are_paired_by_seed_and_the_trend_is_a_welch_test():
+def test_capacity_gains_are_paired_by_seed_and_the_trend_is_the_interaction_with_the_random_control():
     data = {8: ([30.0, 32.0, 31.0, 35.0], [20.0, 23.0, 21.0, 24.0]), 32: ([10.0, 11.0, 9.0, 10.5], [10.5, 10.0, 9.5, 10.0])}
-    rows = board.group_rows(_capacity_records(data))
-    found = {g.generator_parameters: g for g in gains(rows)}
+    random = {8: [26.0, 27.5, 25.0, 29.0], 32: [10.0, 10.4, 9.1, 10.2]}
+    records = _capacity_records(data)
+    for width, fids in random.items():
+        config = BASE.replace(generator_options={"steps": 100, "width": width}, scorer="random", retention=50.0)
+        records += [record(config.replace(seed=seed), fid, parameters=width**2) for seed, fid in enumerate(fids)]
+    rows = board.group_rows(records)
+    found = {g.generator_parameters: g for g in gains(rows) if g.method == "knn"}
     for width, (full, knn) in data.items():
         paired = np.subtract(full, knn)
         assert found[width**2].gains == tuple(paired)
         assert found[width**2].p_value == pytest.approx(stats.ttest_ind(knn, full, equal_var=False).pvalue, rel=1e-9)
         low, high = stats.t.interval(0.95, len(paired) - 1, loc=paired.mean(), scale=stats.sem(paired))
-        line = capacity_frame(rows).set_index("generator_parameters").loc[width**2]
+        line = capacity_frame(rows).set_index(["method", "generator_parameters"]).loc[("knn", width**2)]
         assert line["gain_ci95"] == pytest.approx((high - low) / 2, rel=1e-9)
     (trend,) = gain_trend(rows)
-    expected = stats.ttest_ind(found[64].gains, found[1024].gains, equal_var=False).pvalue
-    assert trend.grows and f"{expected:.2g}" in trend.text
+    x = np.log([64.0] * 4 + [1024.0] * 4)
+    advantage = np.subtract(random[8], data[8][1]).tolist() + np.subtract(random[32], data[32][1]).tolist()
+    expected = stats.linregress(x, advantage)
+    assert trend.grows == (expected.slope < 0 and expected.pvalue < 0.05) and f"p = {expected.pvalue:.2g}" in trend.text
     assert capacity_frame(board.group_rows(_capacity_records({8: data[8]}))).empty  # one size: no analysis
 
 
@@ -344,7 +354,7 @@ def test_tracks_without_records_say_so(tmp_path):
     gpu = [f for f in found if f.track in ("cifar10", "imagenet64")]
     assert gpu and all(f.verdict == verdicts.NOT_RUN for f in gpu)
     glyphs = [f for f in found if f.track == "glyphs"]
-    assert len(glyphs) == 3 and all(f.verdict == verdicts.MISSING and "glyphs/records" in f.evidence for f in glyphs)
+    assert len(glyphs) == 4 and all(f.verdict == verdicts.MISSING and "glyphs/records" in f.evidence for f in glyphs)
 
 
 def test_the_cli_writes_the_findings_page_and_check_catches_a_stale_one(tmp_path, monkeypatch):
@@ -365,3 +375,27 @@ def test_the_cli_writes_the_findings_page_and_check_catches_a_stale_one(tmp_path
     (tmp_path / "docs" / "findings.md").write_text(page.replace("**supported**", "**contradicted**", 1))
     stale = runner.invoke(app, ["leaderboard", "--check", "--readme", "none.md"])
     assert stale.exit_code != 0 and "findings.md: differs" in stale.output
+
+
+def test_finding_the_atypical_is_a_mann_whitney_test_of_the_auroc(tmp_path):
+    from curbench.bench.groundtruth import detection_scores
+
+    rng = np.random.default_rng(5)
+    atypical = np.zeros(1800, dtype=bool)
+    atypical[:180] = True
+    records = [record(BASE.replace(scorer="random", retention=100.0, seed=s), 10.0) for s in range(3)]
+    records += [record(BASE.replace(scorer="random", retention=50.0, seed=s), 10.0) for s in range(3)]
+    expected = {}
+    for scorer, shift in (("knn", 0.3), ("gaussian", 0.0)):
+        scores = rng.normal(size=1800) + shift * ~atypical  # knn ranks the atypical lower; gaussian is chance
+        detection = detection_scores(scores, atypical)
+        expected[scorer] = stats.mannwhitneyu(scores[~atypical], scores[atypical], method="asymptotic",
+                                              use_continuity=False).pvalue
+        records += [record(BASE.replace(scorer=scorer, retention=50.0, seed=s), 10.0, audit={"detection": detection})
+                    for s in range(3)]
+    publish(records, tmp_path / "glyphs" / board.RECORDS_DIR)
+    finding = _found(tmp_path)[("glyphs", _claim("glyphs", claims._finds_atypical))]
+    parts = {part.label: part for part in finding.tested.parts}
+    for scorer, p_value in expected.items():
+        assert parts[scorer].difference.p == pytest.approx(p_value, rel=1e-9)
+    assert parts["knn"].toward and parts["knn"].difference.p < 1e-6

@@ -238,7 +238,8 @@ def test_kid_subset_size_shrinks_to_the_smaller_set():
 
 @pytest.mark.parametrize("radii_cached", [False, True])
 def test_evaluate_takes_kid_products_from_the_prdc_passes(tile, isolated_cache, monkeypatch, radii_cached):
-    """No KID products of its own, except real x real when the real radii (and so that pass) were cached."""
+    """KID's fake-side products come from the P/R/D/C passes; its real x real sums are its own, computed once per
+    reference (whether or not the radii were cached) and read from the cache after that."""
     real, fake = (x.astype(np.float32) for x in _kid_features("relu", np.random.default_rng(15)))
     if radii_cached:
         PRDC()(real, fake)
@@ -246,9 +247,10 @@ def test_evaluate_takes_kid_products_from_the_prdc_passes(tile, isolated_cache, 
     original = kid_module.BlockSums.compute
     monkeypatch.setattr(kid_module.BlockSums, "compute", lambda self, a, b: computed.append(self) or original(self, a, b))
     result = evaluate(real, fake, kid_subsets=6, kid_subset_size=300)
-    assert len(computed) == radii_cached
+    assert len(computed) == 1
     mean, std = _torch_fidelity_kid(real, fake, 6, 300)
     assert result["kid"] == pytest.approx(mean, rel=1e-6) and result["kid_std"] == pytest.approx(std, rel=1e-6)
+    assert evaluate(real, fake, kid_subsets=6, kid_subset_size=300) == result and len(computed) == 1
 
 
 # ----------------------------------------------------------------------------- evaluate and caching
@@ -311,3 +313,25 @@ def test_evaluate_rejects_bad_input_with_one_line(real, fake, kwargs, message):
     with pytest.raises(InvalidInputError, match=message) as error:
         evaluate(real, fake, cache=False, **kwargs)
     assert "\n" not in str(error.value)
+
+
+def test_kid_is_bit_identical_whatever_the_cache_held(tmp_path, monkeypatch):
+    """Cold, warm, and warm after only KID or only P/R/D/C ran: the same bits (the cached real x real sums
+    are always KID's own computation, never another pass's)."""
+    from curbench.metrics import KID, PRDC, kid_and_prdc
+
+    rng = np.random.default_rng(8)
+    real, fake = rng.normal(size=(900, 24)).astype(np.float32), rng.normal(size=(700, 24)).astype(np.float32)
+
+    def both(cache_dir):
+        monkeypatch.setenv("CURBENCH_CACHE_DIR", str(tmp_path / cache_dir))
+        return kid_and_prdc(KID(subsets=20, subset_size=300), PRDC(k=5), real, fake)[0]
+
+    cold = both("cold")
+    assert both("cold") == cold  # warm
+    monkeypatch.setenv("CURBENCH_CACHE_DIR", str(tmp_path / "kid-first"))
+    KID(subsets=20, subset_size=300)(real, fake)
+    assert both("kid-first") == cold
+    monkeypatch.setenv("CURBENCH_CACHE_DIR", str(tmp_path / "prdc-first"))
+    PRDC(k=5)(real, fake)
+    assert both("prdc-first") == cold

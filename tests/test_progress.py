@@ -53,3 +53,11 @@ def test_quiet_prints_nothing(status, monkeypatch, capsys):
     with progress.SweepDisplay(total=1, reused=0, status=lambda: status) as display:
         display.finished("x", None)
     assert capsys.readouterr().err == ""
+
+
+def test_cells_are_named_by_retention_or_by_the_sample_time_options():
+    assert progress.cell_name("abc", "knn", 1, retention=50.0) == "abc knn 50% seed 1"
+    assert progress.cell_name("abc", "knn", 0, retention=12.5) == "abc knn 12.5% seed 0"
+    assert progress.cell_name("def", "truncation", 0, options={"psi": 0.5}) == "def truncation psi 0.5 seed 0"
+    assert progress.cell_name("def", "drs", 2, options={}) == "def drs sample-time seed 2"
+    assert "%" not in progress.cell_name("def", "truncation", 0, options={"psi": 0.5})

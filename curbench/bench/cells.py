@@ -6,6 +6,8 @@ which role a cell plays and which cells are its baselines; none matches on label
 
 from __future__ import annotations
 
+import functools
+import hashlib
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from enum import Enum
@@ -30,7 +32,7 @@ class Role(str, Enum):
     METHOD = "method"
     FULL = "full"  # the generator trained on all the data
     RANDOM = "random"  # the generator trained on a random subset of the method's size
-    REAL = "real"  # real data against real data (split half): the ceiling
+    REAL = "real"  # real data against the reference (a split half, or a held-out split): the ceiling
     KEPT = "kept"  # the kept instances themselves against the full data: the subset with no generator
 
     @property
@@ -45,7 +47,7 @@ _LABELS = {
     Role.METHOD: "method",
     Role.FULL: "full data",
     Role.RANDOM: "random subset",
-    Role.REAL: "real data (split half)",
+    Role.REAL: "real data (ceiling)",
     Role.KEPT: "kept data, no generator",
 }
 GENERATOR_ROLES = frozenset({Role.FULL, Role.RANDOM, Role.METHOD})
@@ -60,9 +62,12 @@ def role_of(config: Mapping[str, Any] | RunConfig) -> Role:
     return Role.METHOD
 
 
+IDENTITY_KEYS = ("plugins", "inputs")  # what a cell's hashed description adds to its RunConfig
+
+
 def config_of(cell: Mapping[str, Any]) -> RunConfig:
-    """The RunConfig of a record's hashed config (which also names the plugins that produced it)."""
-    return RunConfig(**{key: value for key, value in cell.items() if key != "plugins"})
+    """The RunConfig of a record's hashed config (which also names its plugins and the digests of its input files)."""
+    return RunConfig(**{key: value for key, value in cell.items() if key not in IDENTITY_KEYS})
 
 
 def record_is_sample_time(record: ResultRecord) -> bool:
@@ -144,9 +149,39 @@ def plugin_identity(config: RunConfig, registry: Registry | None = None) -> dict
     return found
 
 
+def input_files(config: RunConfig) -> dict[str, str]:
+    """``{"field.option": sha256}`` of every input file a cell names: a weights path, or an option whose value is
+    the path of an existing file (an ``npy`` dataset, a generator checkpoint, ...).
+
+    Part of the cell's identity, so that replacing a file's content under the same name is a new cell and
+    never reuses a stale result. Folders (an image folder, a torchvision root) are not hashed.
+    """
+    named: list[tuple[str, Any]] = [("weights", config.weights), ("eval_weights", config.eval_weights)]
+    for field in ("dataset_options", "embedder_options", "scorer_options", "generator_options", "eval_embedder_options"):
+        named += [(f"{field}.{key}", value) for key, value in getattr(config, field).items()]
+    found = {}
+    for name, value in named:
+        if isinstance(value, str) and value and (path := Path(value).expanduser()).is_file():
+            stat = path.stat()
+            found[name] = _file_digest(str(path.resolve()), stat.st_size, stat.st_mtime_ns)
+    return found
+
+
+@functools.lru_cache(maxsize=256)
+def _file_digest(path: str, size: int, modified_ns: int) -> str:
+    """sha256 of a file; cached per process while its size and modification time stay the same."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
 def cell_of(config: RunConfig, registry: Registry | None = None) -> dict[str, Any]:
-    """The hashed description of a cell: its result-determining settings and the identity of its plugins."""
-    return {**config.cell(), "plugins": plugin_identity(config, registry)}
+    """The hashed description of a cell: its result-determining settings, the identity of its plugins and the
+    content of its input files (added only when it names any, so that other cells keep their ids)."""
+    inputs = input_files(config)
+    return {**config.cell(), "plugins": plugin_identity(config, registry), **({"inputs": inputs} if inputs else {})}
 
 
 def cell_key(config: RunConfig, registry: Registry | None = None) -> str:

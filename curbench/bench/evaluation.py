@@ -30,6 +30,9 @@ class MetricSet:
     records: tuple[MetricRecord, ...]
     components: tuple[Any, ...]
 
+    def __post_init__(self) -> None:
+        _check_distinct_keys(self.records)
+
     @classmethod
     def build(cls, registry: Registry, names: Sequence[str], *, k: int, tie: str, cache: bool = True, **defaults: Any) -> MetricSet:
         """The named metrics, each given ``k``, ``tie``, ``cache`` and ``defaults`` where its factory takes them."""
@@ -81,6 +84,23 @@ class MetricSet:
         if prdc_points is None:
             prdc_points = PRDC(k=k, tie=tie, cache=cache).per_point(reference, fake)
         return result, prdc_points
+
+
+def _check_distinct_keys(records: Sequence[MetricRecord]) -> None:
+    """Each output key comes from one chosen metric: a plugin declaring another's key (e.g. 'fid') would overwrite
+    its numbers and its direction."""
+    owners: dict[str, MetricRecord] = {}
+    for record in records:
+        for key in record.higher_is_better:
+            if key in COUNT_KEYS:
+                raise PluginError(f"{record.where()} declares output key '{key}', which curbench reports itself; "
+                                  "rename the key in that plugin")
+            if key in owners and owners[key] is not record:
+                raise PluginError(
+                    f"{owners[key].where()} and {record.where()} both declare output key '{key}'; choose one of them "
+                    "(--metric / metrics:) or rename the key in the plugin"
+                )
+            owners[key] = record
 
 
 def _checked(record: MetricRecord, values: Any) -> dict[str, float]:

@@ -16,6 +16,7 @@ import threading
 import time
 import traceback
 from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures.process import BrokenProcessPool
 from multiprocessing.managers import SyncManager
 from typing import Any
 
@@ -88,9 +89,14 @@ def _child_of(parent: int) -> None:
     _die_with_parent(parent)
 
 
-def _init_worker(threads: int, status: Any, parent: int) -> None:
+_running: Any = None  # in a worker: the managed dict of {worker pid: index of the item it runs}
+
+
+def _init_worker(threads: int, status: Any, parent: int, running: Any = None) -> None:
     """Worker initializer: split the cores between workers instead of oversubscribing them, report progress
-    to the parent's display through ``status`` (a managed dict) instead of drawing bars, and die with the parent."""
+    to the parent's display through ``status`` (a managed dict) instead of drawing bars, and die with the parent.
+    ``running`` (a managed dict) learns which item each worker runs, so that a worker that dies fails only its own."""
+    global _running
     import torch
     from threadpoolctl import threadpool_limits
 
@@ -100,10 +106,44 @@ def _init_worker(threads: int, status: Any, parent: int) -> None:
     torch.set_num_threads(threads)
     threadpool_limits(threads)
     progress.attach_status(status)
+    _running = running
+
+
+def _tracked_call(fn: Callable[[Any], Any], item: Any, index: int) -> tuple[Any, str | None]:
+    """:func:`call`, with the worker's pid and the item's index noted in the parent's ``running`` dict meanwhile."""
+    pid = os.getpid()
+    if _running is not None:
+        _running[pid] = index
+    try:
+        return call(fn, item)
+    finally:
+        if _running is not None:
+            _running.pop(pid, None)
+
+
+def _death(exitcode: int | None) -> str:
+    """How a worker process ended, in words: 'killed by SIGKILL (e.g. by the out-of-memory killer)'."""
+    if exitcode is None:
+        return "ended without an exit status"
+    if exitcode < 0:
+        try:
+            name = signal.Signals(-exitcode).name
+        except ValueError:
+            name = f"signal {-exitcode}"
+        hint = " (e.g. by the out-of-memory killer)" if -exitcode == signal.SIGKILL else ""
+        return f"was killed by {name}{hint}"
+    return f"exited with status {exitcode}"
 
 
 class LocalExecutor:
-    """A ``concurrent.futures`` process pool on this machine; ``spawn`` start, so CUDA and torch threads are safe."""
+    """A ``concurrent.futures`` process pool on this machine; ``spawn`` start, so CUDA and torch threads are safe.
+
+    A worker process that dies (killed for memory, a crash in native code) fails only the item it was running:
+    the pool that broke with it is replaced and the other items go on.
+    """
+
+    # Rounds in which the pool broke without telling which item killed it, before the items it ran are failed.
+    MAX_UNEXPLAINED_BREAKS = 2
 
     def __init__(self, workers: int | None = None) -> None:
         if workers is not None and workers < 1:
@@ -114,35 +154,97 @@ class LocalExecutor:
     def map(self, fn: Callable[[Any], Any], items: Sequence[Any]) -> Iterator[Outcome]:
         if not items:
             return
-        workers = min(self.workers, len(items))
-        threads = max(1, (os.cpu_count() or 1) // workers)
         context = multiprocessing.get_context("spawn")
         manager = SyncManager(ctx=context)
         manager.start(_child_of, (os.getpid(),))
         self.status = manager.dict()
-        pool = concurrent.futures.ProcessPoolExecutor(
-            max_workers=workers,
-            mp_context=context,
-            initializer=_init_worker,
-            initargs=(threads, self.status, os.getpid()),
-        )
-        completed = False
+        running = manager.dict()
+        remaining = list(range(len(items)))
+        strikes: dict[int, int] = {}
+        rounds = 0
         try:
-            futures = {pool.submit(call, fn, item): item for item in items}
-            for future in concurrent.futures.as_completed(futures):
+            while remaining:
+                rounds += 1
+                if rounds > (self.MAX_UNEXPLAINED_BREAKS + 1) * len(items) + 1:  # a guard; every round settles some
+                    for index in remaining:
+                        yield Outcome(items[index], None, "the worker pool kept breaking; rerun the sweep")
+                    return
+                done: list[int] = []
                 try:
-                    result, error = future.result()
-                except Exception as exc:  # the worker process itself died (e.g. killed for memory)
-                    result, error = None, _describe(exc)
-                yield Outcome(futures[future], result, error)
-            completed = True
+                    for index, result, error in self._round(fn, items, remaining, context, running, strikes):
+                        done.append(index)
+                        yield Outcome(items[index], result, error)
+                finally:
+                    remaining = [index for index in remaining if index not in set(done)]
         finally:
-            if not completed:  # interrupted: stop the running cells instead of waiting for them to finish
-                for process in list((pool._processes or {}).values()):
-                    process.terminate()
-            pool.shutdown(wait=True, cancel_futures=True)
             self.status = None
             manager.shutdown()
+
+    def _round(
+        self, fn: Callable[[Any], Any], items: Sequence[Any], todo: list[int], context: Any, running: Any,
+        strikes: dict[int, int],
+    ) -> Iterator[tuple[int, Any, str | None]]:
+        """Run ``todo`` in one pool; yields (index, result, error) for each item finished or failed. When a worker
+        dies, the item it ran fails; the items the broken pool took down with it are left for the next round."""
+        workers = min(self.workers, len(todo))
+        threads = max(1, (os.cpu_count() or 1) // workers)
+        running.clear()
+        pool = concurrent.futures.ProcessPoolExecutor(
+            max_workers=workers, mp_context=context, initializer=_init_worker,
+            initargs=(threads, self.status, os.getpid(), running),
+        )
+        completed = False
+        processes: dict[int, Any] = {}
+        broken: list[int] = []
+        try:
+            futures = {pool.submit(_tracked_call, fn, items[index], index): index for index in todo}
+            processes.update(pool._processes or {})
+            for future in concurrent.futures.as_completed(futures):
+                index = futures[future]
+                try:
+                    result, error = future.result()
+                except BrokenProcessPool:
+                    broken.append(index)
+                    continue
+                except Exception as exc:  # the call could not reach a worker (e.g. an item that cannot be pickled)
+                    result, error = None, _describe(exc)
+                yield index, result, error
+            completed = True
+        finally:
+            processes.update(pool._processes or {})
+            if not completed:  # interrupted: stop the running cells instead of waiting for them to finish
+                for process in list(processes.values()):
+                    process.terminate()
+            in_flight = dict(running)  # read before shutdown: {pid: index} of the items running when the pool broke
+            pool.shutdown(wait=True, cancel_futures=True)
+        if broken:
+            yield from self._after_break(broken, processes, in_flight, strikes)
+
+    def _after_break(
+        self, broken: list[int], processes: dict[int, Any], in_flight: dict[int, int], strikes: dict[int, int]
+    ) -> Iterator[tuple[int, Any, str | None]]:
+        """Fail the items whose own worker died; the others are run again in a new pool."""
+        dead = {}
+        for pid, process in processes.items():
+            process.join(timeout=5)
+            if process.exitcode not in (0, -signal.SIGTERM) and pid in in_flight:  # SIGTERM: the pool ended it
+                dead[in_flight[pid]] = process.exitcode
+        for index, exitcode in dead.items():
+            if index in broken:
+                yield index, None, (f"its worker process {_death(exitcode)} while running it; the other cells went "
+                                    "on (free memory, or use fewer --workers, and rerun)")
+        if dead:
+            return
+        for index in set(in_flight.values()) & set(broken):  # the pool broke and no dead worker says why
+            strikes[index] = strikes.get(index, 0) + 1
+            if strikes[index] >= self.MAX_UNEXPLAINED_BREAKS:
+                yield index, None, ("its worker process died while running it, twice; the other cells went on "
+                                    "(rerun with --executor serial --debug to see why)")
+        if not in_flight:  # nothing was running: retrying cannot help forever
+            for index in broken:
+                strikes[index] = strikes.get(index, 0) + 1
+                if strikes[index] > self.MAX_UNEXPLAINED_BREAKS:
+                    yield index, None, "the worker pool kept breaking before it could run this cell; rerun the sweep"
 
 
 class RayExecutor:

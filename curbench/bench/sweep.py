@@ -117,8 +117,11 @@ class SweepResult:
 
 
 def cell_label(config: RunConfig) -> str:
-    """How progress names a cell: id, scorer, retention and seed."""
-    return f"{cells.cell_key(config)} {config.scorer} {config.retention:g}% seed {config.seed}"
+    """How progress names a cell: id, scorer, retention (or a curator's options) and seed."""
+    key = cells.cell_key(config)
+    if _runner().is_sample_time(config):
+        return progress.cell_name(key, config.scorer, config.seed, options=config.scorer_options)
+    return progress.cell_name(key, config.scorer, config.seed, retention=config.retention)
 
 
 def run_sweep(configs: Sequence[RunConfig], executor: Executor) -> SweepResult:

@@ -3,8 +3,9 @@
 The seed paper's mechanism is that selection helps when the model's capacity is small
 for the data's complexity. Per generator configuration, the gain of a row is
 FID(full data) − FID(row), paired by seed (both cells start from the same seed), with
-its 95% CI and Welch's test of the two FID samples. The trend compares the per-seed
-gains of the smallest and the largest generator.
+its 95% CI and Welch's test of the two FID samples. Whether selection's gain grows as capacity
+shrinks is the interaction (:func:`gain_trend`): the advantage over the random subset of the same
+size and generator, regressed on ln(generator parameters).
 """
 
 from __future__ import annotations
@@ -20,8 +21,8 @@ import numpy as np
 import pandas as pd
 
 from curbench.bench.cells import Role
-from curbench.boards.tables import format_cell, plus_minus
-from curbench.stats import ALPHA, mean_ci, welch_p
+from curbench.boards.tables import format_cell, format_estimate, plus_minus
+from curbench.stats import ALPHA, mean_ci, slope, welch_p
 
 if TYPE_CHECKING:
     from curbench.boards.rows import Row
@@ -118,18 +119,21 @@ class Trend:
 
 
 def gain_trend(rows: Sequence[Row]) -> list[Trend]:
-    """Per method: is its gain at the smallest generator significantly larger than at the largest?"""
-    found = gains(rows)
+    """Per method and retention, the interaction of selection × capacity: the slope of the per-seed advantage
+    over the random subset of the same size (:func:`advantages`) on ln(generator parameters). Selection's gain
+    grows as capacity shrinks only when that slope is significantly negative; the method's own trend would also
+    credit it with what training on less data does."""
     trends = []
-    for method in sorted({g.method for g in found}):
-        series = sorted((g for g in found if g.method == method), key=lambda g: g.generator_parameters)
-        if len(series) < 2:
+    for (method, retention), points in sorted(advantages(rows).items()):
+        sizes = np.array([size for size, _ in points], dtype=np.float64)
+        if len(set(sizes)) < 2:
             continue
-        small, large = series[0], series[-1]
-        p_value = welch_p(small.gains, large.gains)
-        grows = small.interval.mean > large.interval.mean and p_value < ALPHA
-        text = (f"{method}: gain {plus_minus(small.interval)} at {small.generator_parameters:,} parameters vs "
-                f"{plus_minus(large.interval)} at {large.generator_parameters:,} (Welch p = {p_value:.2g})")
+        result = slope(np.log(sizes), [advantage for _, advantage in points])
+        grows = result.estimate < 0 and result.p_value < ALPHA
+        half_width = (result.high - result.low) / 2
+        text = (f"{method} · {format_estimate(float(retention))}%: advantage over the random subset changes by "
+                f"{format_estimate(result.estimate, half_width)} FID per ln(generator parameters) "
+                f"(interaction slope, p = {result.p_value:.2g}, {result.n} seed × size points)")
         trends.append(Trend(method, grows, text))
     return trends
 

@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from curbench import atomic
+from curbench.bench.cells import cell_key
 from curbench.bench.records import ResultRecord, cell_id
 from curbench.bench.suites import Suite, load_suite
 from curbench.boards.render import (
@@ -22,7 +23,7 @@ from curbench.boards.render import (
     with_readme_section,
     write_board,
 )
-from curbench.boards.rows import RECORDS_DIR, load_records
+from curbench.boards.rows import RECORDS_DIR, group_rows, load_records
 from curbench.errors import CurbenchError
 from curbench.plugins import Registry
 from curbench.plugins.registry import default_registry
@@ -38,14 +39,15 @@ def track_suite(track: str, configs_dir: str | Path) -> Suite | None:
 
 
 def record_problems(directory: str | Path, registry: Registry | None = None) -> list[str]:
-    """Records that are unreadable, misplaced, edited (id or file name not the hash of their config), hold
-    non-finite metrics, or name plugins that are not installed at the recorded version."""
+    """Records that are unreadable or malformed (the schema of :func:`~curbench.bench.records.check_schema`),
+    misplaced, edited (id or file name not the hash of their config), whose directions are not those the
+    installed metrics declare, or that name plugins not installed at the recorded version."""
     problems = []
+    registry = registry or default_registry()
     for path in sorted(Path(directory).glob("*.json")):
-        try:
-            record = ResultRecord.from_dict(json.loads(path.read_text()))
-        except (ValueError, KeyError, TypeError) as exc:
-            problems.append(f"{path}: not a valid result record ({type(exc).__name__}: {exc}); rerun its cell")
+        record, problem = _read(path)
+        if record is None:
+            problems.append(f"{path}: not a valid result record ({problem}); rerun its cell instead of editing it")
             continue
         expected = cell_id(record.config)
         if record.cell_id != expected or path.stem != expected:
@@ -56,7 +58,82 @@ def record_problems(directory: str | Path, registry: Registry | None = None) -> 
         if not record.metrics or broken:
             what = f"non-numeric or non-finite metrics ({', '.join(broken)})" if broken else "no metrics"
             problems.append(f"{path}: {what}; rerun the cell instead of editing its record")
-        problems += [f"{path}: {problem}" for problem in plugin_problems(record, registry or default_registry())]
+        problems += [f"{path}: {problem}" for problem in direction_problems(record, registry)]
+        problems += [f"{path}: {problem}" for problem in plugin_problems(record, registry)]
+    return problems
+
+
+def suite_problems(records: Sequence[ResultRecord], suite: Suite, track_dir: Path) -> list[str]:
+    """Records that do not belong to the track's suite, and what the suite's grid lacks.
+
+    - *foreign*: a record whose settings differ from a field the suite fixes (another dataset, generator,
+      schedule or metric set: a second protocol published into the track). Submitted methods
+      (``curbench submit``) differ only in the scorer and its options, which the suite's grid may vary.
+    - *missing*: a cell of the suite's grid (with its baselines) without a record, once the track has any.
+    - *uneven*: a row whose records do not all carry the same metrics (a mean over 4 of 5 seeds).
+    """
+    from curbench.bench.sweep import expand
+
+    problems = []
+    free = {"scorer", "scorer_options", *suite.grid}
+    for record in records:
+        for key, value in suite.fixed.items():
+            if key in free or key not in record.config:
+                continue
+            if json.dumps(record.config[key], sort_keys=True, default=str) != json.dumps(value, sort_keys=True, default=str):
+                problems.append(f"{track_dir / RECORDS_DIR / (record.cell_id + '.json')}: foreign to suite "
+                                f"{suite.path or suite.track}: {key} is {record.config[key]!r}, the suite fixes {value!r}; "
+                                "publish it under its own track")
+                break
+    if records:
+        present = {record.cell_id for record in records}
+        for config in expand(suite):
+            key = cell_key(config)
+            if key not in present:
+                problems.append(f"{track_dir / RECORDS_DIR}: no record of the suite's cell {key} ({config.scorer}, "
+                                f"retention {config.retention:g}, seed {config.seed}); rerun `curbench sweep --config "
+                                f"{suite.path or suite.track} --publish`")
+    for row in group_rows(records):
+        keys = [set(record.metrics) for record in row.records]
+        uneven = sorted(set().union(*keys) - set.intersection(*keys)) if keys else []
+        if uneven:
+            problems.append(f"{track_dir / RECORDS_DIR}: row {row.label} ({row.config.get('scorer')}, retention "
+                            f"{row.config.get('retention')}) has {', '.join(uneven)} in only some of its "
+                            f"{len(row.records)} records; rerun those cells")
+    return problems
+
+
+def _read(path: Path) -> tuple[ResultRecord | None, str]:
+    """The record at ``path``, or None and why it cannot be one."""
+    try:
+        return ResultRecord.from_dict(json.loads(path.read_text())), ""
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        return None, f"{type(exc).__name__}: {exc}"
+
+
+def unreadable(directory: str | Path) -> list[Path]:
+    """The ``*.json`` files in ``directory`` that are not valid result records."""
+    return [path for path in sorted(Path(directory).glob("*.json")) if _read(path)[0] is None]
+
+
+def direction_problems(record: ResultRecord, registry: Registry) -> list[str]:
+    """Directions that differ from what the record's metrics declare here (a flipped direction inverts every mark)."""
+    from curbench.bench.evaluation import declared_directions
+
+    names = record.config.get("metrics")
+    if not isinstance(names, list):
+        return [f"its config names no metrics list ({names!r})"]
+    try:
+        declared = declared_directions(registry, names)
+    except CurbenchError:
+        return []  # a metric not installed (or conflicting): plugin_problems names it
+    wrong = [key for key, higher in record.directions.items() if key in declared and declared[key] is not higher]
+    unknown = [key for key in record.metrics if key not in declared]
+    problems = [f"direction of '{key}' is {record.directions[key]} but its metric declares {declared[key]}; records "
+                "must not be edited by hand" for key in wrong]
+    if unknown:
+        problems.append(f"metric key(s) {', '.join(unknown)} are declared by none of its metrics "
+                        f"({', '.join(map(str, names))})")
     return problems
 
 
@@ -128,13 +205,19 @@ def check(root: str | Path, selected: Sequence[str], configs_dir: str | Path = "
                            f"records or rerun `curbench sweep --config {suite_path} --publish`")
     for track in selected:
         differences += record_problems(Path(root) / track / RECORDS_DIR)
+        if unreadable(Path(root) / track / RECORDS_DIR):
+            continue  # named above; its tables cannot be generated from records that cannot be read
+        suite = track_suite(track, configs_dir)
+        if suite is not None:
+            differences += suite_problems(load_records(Path(root) / track / RECORDS_DIR), suite, Path(root) / track)
         for path, text in generated_files(root, track, configs_dir).items():
             if not path.is_file():
                 differences.append(f"{path}: missing; run `curbench leaderboard --track {track}` and commit it")
             elif path.read_text() != text:
                 differences.append(f"{path}: differs from its records ({_first_difference(text, path.read_text())}); "
                                    f"run `curbench leaderboard --track {track}`")
-    if readme is not None and README_TRACK in selected and Path(readme).is_file():
+    if (readme is not None and README_TRACK in selected and Path(readme).is_file()
+            and not unreadable(Path(root) / README_TRACK / RECORDS_DIR)):
         text = Path(readme).read_text()
         section = readme_section(README_TRACK, load_records(Path(root) / README_TRACK / RECORDS_DIR))
         updated = with_readme_section(text, README_TRACK, section)

@@ -9,10 +9,11 @@ from dataclasses import dataclass
 from itertools import combinations
 
 import numpy as np
+from scipy.stats import norm
 
 from curbench.bench.cells import Role
 from curbench.boards.capacity import advantages, parameters
-from curbench.boards.rows import REACHED_FULL_FID, STEPS_TO_FULL_FID, Row, generator_rows, number
+from curbench.boards.rows import Row, generator_rows, number, steps_to_target
 from curbench.boards.tables import format_cell
 from curbench.boards.verdicts import (
     BETTER,
@@ -110,18 +111,11 @@ def _converges_faster(board: Board) -> Evidence:
     full, found = board.find("full"), _methods(board)
     if full is None or not found:
         return Evidence(missing="no full-data or method rows")
-    full_times = _times(full)
+    full_times = steps_to_target(full)
     if not full_times[0]:
         return Evidence(missing="no training curves")
-    parts = [_faster(scorer, _times(method), full_times) for scorer, method in found]
+    parts = [_faster(scorer, steps_to_target(method), full_times) for scorer, method in found]
     return Evidence(parts, [full, *(m for _, m in found)])
-
-
-def _times(row: Row) -> tuple[list[float], list[bool]]:
-    """Steps to target per seed and whether it was reached (False: censored); seeds without a curve are left out."""
-    pairs = [(number(r.metrics.get(STEPS_TO_FULL_FID)), number(r.metrics.get(REACHED_FULL_FID))) for r in row.records]
-    kept = [(steps, reached == 1.0) for steps, reached in pairs if math.isfinite(steps)]
-    return [steps for steps, _ in kept], [reached for _, reached in kept]
 
 
 def _faster(label: str, method: tuple[list[float], list[bool]], full: tuple[list[float], list[bool]]) -> Part:
@@ -290,6 +284,30 @@ def _dose_response(board: Board) -> Evidence:
     return Evidence(parts, rows)
 
 
+def _finds_atypical(board: Board) -> Evidence:
+    """Per density scorer at retention 50: is its AUROC at ranking the known-atypical tenth lowest above chance?
+
+    The selection embedding is fixed across seeds, so one seed's AUROC stands for all; its p-value is the
+    two-sided Mann-Whitney test that the AUROC is 0.5 (normal approximation of U, no ties)."""
+    parts, rows = [], []
+    for scorer, method in _methods(board):
+        detection = next((r.audit["detection"] for r in method.records if "detection" in r.audit), None)
+        if detection is None:
+            continue
+        auroc, positives = float(detection["auroc"]), int(detection["n_corrupted"])
+        negatives = method.records[0].selection.n_total - positives
+        z = (auroc - 0.5) / math.sqrt((positives + negatives + 1) / (12 * positives * negatives))
+        spearman = detection.get("typicality_spearman")
+        numbers = f"AUROC {format_cell(auroc, 3)} over {positives} atypical of {positives + negatives}" + (
+            f", Spearman with the true typicality {format_cell(float(spearman), 3)}" if spearman is not None else "")
+        parts.append(Part(scorer, BETTER, Test("Mann-Whitney (AUROC = 0.5)", float(2 * norm.sf(abs(z)))), auroc > 0.5,
+                          None, f"AUROC {format_cell(auroc, 3)}", "—", positives + negatives, numbers))
+        rows.append(method)
+    if not parts:
+        return Evidence(missing="no detection scores in the method records")
+    return Evidence(parts, rows)
+
+
 def _scorers_differ(board: Board) -> Evidence:
     """Pairwise FID differences of the density scorers at retention 50; the claim holds when any pair differs."""
     found = _methods(board)
@@ -364,6 +382,8 @@ CLAIMS: tuple[ClaimSpec, ...] = (
     ClaimSpec("glyphs", _BEATS_FULL, _beats("full", "fid")),
     ClaimSpec("glyphs", _BEATS_RANDOM, _beats("random", "fid")),
     ClaimSpec("glyphs", _PRECISION_RECALL, _moves(("precision", 1), ("recall", -1))),
+    ClaimSpec("glyphs", "The density scorers give the least typical images the lowest scores (AUROC above chance at "
+              "finding the tenth of the training glyphs with the lowest true log-density).", _finds_atypical),
     ClaimSpec("imagenet64", "Each density scorer beats full data on FID at ImageNet 64 × 64, the paper's main setting.",
               _beats("full", "fid"), gpu=True),
     ClaimSpec("cifar10", "Each density scorer beats full data on FID on CIFAR-10.", _beats("full", "fid"), gpu=True),

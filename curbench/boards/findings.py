@@ -60,7 +60,9 @@ def findings(root: str | Path) -> list[Finding]:
 # --- the page --------------------------------------------------------------------------------------------------
 
 def _p(value: float) -> str:
-    return "—" if math.isnan(value) else f"{value:.2g}"
+    if math.isnan(value):
+        return "—"
+    return "< 0.001" if value < 0.001 else f"{value:.2g}"
 
 
 def _per_part(parts: Sequence[Part], show: Callable[[Part], str]) -> str:

@@ -22,9 +22,6 @@ from curbench.bench.suites import Suite
 from curbench.boards.capacity import capacity_frame, gain_trend, save_capacity_plot
 from curbench.boards.heldout import memorization_section, selection_space_section
 from curbench.boards.rows import (
-    LATE_FID,
-    LATE_POINTS,
-    REACHED_FULL_FID,
     RECORDS_DIR,
     STEPS_TO_FULL_FID,
     Row,
@@ -33,11 +30,22 @@ from curbench.boards.rows import (
     group_rows,
     metric_names,
     number,
+    steps_to_target,
     varying_fields,
 )
 from curbench.boards.shares import SHARES_FILE, share_sections
-from curbench.boards.tables import csv_value, format_cell, plus_minus, show_value, to_markdown
-from curbench.stats import ALPHA, CONFIDENCE, Interval, indistinguishable, mean_ci, welch_p
+from curbench.boards.tables import (
+    COUNT_METRICS,
+    ROUNDING_NOTE,
+    csv_value,
+    format_estimate,
+    metric_axis_label,
+    metric_title,
+    plus_minus,
+    show_value,
+    to_markdown,
+)
+from curbench.stats import ALPHA, CONFIDENCE, Interval, indistinguishable, kaplan_meier, logrank, mean_ci, welch_p
 
 PAGE_FILE = "leaderboard.md"
 TABLE_FILE = "leaderboard.csv"
@@ -68,6 +76,25 @@ def _verdict(higher_is_better: bool, method: Sequence[float], baseline: Sequence
     return p_value, "▲" if better != higher_is_better else "▼"
 
 
+def _time_to_target(row: Row, baseline: Row | None) -> tuple[str, float, str]:
+    """Steps to the full-data FID as survival data: the Kaplan–Meier median with how many seeds got there, and
+    the log-rank test against the baseline row (▲ reaches it significantly sooner); censored steps are never averaged."""
+    if row.role not in GENERATOR_ROLES:
+        return "—", math.nan, ""
+    times = steps_to_target(row)
+    if not times[0]:
+        return "—", math.nan, ""
+    survival = kaplan_meier(*times)
+    median = "not reached" if math.isinf(survival.median) else f"median {format_estimate(survival.median, integer=True)}"
+    text = f"{median} ({survival.reached}/{survival.n} reached)"
+    if baseline is None or not steps_to_target(baseline)[0]:
+        return text, math.nan, ""
+    z, p_value = logrank(*times, *steps_to_target(baseline))
+    if math.isnan(p_value):
+        return text, p_value, ""
+    return text, p_value, "≈" if p_value >= ALPHA else ("▲" if z > 0 else "▼")
+
+
 def _detection(record: ResultRecord, name: str) -> float:
     return number(record.audit.get("detection", {}).get(name))
 
@@ -77,9 +104,7 @@ def _corrupted_kept(record: ResultRecord) -> float:
 
 
 def _title(metric: str, higher_is_better: bool) -> str:
-    name = {"fid": "FID", "kid": "KID", STEPS_TO_FULL_FID: "steps to full-data FID",
-            LATE_FID: f"FID, last {LATE_POINTS} evaluations"}.get(metric, metric)
-    return f"{name} {'↑' if higher_is_better else '↓'}"
+    return metric_title(metric, higher_is_better)
 
 
 def results_frames(rows: Sequence[Row]) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -109,14 +134,20 @@ def results_frames(rows: Sequence[Row]) -> tuple[pd.DataFrame, pd.DataFrame]:
         for metric, higher in metrics.items():
             values = row.values(lambda r, m=metric: r.metrics.get(m))
             interval = mean_ci(values)
-            p_value, mark = _verdict(higher, values, baseline.values(lambda r, m=metric: r.metrics.get(m))) if baseline else (math.nan, "")
-            text = plus_minus(interval)
-            if metric == STEPS_TO_FULL_FID and row.role in GENERATOR_ROLES:
-                reached = int(sum(v for v in row.values(lambda r: r.metrics.get(REACHED_FULL_FID)) if v == v))
-                text += f" ({reached}/{len(values)} reached)" if reached < interval.n else ""
+            if metric == STEPS_TO_FULL_FID:
+                text, p_value, mark = _time_to_target(row, baseline)
+            else:
+                p_value, mark = _verdict(higher, values, baseline.values(lambda r, m=metric: r.metrics.get(m))) if baseline else (math.nan, "")
+                text = plus_minus(interval, integer=metric in COUNT_METRICS)
             md[_title(metric, higher)] = f"{text} {mark}".strip()
-            csv.update({f"{metric}_mean": interval.mean, f"{metric}_ci95": interval.half_width,
-                        f"{metric}_std": interval.std, f"{metric}_p_vs_baseline": p_value, f"{metric}_mark": mark})
+            if metric == STEPS_TO_FULL_FID:  # survival data: its median and how many got there, never a mean
+                survival = kaplan_meier(*steps_to_target(row)) if row.role in GENERATOR_ROLES else None
+                csv.update({f"{metric}_median": survival.median if survival and survival.n else math.nan,
+                            f"{metric}_reached": survival.reached if survival else math.nan})
+            else:
+                csv.update({f"{metric}_mean": interval.mean, f"{metric}_ci95": interval.half_width,
+                            f"{metric}_std": interval.std})
+            csv.update({f"{metric}_p_vs_baseline": p_value, f"{metric}_mark": mark})
         if has_detection:
             for name, title in DETECTION_COLUMNS.items():
                 if name == "typicality_spearman" and not has_typicality:
@@ -174,7 +205,7 @@ def audit_tables(rows: Sequence[Row]) -> tuple[list[tuple[str, pd.DataFrame]], p
                 line = {"row": row.label, **{f: show_value(row.config.get(f)) for f in fields}}
                 for group in groups:
                     interval = mean_ci(row.values(lambda r, gr=grouping, g=group, q=quantity: _per_group(r, gr, q).get(g)))
-                    line[group] = format_cell(interval.mean, 3)
+                    line[group] = format_estimate(interval.mean)
                     long_rows.append(_long(row, fields, grouping, group, quantity, interval))
                 wide.append(line)
             sections.append((f"Per-group {quantity} by `{grouping}` (mean over seeds)", pd.DataFrame(wide)))
@@ -189,12 +220,13 @@ def _long(row: Row, fields: list[str], grouping: str, group: str, quantity: str,
 
 LEGEND = (
     f"Values are the mean ± the half-width of the {CONFIDENCE:.0%} confidence interval over seeds "
-    "(Student t with n − 1 degrees of freedom). Marks compare a method with the random subset at the same "
+    "(Student t with n − 1 degrees of freedom); steps to the full-data FID are survival data, shown as the "
+    "Kaplan–Meier median with how many seeds reached it and tested with the log-rank test. Marks compare a method with the random subset at the same "
     "retention (with the full-data row for sample-time curation) by Welch's two-sided t-test at "
     f"α = {ALPHA}: **≈** not distinguishable (p ≥ {ALPHA}), **▲** significantly better, **▼** significantly worse. "
     "↓ lower is better, ↑ higher is better. `kept` = training instances kept / dataset size; "
     "`samples real/fake` = reference (full dataset) and generated samples per metric evaluation. "
-    + report.KID_NOTE
+    + report.KID_NOTE + " " + ROUNDING_NOTE
 )
 
 SUBMIT_GPU = """\
@@ -210,13 +242,21 @@ commit, device and wall time, plus the regenerated tables). CI runs `curbench le
 fails if the tables do not match the records. Never edit tables or records by hand.
 """
 
-def _header(track: str, suite: Suite | None, rows: Sequence[Row]) -> list[str]:
+def _command(suite: Suite | None, command: str | None) -> str:
+    """The command that regenerates a page: given, else `curbench leaderboard` for a suite's track and
+    `curbench report` for a folder of records without a suite."""
+    return command or ("curbench leaderboard" if suite is not None else "curbench report")
+
+
+def _header(track: str, suite: Suite | None, rows: Sequence[Row], command: str | None = None) -> list[str]:
     lines = [f"# `{track}` leaderboard", ""]
     if suite is not None and suite.description:
         lines += [suite.description.strip(), ""]
     source = f" (suite `configs/{track}.yaml`)" if suite is not None else ""
     n = sum(len(r.records) for r in generator_rows(rows))
-    lines += [f"Generated by `curbench leaderboard` from {n} records in `{RECORDS_DIR}/`{source}; do not edit by hand.", ""]
+    command = _command(suite, command)
+    where = f" in `{RECORDS_DIR}/`" if command == "curbench leaderboard" else ""
+    lines += [f"Generated by `{command}` from {n} records{where}{source}; do not edit by hand.", ""]
     submitted = _submitted(suite, rows)
     if submitted:
         lines += [f"**Submitted methods** (not in the suite's grid; added with `curbench submit`): "
@@ -276,10 +316,13 @@ def _training_curves(rows: Sequence[Row]) -> dict[str, list[list[dict[str, float
     return curves
 
 
-def render_track(track: str, records: Sequence[ResultRecord], suite: Suite | None) -> dict[str, str]:
-    """The generated files of a track (relative name -> text)."""
+def render_track(
+    track: str, records: Sequence[ResultRecord], suite: Suite | None, command: str | None = None
+) -> dict[str, str]:
+    """The generated files of a track (relative name -> text); ``command`` is the one the page names as its source
+    (default: see :func:`_command`)."""
     rows = group_rows(records)
-    lines = _header(track, suite, rows)
+    lines = _header(track, suite, rows, command)
     if not rows:
         needs = "It needs a GPU; " if suite is not None and suite.gpu else ""
         lines += [f"**Not run yet.** {needs}no results have been recorded for this track.", "", SUBMIT_GPU]
@@ -319,8 +362,11 @@ def render_track(track: str, records: Sequence[ResultRecord], suite: Suite | Non
                   "FID(row) with the same generator and seed, mean ± 95% CI over seeds; the mark is Welch's test of "
                   "the row's FIDs against the full-data FIDs (▲ significantly better than full data).", "",
                   to_markdown(capacity[["method", "retention", "generator_parameters", "gain", "seeds"]]), "",
-                  *[f"- {trend.text}: {'grows' if trend.grows else 'does not grow significantly'} as capacity shrinks."
-                    for trend in gain_trend(generator_rows(rows))], "",
+                  "Whether selection's gain grows as capacity shrinks is the interaction with the random control: the "
+                  "per-seed advantage FID(random subset) − FID(method), same generator and size, regressed on "
+                  "ln(generator parameters).", "",
+                  *[f"- {trend.text}: {'grows significantly' if trend.grows else 'does not grow significantly'} as "
+                    "capacity shrinks." for trend in gain_trend(generator_rows(rows))], "",
                   f"![capacity]({CURVES_DIR}/capacity.png)", ""]
     training = _training_curves(rows)
     if training:
@@ -364,13 +410,15 @@ def with_readme_section(readme: str, track: str, section: str) -> str | None:
     return f"{head}{start}\n{section.rstrip()}\n{end}{tail}"
 
 
-def write_board(directory: str | Path, track: str, records: Sequence[ResultRecord], suite: Suite | None) -> list[Path]:
+def write_board(
+    directory: str | Path, track: str, records: Sequence[ResultRecord], suite: Suite | None, command: str | None = None
+) -> list[Path]:
     """Write a board (page, CSV tables, curves) for ``records`` into ``directory``; returns the paths."""
-    from curbench.boards.curves import save_retention_curves, save_training_curves
+    from curbench.boards.curves import save_retention_curves, save_training_curves, with_step_limits
 
     directory = Path(directory)
     paths = []
-    for name, text in render_track(track, records, suite).items():
+    for name, text in render_track(track, records, suite, command).items():
         atomic.write_text(directory / name, text)
         paths.append(directory / name)
     rows = group_rows(records)
@@ -378,7 +426,9 @@ def write_board(directory: str | Path, track: str, records: Sequence[ResultRecor
     if any(row.role is Role.METHOD for row in rows):
         _, numbers = results_frames(rows)
         series = [f for f in varying_fields(rows) if f != "retention"]
-        paths += save_retention_curves(numbers, metric_names(rows), series, curves_dir, title=track)
+        labels = {metric: metric_axis_label(metric, higher) for metric, higher in directions(rows).items()}
+        paths += save_retention_curves(with_step_limits(numbers, rows), metric_names(rows), series, curves_dir,
+                                       title=track, labels=labels)
     training = _training_curves(rows)
     if training:
         paths += save_training_curves(training, curves_dir, title=track)
@@ -388,7 +438,15 @@ def write_board(directory: str | Path, track: str, records: Sequence[ResultRecor
     return paths
 
 
+PRINTED_LEGEND = (
+    f"Rows: full data, random subsets, methods and reference rows; mean ± {CONFIDENCE:.0%} CI over seeds, rounded to "
+    "the CI; ▲ better / ▼ worse / ≈ indistinguishable from the random subset of the same size (from full data for "
+    f"sample-time curation), Welch's t-test at α = {ALPHA}; ↓ lower is better, ↑ higher is better; "
+    "KID's scale depends on the feature space."
+)
+
+
 def results_markdown(records: Sequence[ResultRecord]) -> str:
-    """The results table alone (with the spaces line and legend), as a sweep prints it."""
+    """The results table alone (with the spaces line and a one-line legend), as a sweep prints it."""
     rows = group_rows(records)
-    return "\n".join([*spaces_lines(rows), to_markdown(results_frames(rows)[0])]) if rows else ""
+    return "\n".join([*spaces_lines(rows), PRINTED_LEGEND, "", to_markdown(results_frames(rows)[0])]) if rows else ""

@@ -36,7 +36,7 @@ CURVE_METRICS = (STEPS_TO_FULL_FID, LATE_FID)
 _ROLE_ORDER = {Role.FULL: 0, Role.RANDOM: 1, Role.METHOD: 2}
 _LEADING_FIELDS = ("retention", "scorer", "scorer_options", "embedder", "embedder_options", "stage")
 # Identity fields: which plugin versions produced a record. Shown in provenance, not a row's settings.
-_NOT_SETTINGS = ("seed", "plugins")
+_NOT_SETTINGS = ("seed", "plugins", "inputs")
 
 
 @dataclass
@@ -111,6 +111,14 @@ def with_steps_to_full_fid(records: Sequence[ResultRecord]) -> list[ResultRecord
             record, metrics={**record.metrics, **extra}, directions={**record.directions, STEPS_TO_FULL_FID: False}
         ))
     return derived
+
+
+def steps_to_target(row: Row) -> tuple[list[float], list[bool]]:
+    """Per seed, the steps to the full-data FID and whether it was reached (False: censored there); seeds
+    without a training curve are left out. Survival data: analyse with Kaplan-Meier and log-rank, never a mean."""
+    pairs = [(number(r.metrics.get(STEPS_TO_FULL_FID)), number(r.metrics.get(REACHED_FULL_FID))) for r in row.records]
+    kept = [(steps, reached == 1.0) for steps, reached in pairs if math.isfinite(steps)]
+    return [steps for steps, _ in kept], [reached for _, reached in kept]
 
 
 def with_late_fid(records: Sequence[ResultRecord]) -> list[ResultRecord]:

@@ -12,7 +12,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 
 from curbench.boards.rows import Row, directions, number
-from curbench.boards.tables import format_cell
+from curbench.boards.tables import format_cell, format_estimate
 from curbench.stats import ALPHA, Comparison, compare, mean_ci
 
 SUPPORTED, CONTRADICTED, INCONCLUSIVE = "supported", "contradicted", "inconclusive"
@@ -184,23 +184,20 @@ def row_mean(row: Row, metric: str) -> float:
 
 
 def summary(values: Iterable[float], digits: int = 4) -> str:
+    """Mean ± 95% CI half-width over seeds, rounded to the uncertainty (:func:`format_estimate`)."""
     interval = mean_ci(list(values))
     if interval.n == 0:
         return "—"
-    text = format_cell(interval.mean, digits)
-    return text if interval.n < 2 else f"{text} ± {format_cell(interval.half_width, digits)}"
-
-
-def signed(value: float, digits: int = 4) -> str:
-    text = format_cell(float(value), digits)
-    return f"+{text}" if value > 0 else text
+    return format_estimate(interval.mean, interval.half_width if interval.n >= 2 else math.nan, digits=digits)
 
 
 def effect_text(result: Comparison, unit: str = "") -> str:
+    """The estimate ± the half-width of its (symmetric) 95% CI, signed."""
     if math.isnan(result.estimate):
         return "—"
-    ci = "" if math.isnan(result.low) else f" [{signed(result.low)}, {signed(result.high)}]"
-    return f"{signed(result.estimate)}{ci}{unit}"
+    half_width = math.nan if math.isnan(result.low) else (result.high - result.low) / 2
+    text = format_estimate(result.estimate, half_width)
+    return f"{'+' if result.estimate > 0 else ''}{text}{unit}"
 
 
 def make_part(label: str, kind: str, result: Comparison, numbers: str, *, sign: int = 0, name: str = "",

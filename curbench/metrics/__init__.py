@@ -18,8 +18,8 @@ def kid_and_prdc(
     """``kid(real, fake)`` and ``prdc.per_point(real, fake)`` from one set of passes over the pairs.
 
     KID's kernel takes its products from the P/R/D/C passes (which compute every real x fake and
-    within-set pair anyway), so KID costs no products of its own; its real x real sums come from the
-    real-radii pass, or from KID itself when the radii are cached and its sums are not.
+    within-set pair anyway), so KID's fake-side products cost nothing extra; its real x real sums are its
+    own, computed once per reference and cached, so that a warm cache gives the same bits as a cold one.
     """
     shared = kid.shared(real, fake)
     with full_float32_products():  # the shared products must be true float32 for KID

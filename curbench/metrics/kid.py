@@ -238,8 +238,8 @@ def _positive_int(value: object, name: str, minimum: int) -> int:
 class SharedKID:
     """One KID evaluation whose three blocks of sums can be fed by other passes over the same pairs.
 
-    ``fake`` (fake x fake), ``cross`` (real rows x fake cols) and ``real`` (real x real; None when
-    cached) are :data:`curbench.knn.TileObserver` s; :meth:`result` computes whatever they did
+    ``fake`` (fake x fake) and ``cross`` (real rows x fake cols) are :data:`curbench.knn.TileObserver` s
+    (``real`` is always None: the real x real sums are KID's own, computed once and cached); :meth:`result` computes whatever they did
     not see completely and returns the metric.
     """
 
@@ -252,7 +252,9 @@ class SharedKID:
         self.cross = BlockSums(real_idx, fake_idx, n_real, n_fake, within=False)
         self._real = BlockSums(real_idx, real_idx, n_real, n_real, within=True)
         self._real_key = {"n_fake": n_fake, "subsets": kid.subsets, "m": self.m, "seed": kid.seed, "dtype": kid.dtype}
-        self.real = None if reference.cached(_REAL_SUMS, **self._real_key) is not None else self._real
+        # The real x real sums are always KID's own computation, never fed by another pass: a cached value
+        # is then exactly what a cold run computes, so results do not depend on what the cache held.
+        self.real = None
         self._coordinates: dict[str, Coordinates] = {}
 
     def _side(self, name: str) -> Coordinates:

@@ -27,6 +27,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, fields
 from typing import Any, ClassVar, Literal
 
+from curbench.atomic import SAFE_NAME_RULE, is_safe_name
 from curbench.errors import CurbenchError, PluginError
 from curbench.plugins.contracts import CONTRACTS, DataScorer, SampleTimeCurator, missing
 from curbench.plugins.options import accepts_option, check_options
@@ -35,6 +36,8 @@ Kind = Literal["dataset", "embedder", "scorer", "generator", "metric", "executor
 KINDS: tuple[Kind, ...] = ("dataset", "embedder", "scorer", "generator", "metric", "executor")
 Modality = Literal["image", "points"]
 Stage = Literal["data", "sample"]
+# Keys every cell's metrics hold besides the plugins' (sample counts) or its curve ("step"): no metric may declare them.
+RESERVED_METRIC_KEYS = ("n_real", "n_fake", "step")
 # The distribution whose components are part of curbench itself (their identity is curbench's code).
 CORE_DISTRIBUTION = "curbench"
 
@@ -172,8 +175,8 @@ def make_record(kind: Kind, name: object, factory: object, description: object, 
     unknown = sorted(set(declared) - set(allowed))
     if unknown:
         raise ValueError(f"{kind} '{name}': unknown field(s) {', '.join(unknown)}; a {kind} declares {', '.join(allowed)}")
-    if not isinstance(name, str) or not name:
-        raise ValueError(f"a {kind} name must be a non-empty string, got {name!r}")
+    if not isinstance(name, str) or not is_safe_name(name):
+        raise ValueError(f"a {kind} name must be {SAFE_NAME_RULE} (it may name files), got {name!r}")
     if not (callable(factory) or (isinstance(factory, str) and ":" in factory)):
         raise ValueError(f"{kind} '{name}': factory must be a callable or a 'module:attribute' string, got {factory!r}")
     _check_declared(kind, name, declared)
@@ -197,4 +200,10 @@ def _check_declared(kind: Kind, name: str, declared: dict[str, Any]) -> None:
             raise ValueError(
                 f"metric '{name}': higher_is_better must map each output key to True, False or None, "
                 f"e.g. higher_is_better={{'{name}': False}}"
+            )
+        unsafe = [key for key in directions if not is_safe_name(key) or key in RESERVED_METRIC_KEYS]
+        if unsafe:
+            raise ValueError(
+                f"metric '{name}': output key {unsafe[0]!r} is not allowed (keys name table columns and plot files: "
+                f"{SAFE_NAME_RULE}; {', '.join(RESERVED_METRIC_KEYS)} are curbench's own)"
             )

@@ -74,3 +74,13 @@ def curbench_unprivileged(*args: str) -> subprocess.CompletedProcess:
     if reason is not None:
         pytest.skip(reason)
     return curbench(*args, preexec_fn=_without_permission_bypass)
+
+
+def doubled_unless_fatal(item: str) -> str:
+    """An executor's work item, run in a worker: "die" kills its own worker process as the OOM killer would."""
+    import time
+
+    time.sleep(0.2)  # the other workers are busy when it dies
+    if item == "die":
+        os.kill(os.getpid(), signal.SIGKILL)
+    return item * 2
