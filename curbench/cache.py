@@ -69,6 +69,23 @@ def _checksum(arrays: Mapping[str, np.ndarray]) -> str:
     return digest.hexdigest()
 
 
+def save_verified(path: str | os.PathLike, arrays: Mapping[str, np.ndarray]) -> None:
+    """Write ``arrays`` atomically as one ``.npz`` with a checksum of their contents beside them."""
+    arrays = {name: np.asarray(value) for name, value in arrays.items()}
+    atomic.save_npz(path, **arrays, **{_CHECKSUM_FIELD: np.array(_checksum(arrays))})
+
+
+def load_verified(path: str | os.PathLike) -> dict[str, np.ndarray] | None:
+    """The arrays :func:`save_verified` wrote, or None when the file cannot be read or its checksum does not match."""
+    try:
+        with np.load(path, allow_pickle=False) as stored:
+            arrays = {name: stored[name] for name in stored.files}
+        expected = str(arrays.pop(_CHECKSUM_FIELD))
+    except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile):
+        return None
+    return arrays if expected == _checksum(arrays) else None
+
+
 class ArrayCache:
     """Named arrays stored as one ``.npz`` per key under ``root/namespace``.
 
@@ -90,14 +107,9 @@ class ArrayCache:
         if not path.is_file():  # e.g. a directory: it can be neither read nor replaced
             warn(f"cache entry {path} is not a file; recomputing it (delete it to cache this entry again)")
             return None
-        try:
-            with np.load(path, allow_pickle=False) as stored:
-                arrays = {name: stored[name] for name in stored.files}
-            expected = str(arrays.pop(_CHECKSUM_FIELD))
-            if expected == _checksum(arrays):
-                return arrays
-        except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile):
-            pass
+        arrays = load_verified(path)
+        if arrays is not None:
+            return arrays
         with contextlib.suppress(OSError):  # a read-only cache keeps the bad entry; it is recomputed on every read
             path.unlink(missing_ok=True)
         return None
@@ -106,9 +118,8 @@ class ArrayCache:
         path = self.path(key)
         if path.exists() and not path.is_file():  # get() warned about it already
             return
-        arrays = {name: np.asarray(value) for name, value in arrays.items()}
         try:
-            atomic.save_npz(path, **arrays, **{_CHECKSUM_FIELD: np.array(_checksum(arrays))})
+            save_verified(path, arrays)
         except OSError as exc:
             cache_unusable(exc)
 

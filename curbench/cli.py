@@ -167,6 +167,7 @@ def _save_features(output_dir: Path, records: dict, target: Path) -> list[Path]:
     """Copy the evaluation features kept in each cell directory to ``target`` (real.npy, <role>.npy)."""
     from curbench import atomic
     from curbench.bench.cells import CELLS_DIR, FEATURES_FILE
+    from curbench.cache import load_verified
 
     paths = []
     for role, record in records.items():
@@ -176,12 +177,17 @@ def _save_features(output_dir: Path, records: dict, target: Path) -> list[Path]:
                 f"cell {record.cell_id} kept no features ({source} is missing: it ran with an older curbench or its "
                 "features exceed 256 MB); rerun with another --output-dir"
             )
-        with np.load(source) as stored:
-            if not paths:
-                atomic.save_npy(target / "real.npy", stored["real"])
-                paths.append(target / "real.npy")
-            atomic.save_npy(target / f"{role}.npy", stored["fake"])
-            paths.append(target / f"{role}.npy")
+        stored = load_verified(source)
+        if stored is None:
+            raise CurbenchError(
+                f"{source} is damaged or was not written by this curbench (its checksum does not match); delete "
+                f"{source.parent} and rerun to recompute the cell"
+            )
+        if not paths:
+            atomic.save_npy(target / "real.npy", stored["real"])
+            paths.append(target / "real.npy")
+        atomic.save_npy(target / f"{role}.npy", stored["fake"])
+        paths.append(target / f"{role}.npy")
     return paths
 
 
@@ -375,6 +381,8 @@ app.command()(cli_suites.submit)
 
 def main() -> None:
     """Console entry point: user errors become one line on stderr and a non-zero exit."""
+    if "--debug" in sys.argv[2:]:  # a global flag, accepted after the subcommand too (`curbench run --debug`)
+        sys.argv = [sys.argv[0], "--debug", *(arg for arg in sys.argv[1:] if arg != "--debug")]
     try:
         app()
     except CurbenchError as exc:

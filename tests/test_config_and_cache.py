@@ -142,3 +142,26 @@ def test_exponent_option_values_are_numbers():
     from curbench.config import parse_options
 
     assert parse_options(["lr=1e-4", "x=2E+3", "name=1e", "n=5"]) == {"lr": 1e-4, "x": 2000.0, "name": "1e", "n": 5}
+
+
+def test_cell_features_are_verified_before_they_are_copied(tmp_path):
+    """features.npz carries a checksum; a damaged one is named in one line instead of being copied."""
+    from types import SimpleNamespace
+
+    from curbench.bench.cells import CELLS_DIR, FEATURES_FILE
+    from curbench.cache import load_verified, save_verified
+    from curbench.cli import _save_features
+    from curbench.errors import CurbenchError
+
+    cell = tmp_path / "runs" / CELLS_DIR / "abc"
+    cell.mkdir(parents=True)
+    real, fake = np.arange(12.0).reshape(4, 3), np.ones((2, 3))
+    save_verified(cell / FEATURES_FILE, {"real": real, "fake": fake})
+    assert np.array_equal(load_verified(cell / FEATURES_FILE)["fake"], fake)
+    records = {"method": SimpleNamespace(cell_id="abc")}
+    copied = _save_features(tmp_path / "runs", records, tmp_path / "out")
+    assert [p.name for p in copied] == ["real.npy", "method.npy"] and np.array_equal(np.load(copied[0]), real)
+    np.savez(cell / FEATURES_FILE, real=real, fake=fake * 2, __checksum__=np.array("0" * 64))  # edited by hand
+    assert load_verified(cell / FEATURES_FILE) is None
+    with pytest.raises(CurbenchError, match="is damaged or was not written by this curbench"):
+        _save_features(tmp_path / "runs", records, tmp_path / "out2")

@@ -49,3 +49,12 @@ def test_debug_flag_prints_the_traceback_of_a_user_error(tmp_path):
     debug = _curbench("--debug", "metrics", missing, missing)
     assert debug.returncode == 2 and "Traceback (most recent call last)" in debug.stderr
     assert debug.stderr.strip().splitlines()[-1] == plain.stderr.strip()
+
+
+@pytest.mark.parametrize("command", ["metrics", "score"])
+def test_debug_is_accepted_after_the_subcommand_too(tmp_path, command):
+    missing = str(tmp_path / "missing.npy")
+    args = (missing, missing) if command == "metrics" else (missing, "--out", str(tmp_path / "s.npy"))
+    after = _curbench(command, *args, "--debug")
+    assert after.returncode == 2 and "Traceback (most recent call last)" in after.stderr
+    assert "No such option" not in after.stderr

@@ -164,3 +164,18 @@ def test_checkpoint_generator_reads_torchscript(tmp_path):
     loaded = CheckpointGenerator(str(path), data_kind="points").fit(Dataset("pts", np.zeros((10, 2), np.float32)))
     latents = loaded.sample_latents(5, seed=1)
     np.testing.assert_allclose(loaded.sample(5, seed=1), latents @ np.arange(6.0).reshape(3, 2), rtol=1e-6)
+
+
+def test_the_discriminator_can_have_its_own_learning_rate(tmp_path):
+    """Two time-scale updates: d_lr sets the discriminator's Adam step size; absent, both use lr."""
+    from curbench.generators.dcgan import DCGAN
+    from curbench.generators.train import _Trainer
+
+    digits = load_digits().subset(np.arange(64))
+    for options, expected in (({"lr": 1e-4, "d_lr": 4e-4}, (1e-4, 4e-4)), ({"lr": 3e-4}, (3e-4, 3e-4))):
+        model = DCGAN(steps=1, width=4, device="cpu", **options)
+        model.fit(digits, seed=0, checkpoint_dir=tmp_path / str(expected))
+        trainer = _Trainer(model, digits, seed=0, hooks=None, checkpoint_dir=None)
+        assert (trainer.g_optimizer.param_groups[0]["lr"], trainer.d_optimizer.param_groups[0]["lr"]) == expected
+    with pytest.raises(CurbenchError, match="d_lr must be > 0"):
+        DCGAN(d_lr=0.0)

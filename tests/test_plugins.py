@@ -175,3 +175,30 @@ def test_executors_come_from_the_registry():
     assert isinstance(make_executor("serial"), SerialExecutor)
     with pytest.raises(PluginError, match="unknown executor 'os:system'"):
         make_executor("os:system")
+
+
+def test_a_metric_registered_without_directions_is_named_as_refused_not_unknown(fake_plugins):
+    fake_plugins("no_directions", curbench_register_metrics=lambda register: register("diversity", _Scorer))
+    registry = load_registry([_entry_point("no_directions", "no_directions")])
+    with pytest.raises(PluginError, match=r"metric 'diversity' from .* could not be registered: .*higher_is_better must"):
+        registry.get("metric", "diversity")
+    with pytest.raises(PluginError, match="unknown metric 'other'"):
+        registry.get("metric", "other")
+
+
+def test_builtins_keep_their_names_and_every_plugin_is_reachable_by_its_qualified_name(fake_plugins, capsys):
+    fake_plugins("shadow", curbench_register_scorers=lambda register: register("knn", _Scorer))
+    fake_plugins("lof_a", curbench_register_scorers=lambda register: register("lof2", _Scorer))
+    fake_plugins("lof_b", curbench_register_scorers=lambda register: register("lof2", _Scorer))
+    from importlib.metadata import entry_points as installed
+
+    entry_points = [ep for ep in installed(group="curbench") if ep.name == "builtins"]  # distribution "curbench"
+    entry_points += [_entry_point(n, n) for n in ("shadow", "lof_a", "lof_b")]
+    registry = load_registry(entry_points)
+    assert registry.get("scorer", "knn").distribution == "curbench"  # the built-in wins the plain name
+    assert "the one unknown also registers is 'unknown:knn'" in capsys.readouterr().err
+    assert registry.get("scorer", "unknown:knn").factory is _Scorer
+    assert registry.get("scorer", "curbench:knn").distribution == "curbench"
+    with pytest.raises(PluginError, match=r"more than one plugin .*; name one of them as 'unknown:lof2'"):
+        registry.get("scorer", "lof2")
+    assert "unknown:knn" in registry.names("scorer") and "knn" in registry.names("scorer")

@@ -11,10 +11,9 @@ from typing import Any
 import numpy as np
 from filelock import FileLock, Timeout
 
-from curbench import atomic
 from curbench.bench import cells
 from curbench.bench.records import Provenance, ResultRecord, Selection, cell_id
-from curbench.cache import array_digest, key_digest
+from curbench.cache import array_digest, key_digest, save_verified
 from curbench.config import RunConfig
 from curbench.datasets.base import Dataset
 from curbench.device import resolve_device
@@ -115,7 +114,7 @@ class CellRunner:
         stage("evaluate")
         fake_features = eval_embedder.embed(samples)
         if real_features.nbytes + fake_features.nbytes <= FEATURES_MAX_BYTES:
-            atomic.save_npz(directory / cells.FEATURES_FILE, real=real_features, fake=fake_features)
+            save_verified(directory / cells.FEATURES_FILE, {"real": real_features, "fake": fake_features})
         metrics, points = evaluate.with_points(real_features, fake_features, k=config.k, tie=config.tie)
         report = audit(dataset, kept, points, reference=reference)
         report["shares"] = group_shares(dataset, kept, real_features, fake_features, seed=config.seed, reference=reference)

@@ -8,17 +8,16 @@ suite keys (``track``, ``description``, ``gpu``, ``ci_slice``).
 from __future__ import annotations
 
 import itertools
-import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from curbench.atomic import is_safe_name
 from curbench.config import RUN_FIELDS, RunConfig, check_keys, fitted_defaults, load_yaml
 from curbench.errors import InvalidInputError
 
 SUITE_FIELDS = ("track", "description", "gpu", "grid", "ci_slice")
-TRACK_NAME = re.compile(r"[A-Za-z0-9_-][A-Za-z0-9._-]*")  # a folder under leaderboards/, never a path
 
 
 @dataclass(frozen=True)
@@ -47,9 +46,10 @@ def load_suite(path: str | Path) -> Suite:
     ci_slice = values.pop("ci_slice", None) or {}
     check_keys(ci_slice, RUN_FIELDS, f"the ci_slice of {path}")
     track = str(values.pop("track", Path(path).stem))
-    if not TRACK_NAME.fullmatch(track):
+    if not is_safe_name(track):  # a folder under leaderboards/, never a path nor an option-like name
         raise InvalidInputError(
-            f"track name {track!r} in {path} must be letters, digits, '.', '_' or '-' (no path); e.g. track: my-track"
+            f"track name {track!r} in {path} must start with a letter or digit, then letters, digits, '.', '_' or '-' "
+            "(no path); e.g. track: my-track"
         )
     suite = Suite(
         track=track,

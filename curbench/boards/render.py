@@ -76,6 +76,13 @@ def _verdict(higher_is_better: bool, method: Sequence[float], baseline: Sequence
     return p_value, "▲" if better != higher_is_better else "▼"
 
 
+def _scorer_provider(row: Row) -> str:
+    """The distribution of a third-party scorer (empty for curbench's own), as its records name it."""
+    identity = row.records[0].config.get("plugins", {}).get(f"scorer:{row.config.get('scorer')}", {})
+    distribution = identity.get("distribution", "") if isinstance(identity, dict) else ""
+    return "" if distribution in ("", "curbench") else str(distribution)
+
+
 def _time_to_target(row: Row, baseline: Row | None) -> tuple[str, float, str]:
     """Steps to the full-data FID as survival data: the Kaplan–Meier median with how many seeds got there, and
     the log-rank test against the baseline row (▲ reaches it significantly sooner); censored steps are never averaged."""
@@ -120,6 +127,8 @@ def results_frames(rows: Sequence[Row]) -> tuple[pd.DataFrame, pd.DataFrame]:
         baseline = by_key.get(row.baseline_key or "")
         label = {"row": row.label}
         md = {**label, **{f: show_value(row.config.get(f)) for f in fields}}
+        if provider := _scorer_provider(row):
+            md["scorer"] = f"{md['scorer']} ({provider})"
         csv = {**label, "role": row.role.value, **{f: csv_value(row.config.get(f)) for f in fields}}
         counts = {
             "n_kept": _span(r.selection.n_kept for r in row.records),

@@ -124,11 +124,12 @@ class DCGAN(TorchGAN):
         device: str = "auto",
         amp: bool = True,
         cpu_threads: int | None = 1,
+        d_lr: float | None = None,
     ) -> None:
         super().__init__(
             steps=steps, batch_size=batch_size, lr=lr, latent_dim=latent_dim, conditional=conditional,
             ema=ema, checkpoint_every=checkpoint_every, device=device, amp=amp,
-            cpu_threads=cpu_threads,
+            cpu_threads=cpu_threads, d_lr=d_lr,
         )
         if not isinstance(width, int) or width < 1:
             raise InvalidInputError(f"dcgan option width must be a positive integer, got {width!r}")

@@ -60,12 +60,15 @@ class TorchGAN(Generator):
         device: str = "auto",
         amp: bool = True,
         cpu_threads: int | None = 1,
+        d_lr: float | None = None,
     ) -> None:
         for name, value in (("steps", steps), ("batch_size", batch_size), ("latent_dim", latent_dim)):
             if not isinstance(value, int) or value < 1:
                 raise InvalidInputError(f"{self.architecture} option {name} must be a positive integer, got {value!r}")
         if not lr > 0:
             raise InvalidInputError(f"{self.architecture} option lr must be > 0, got {lr!r}")
+        if d_lr is not None and not d_lr > 0:
+            raise InvalidInputError(f"{self.architecture} option d_lr must be > 0 or null (null: the same as lr), got {d_lr!r}")
         if not 0 <= ema < 1:
             raise InvalidInputError(f"{self.architecture} option ema must be in [0, 1), got {ema!r} (0 disables it)")
         if cpu_threads is not None and (not isinstance(cpu_threads, int) or cpu_threads < 1):
@@ -76,6 +79,8 @@ class TorchGAN(Generator):
             steps=steps, batch_size=batch_size, lr=lr, latent_dim=latent_dim, conditional=conditional,
             ema=ema, checkpoint_every=checkpoint_every, amp=amp, cpu_threads=cpu_threads,
         )
+        if d_lr is not None:  # the discriminator's own learning rate (two time-scale updates); absent: lr
+            self.options["d_lr"] = d_lr
         self.latent_dim = latent_dim
         self.device = training_device(device)
         self.spec: dict[str, Any] | None = None

@@ -117,7 +117,8 @@ class _Trainer:
         if resumed is not None:  # rebuilds the networks, so before the optimisers take their parameters
             model.load_state(resumed, self.checkpoint_path)
         self.g_optimizer = torch.optim.Adam(model.generator_net.parameters(), lr=self.options["lr"], betas=ADAM_BETAS)
-        self.d_optimizer = torch.optim.Adam(model.discriminator_net.parameters(), lr=self.options["lr"], betas=ADAM_BETAS)
+        d_lr = self.options.get("d_lr", self.options["lr"])
+        self.d_optimizer = torch.optim.Adam(model.discriminator_net.parameters(), lr=d_lr, betas=ADAM_BETAS)
         self.g_scaler = torch.amp.GradScaler(self.device.type, enabled=self.amp)
         self.d_scaler = torch.amp.GradScaler(self.device.type, enabled=self.amp)
         self.data = torch.from_numpy(np.ascontiguousarray(dataset.data)).to(self.device)

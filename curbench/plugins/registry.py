@@ -21,6 +21,9 @@ import pluggy
 from curbench import PROJECT_NAME, hookspecs
 from curbench.errors import PluginError
 from curbench.plugins.records import KINDS, Kind, PluginRecord, make_record
+from curbench.progress import warn
+
+BUILTIN_DISTRIBUTION = PROJECT_NAME  # curbench's own components: they keep their plain names
 
 HOOK_PREFIX = f"{PROJECT_NAME}_"
 REGISTER_HOOKS: dict[Kind, str] = {kind: f"{HOOK_PREFIX}register_{kind}s" for kind in KINDS}
@@ -43,20 +46,38 @@ class Registry:
 
     records: dict[tuple[Kind, str], PluginRecord] = field(default_factory=dict)
     conflicts: dict[tuple[Kind, str], list[PluginRecord]] = field(default_factory=dict)
+    # Every record also under "distribution:name"; a third party's records that a built-in name shadows.
+    qualified: dict[tuple[Kind, str], PluginRecord] = field(default_factory=dict)
+    shadowed: dict[tuple[Kind, str], list[PluginRecord]] = field(default_factory=dict)
     broken: list[BrokenPlugin] = field(default_factory=list)
     plugin_manager: pluggy.PluginManager | None = None
 
     def add(self, record: PluginRecord) -> None:
+        """Register ``record`` under its name and its qualified name ``distribution:name``.
+
+        Two plugins registering one name: curbench's built-in keeps the plain name (the other is reached as
+        ``distribution:name``, with a warning when the plain name is used); between third parties the plain
+        name is a conflict, and each stays reachable by its qualified name.
+        """
+        self.qualified[(record.kind, f"{record.distribution}:{record.name}")] = record
         key = (record.kind, record.name)
         if key in self.conflicts:
             self.conflicts[key].append(record)
-        elif key in self.records:
-            self.conflicts[key] = [self.records.pop(key), record]
-        else:
+        elif key not in self.records:
             self.records[key] = record
+        elif self.records[key].distribution == BUILTIN_DISTRIBUTION or record.distribution == BUILTIN_DISTRIBUTION:
+            builtin, other = sorted((self.records[key], record), key=lambda r: r.distribution != BUILTIN_DISTRIBUTION)
+            self.records[key] = builtin
+            self.shadowed.setdefault(key, []).append(other)
+        else:
+            self.conflicts[key] = [self.records.pop(key), record]
 
     def names(self, kind: Kind) -> list[str]:
-        return sorted({name for k, name in (*self.records, *self.conflicts) if k == kind})
+        """The plain names, and the qualified names of plugins that share a plain name with another."""
+        plain = {name for k, name in (*self.records, *self.conflicts) if k == kind}
+        shared = {f"{r.distribution}:{r.name}" for key, rs in (*self.conflicts.items(), *self.shadowed.items())
+                  if key[0] == kind for r in rs}
+        return sorted(plain | shared)
 
     def __iter__(self) -> Iterator[PluginRecord]:
         return iter(sorted(self.records.values(), key=lambda r: (KINDS.index(r.kind), r.name)))
@@ -64,12 +85,23 @@ class Registry:
     def get(self, kind: Kind, name: str) -> Any:
         """The typed record (e.g. a :class:`~curbench.plugins.records.ScorerRecord` for kind "scorer")."""
         key = (kind, name)
+        if key in self.qualified:
+            return self.qualified[key]
         if key in self.records:
+            for other in self.shadowed.get(key, ()):
+                warn(f"{kind} '{name}' is curbench's built-in; the one {other.distribution} also registers is "
+                     f"'{other.distribution}:{name}'", key=f"shadowed:{kind}:{name}")
             return self.records[key]
         if key in self.conflicts:
             providers = " and ".join(f"{r.distribution} {r.version}" for r in self.conflicts[key])
+            qualified = " or ".join(f"'{r.distribution}:{name}'" for r in self.conflicts[key])
             raise PluginError(
-                f"{kind} '{name}' is registered by more than one plugin ({providers}); uninstall one of them"
+                f"{kind} '{name}' is registered by more than one plugin ({providers}); name one of them as {qualified}"
+            )
+        failed = next((b for b in self.broken if f"{kind} '{name}'" in b.error), None)
+        if failed is not None:  # the name was registered, but its registration was refused: say why, not "unknown"
+            raise PluginError(
+                f"{kind} '{name}' from {failed.distribution} {failed.version} could not be registered: {failed.error}"
             )
         hint = ""
         if self.broken:
