@@ -173,7 +173,7 @@ class CellRunner:
             record = self.registry.get(kind, name)
             check_options(record.load(), options, f"{kind} '{name}'")
         # Building the embedders resolves their weights, so a missing file fails here, not mid-sweep.
-        self.registry.create("embedder", config.embedder, config.embedder_options, device="cpu", weights=config.weights)
+        self._selection_embedder(config, "cpu")
         self.registry.create(
             "embedder", config.eval_embedder, config.eval_embedder_options, device="cpu", weights=config.eval_weights
         )
@@ -213,16 +213,17 @@ class CellRunner:
         self, config: RunConfig, dataset: Dataset, evaluate: Any, samples: np.ndarray, device: str
     ) -> dict[str, float]:
         """The cell's metrics again in the selection embedder's space, against the same reference."""
-        embedder = self.registry.create(
-            "embedder", config.embedder, config.embedder_options, device=device, weights=config.weights
-        )
+        embedder = self._selection_embedder(config, device)
         reference = self._embed(embedder, dataset.reference, device, fit_on=dataset)
         return evaluate(reference, embedder.embed(samples))
 
-    def _selection_features(self, config: RunConfig, dataset: Dataset, device: str) -> tuple[Any, np.ndarray]:
-        embedder = self.registry.create(
+    def _selection_embedder(self, config: RunConfig, device: str) -> Any:
+        return self.registry.create(
             "embedder", config.embedder, config.embedder_options, device=device, weights=config.weights
         )
+
+    def _selection_features(self, config: RunConfig, dataset: Dataset, device: str) -> tuple[Any, np.ndarray]:
+        embedder = self._selection_embedder(config, device)
         return embedder, self._embed(embedder, dataset, device)
 
     def scores(self, config: RunConfig, dataset: Dataset, device: str) -> np.ndarray:

@@ -45,7 +45,17 @@ from curbench.boards.tables import (
     show_value,
     to_markdown,
 )
-from curbench.stats import ALPHA, CONFIDENCE, Interval, indistinguishable, kaplan_meier, logrank, mean_ci, welch_p
+from curbench.stats import (
+    ALPHA,
+    CONFIDENCE,
+    Interval,
+    Survival,
+    indistinguishable,
+    kaplan_meier,
+    logrank,
+    mean_ci,
+    welch_p,
+)
 
 PAGE_FILE = "leaderboard.md"
 TABLE_FILE = "leaderboard.csv"
@@ -83,23 +93,23 @@ def _scorer_provider(row: Row) -> str:
     return "" if distribution in ("", "curbench") else str(distribution)
 
 
-def _time_to_target(row: Row, baseline: Row | None) -> tuple[str, float, str]:
-    """Steps to the full-data FID as survival data: the Kaplan–Meier median with how many seeds got there, and
-    the log-rank test against the baseline row (▲ reaches it significantly sooner); censored steps are never averaged."""
-    if row.role not in GENERATOR_ROLES:
-        return "—", math.nan, ""
-    times = steps_to_target(row)
+def _time_to_target(row: Row, baseline: Row | None) -> tuple[str, float, str, Survival | None]:
+    """Steps to the full-data FID as survival data: the Kaplan–Meier median with how many seeds got there, the
+    log-rank test against the baseline row (▲ reaches it significantly sooner), and the survival summary (None for
+    a row without curves); censored steps are never averaged."""
+    times = steps_to_target(row) if row.role in GENERATOR_ROLES else ([], [])
     if not times[0]:
-        return "—", math.nan, ""
+        return "—", math.nan, "", None
     survival = kaplan_meier(*times)
     median = "not reached" if math.isinf(survival.median) else f"median {format_estimate(survival.median, integer=True)}"
     text = f"{median} ({survival.reached}/{survival.n} reached)"
-    if baseline is None or not steps_to_target(baseline)[0]:
-        return text, math.nan, ""
-    z, p_value = logrank(*times, *steps_to_target(baseline))
+    baseline_times = steps_to_target(baseline) if baseline is not None else ([], [])
+    if not baseline_times[0]:
+        return text, math.nan, "", survival
+    z, p_value = logrank(*times, *baseline_times)
     if math.isnan(p_value):
-        return text, p_value, ""
-    return text, p_value, "≈" if p_value >= ALPHA else ("▲" if z > 0 else "▼")
+        return text, p_value, "", survival
+    return text, p_value, "≈" if p_value >= ALPHA else ("▲" if z > 0 else "▼"), survival
 
 
 def _detection(record: ResultRecord, name: str) -> float:
@@ -143,19 +153,16 @@ def results_frames(rows: Sequence[Row]) -> tuple[pd.DataFrame, pd.DataFrame]:
         for metric, higher in metrics.items():
             values = row.values(lambda r, m=metric: r.metrics.get(m))
             interval = mean_ci(values)
-            if metric == STEPS_TO_FULL_FID:
-                text, p_value, mark = _time_to_target(row, baseline)
+            if metric == STEPS_TO_FULL_FID:  # survival data: its median and how many got there, never a mean
+                text, p_value, mark, survival = _time_to_target(row, baseline)
+                csv.update({f"{metric}_median": survival.median if survival else math.nan,
+                            f"{metric}_reached": survival.reached if survival else math.nan})
             else:
                 p_value, mark = _verdict(higher, values, baseline.values(lambda r, m=metric: r.metrics.get(m))) if baseline else (math.nan, "")
                 text = plus_minus(interval, integer=metric in COUNT_METRICS)
-            md[_title(metric, higher)] = f"{text} {mark}".strip()
-            if metric == STEPS_TO_FULL_FID:  # survival data: its median and how many got there, never a mean
-                survival = kaplan_meier(*steps_to_target(row)) if row.role in GENERATOR_ROLES else None
-                csv.update({f"{metric}_median": survival.median if survival and survival.n else math.nan,
-                            f"{metric}_reached": survival.reached if survival else math.nan})
-            else:
                 csv.update({f"{metric}_mean": interval.mean, f"{metric}_ci95": interval.half_width,
                             f"{metric}_std": interval.std})
+            md[_title(metric, higher)] = f"{text} {mark}".strip()
             csv.update({f"{metric}_p_vs_baseline": p_value, f"{metric}_mark": mark})
         if has_detection:
             for name, title in DETECTION_COLUMNS.items():
