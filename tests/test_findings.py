@@ -16,6 +16,7 @@ from curbench.bench.evaluation import declared_directions
 from curbench.bench.records import Provenance, ResultRecord, Selection, cell_id
 from curbench.bench.sweep import publish
 from curbench.boards import claims, findings, verdicts
+from curbench.boards import rows as rows_module
 from curbench.boards.capacity import capacity_frame, gain_trend, gains
 from curbench.cli import app
 from curbench.config import DEFAULT_METRICS, RunConfig
@@ -312,20 +313,35 @@ def test_dose_response_is_a_slope_over_retention(tmp_path):
     assert finding.verdict == verdicts.SUPPORTED
 
 
+def test_sample_time_rows_get_no_ceiling_row_nor_training_curve_columns_of_their_own():
+    # A truncation cell samples the full-data generator: its real-data ceiling and training curve are that cell's.
+    curve = [{"step": step, "fid": fid} for step, fid in ((50, 30.0), (100, 12.0), (150, 11.0), (200, 10.0))]
+    ceiling = {"real": {"fid": 0.7, "n_real": 900, "n_fake": 900}}
+    full = [record(BASE.replace(scorer="random", retention=100.0, seed=s), 10.0, curve=curve, references=ceiling)
+            for s in range(3)]
+    truncated = [record(BASE.replace(scorer="truncation", stage="sample", retention=100.0, scorer_options={"psi": 0.5},
+                                     seed=s), 14.0, curve=curve, references=ceiling) for s in range(3)]
+    rows = board.group_rows(full + truncated)
+    assert [(r.role, r.config["scorer"]) for r in rows] == [("full", "random"), ("real", "random"), ("method", "truncation")]
+    full_row, _, truncation_row = rows
+    assert all(rows_module.STEPS_TO_FULL_FID in r.metrics and rows_module.LATE_FID in r.metrics for r in full_row.records)
+    assert not any(rows_module.STEPS_TO_FULL_FID in r.metrics or rows_module.LATE_FID in r.metrics for r in truncation_row.records)
+
+
 def test_truncation_needs_a_row_at_matched_precision(tmp_path):
-    claim = _claim("toy", claims._selection_vs_truncation)
+    claim = _claim("digits", claims._selection_vs_truncation)
     cells = {("random", 100.0): [10.0, 10.5, 9.5], ("knn", 50.0): [8.0, 8.4, 7.6]}
     precision = {("random", 100.0): [0.80] * 3, ("knn", 50.0): [0.95, 0.96, 0.94]}
-    _track(tmp_path / "none", "toy", cells, precision=precision)
-    assert _found(tmp_path / "none")[("toy", claim)].verdict == verdicts.MISSING
+    _track(tmp_path / "none", "digits", cells, precision=precision)
+    assert _found(tmp_path / "none")[("digits", claim)].verdict == verdicts.MISSING
     sampled = BASE.replace(scorer="truncation", stage="sample", scorer_options={"psi": 0.5})
     for psi_precision, path in ((0.85, "far"), (0.95, "matched")):
-        _track(tmp_path / path, "toy", cells, precision=precision)
+        _track(tmp_path / path, "digits", cells, precision=precision)
         publish([record(sampled.replace(seed=seed), fid, precision=psi_precision) for seed, fid in enumerate([9.0, 9.2, 9.4])],
-                tmp_path / path / "toy" / board.RECORDS_DIR)
-    far = _found(tmp_path / "far")[("toy", claim)]
+                tmp_path / path / "digits" / board.RECORDS_DIR)
+    far = _found(tmp_path / "far")[("digits", claim)]
     assert far.verdict == verdicts.MISSING and "0.85" in far.evidence
-    (part,) = _found(tmp_path / "matched")[("toy", claim)].tested.parts
+    (part,) = _found(tmp_path / "matched")[("digits", claim)].tested.parts
     assert part.label == "knn 50% vs ψ = 0.5" and part.kind == verdicts.BETTER
 
 
@@ -340,7 +356,7 @@ def test_influence_is_judged_by_held_out_likelihood_and_outlier_mass_against_ran
             records.append(record(BASE.replace(scorer=scorer, retention=95.0, seed=seed), 1.0,
                                   extra={"all": all_values[seed] + noise, "outlier_mass": mass + noise / 10}))
     publish(records, tmp_path / "toy-influence" / board.RECORDS_DIR)
-    finding = _found(tmp_path)[("toy-influence", _claim("toy-influence", claims._influence))]
+    finding = _found(tmp_path)[("toy-influence", _claim("toy-influence", claims._INFLUENCE_ON_POINTS))]
     assert [p.label for p in finding.deciding] == ["all vs random", "outlier_mass vs random"]
     assert finding.verdict == verdicts.SUPPORTED
     contrast = [p for p in finding.tested.parts if not p.decides]
@@ -399,3 +415,18 @@ def test_finding_the_atypical_is_a_mann_whitney_test_of_the_auroc(tmp_path):
     for scorer, p_value in expected.items():
         assert parts[scorer].difference.p == pytest.approx(p_value, rel=1e-9)
     assert parts["knn"].toward and parts["knn"].difference.p < 1e-6
+
+
+@pytest.mark.parametrize(("gain", "verdict"), [(2.0, verdicts.SUPPORTED), (0.0, verdicts.CONTRADICTED)])
+def test_influence_on_images_is_judged_by_fid_paired_by_seed_against_random_removal(tmp_path, gain, verdict):
+    rng = np.random.default_rng(11)
+    random_fid = rng.normal(10.0, 1.0, 10)
+    influence_fid = random_fid - gain + rng.normal(0.0, 0.3, 10)  # paired: the seed noise cancels
+    records = [record(BASE.replace(scorer=scorer, retention=95.0, seed=seed), float(fid))
+               for scorer, values in (("random", random_fid), ("influence", influence_fid)) for seed, fid in enumerate(values)]
+    publish(records, tmp_path / "digits-influence" / board.RECORDS_DIR)
+    finding = _found(tmp_path)[("digits-influence", _claim("digits-influence", claims._INFLUENCE_ON_IMAGES))]
+    (part,) = finding.deciding
+    assert part.label == "fid vs random" and part.n == 10
+    assert part.difference.p == pytest.approx(stats.ttest_rel(influence_fid, random_fid).pvalue, rel=1e-9)
+    assert finding.verdict == verdict  # no gain: equivalent within the FID margin, so the claim is contradicted

@@ -215,3 +215,31 @@ def test_detection_scores_the_selection_scores_against_the_corrupted_items(tmp_p
     assert (tmp_path / "cells" / cell_key(config) / DETECTION_FILE).is_file()
     assert detection_for(config.replace(retention=100.0)) is None  # keeps everything: nothing to flag
     assert detection_for(config.replace(dataset="digits")) is None  # no ground truth
+
+
+INCLUDE = """
+include:
+  - {scorer: truncation, stage: sample, retention: 100, scorer_options: {psi: 0.5}}
+  - {scorer: truncation, stage: sample, retention: 100, scorer_options: {psi: 1.0}}
+"""
+
+
+def test_include_entries_add_joint_settings_crossed_with_the_free_grid_axes(tmp_path):
+    suite = _suite(tmp_path, SUITE + INCLUDE)
+    methods = suite_configs(suite)
+    truncations = [c for c in methods if c.scorer == "truncation"]
+    assert len(methods) == 2 * 2 * 3 + 2 * 3  # the product, then each entry over the three seeds
+    assert {(c.scorer_options["psi"], c.seed) for c in truncations} == {(p, s) for p in (0.5, 1.0) for s in range(3)}
+    assert all(c.stage == "sample" and c.retention == 100 for c in truncations)
+    assert suite.varied == {"scorer", "retention", "seed", "stage", "scorer_options"}
+    # A ci_slice that restricts the scorer drops the entries it excludes; one that fixes the seed keeps them.
+    assert all(c.scorer == "knn" for c in suite_configs(suite, suite.ci_slice))
+    assert {c.scorer for c in suite_configs(suite, {"seed": 0})} == {"knn", "gaussian", "truncation"}
+    cells = expand(suite, is_sample_time=lambda c: c.stage == "sample")
+    assert sum(role_of(c) == "full" for c in cells) == 3  # the truncation cells share the grid's full-data baselines
+
+
+@pytest.mark.parametrize("include", ["include: 5", "include: [5]", "include: [{}]", "include: [{scorer: knn, psi: 1}]"])
+def test_a_malformed_include_is_one_line(tmp_path, include):
+    with pytest.raises(InvalidInputError, match="include"):
+        _suite(tmp_path, SUITE + include + "\n")

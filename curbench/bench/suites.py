@@ -1,8 +1,9 @@
 """Benchmark suites: a YAML grid over run settings, expanded into cells.
 
 A suite file holds fixed :class:`~curbench.config.RunConfig` fields (same keys as
-``curbench run --config``), a ``grid:`` of lists over RunConfig fields, and a few
-suite keys (``track``, ``description``, ``gpu``, ``ci_slice``).
+``curbench run --config``), a ``grid:`` of lists over RunConfig fields, ``include:`` entries
+that add cells outside the product (fields set jointly, such as a sample-time curator with its
+own options), and a few suite keys (``track``, ``description``, ``gpu``, ``ci_slice``).
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from curbench.atomic import is_safe_name
 from curbench.config import RUN_FIELDS, RunConfig, check_keys, fitted_defaults, load_yaml
 from curbench.errors import InvalidInputError
 
-SUITE_FIELDS = ("track", "description", "gpu", "grid", "ci_slice")
+SUITE_FIELDS = ("track", "description", "gpu", "grid", "include", "ci_slice")
 
 
 @dataclass(frozen=True)
@@ -31,6 +32,13 @@ class Suite:
     gpu: bool = False
     ci_slice: dict[str, Any] = field(default_factory=dict)
     path: str = ""
+    # Each entry fixes the fields it names and is crossed with the grid axes it leaves free.
+    include: list[dict[str, Any]] = field(default_factory=list)
+
+    @property
+    def varied(self) -> set[str]:
+        """Fields that differ between the suite's cells (grid axes and the fields include entries set)."""
+        return set(self.grid).union(*self.include)
 
 
 def load_suite(path: str | Path) -> Suite:
@@ -43,6 +51,12 @@ def load_suite(path: str | Path) -> Suite:
     for key, choices in grid.items():
         if not isinstance(choices, list) or not choices:
             raise InvalidInputError(f"grid entry '{key}' in {path} must be a non-empty list, e.g. {key}: [{choices!r}]")
+    include = values.pop("include", None) or []
+    if not isinstance(include, list) or not all(isinstance(entry, dict) and entry for entry in include):
+        raise InvalidInputError(f"'include' in {path} must be a list of mappings of RunConfig fields, e.g. "
+                                "include: [{scorer: truncation, stage: sample, retention: 100}]")
+    for entry in include:
+        check_keys(entry, RUN_FIELDS, f"an include entry of {path}")
     ci_slice = values.pop("ci_slice", None) or {}
     check_keys(ci_slice, RUN_FIELDS, f"the ci_slice of {path}")
     track = str(values.pop("track", Path(path).stem))
@@ -59,6 +73,7 @@ def load_suite(path: str | Path) -> Suite:
         fixed=values,
         ci_slice=ci_slice,
         path=str(path),
+        include=include,
     )
     suite_configs(suite)  # validates every field value now rather than mid-sweep
     return suite
@@ -70,18 +85,32 @@ def _product(grid: dict[str, list[Any]]) -> Iterable[dict[str, Any]]:
         yield dict(zip(keys, values, strict=True))
 
 
+def _admits(entry: dict[str, Any], overrides: dict[str, Any]) -> bool:
+    """Whether an include entry survives the overrides (a ci_slice restricting scorer to knn drops a truncation entry)."""
+    for key, value in overrides.items():
+        if key in entry and (entry[key] not in value if isinstance(value, list) else entry[key] != value):
+            return False
+    return True
+
+
 def suite_configs(suite: Suite, overrides: dict[str, Any] | None = None) -> list[RunConfig]:
-    """The grid's method cells, without baselines; ``overrides`` replace grid lists (list) or fix fields (scalar)."""
+    """The suite's method cells, without baselines; ``overrides`` replace grid lists (list) or fix fields (scalar)."""
+    overrides = overrides or {}
     grid = dict(suite.grid)
     fixed = dict(suite.fixed)
-    for key, value in (overrides or {}).items():
+    for key, value in overrides.items():
         if isinstance(value, list):
             grid[key] = value
         else:
             grid.pop(key, None)
             fixed[key] = value
+    choices = list(_product(grid))
+    for entry in suite.include:
+        if _admits(entry, overrides):
+            free_axes = {key: values for key, values in grid.items() if key not in entry}
+            choices += [{**choice, **entry} for choice in _product(free_axes)]
     configs = []
-    for choice in _product(grid):
+    for choice in choices:
         try:
             configs.append(RunConfig(**fitted_defaults({**fixed, **choice})))
         except TypeError as exc:

@@ -75,7 +75,7 @@ def suite_problems(records: Sequence[ResultRecord], suite: Suite, track_dir: Pat
     from curbench.bench.sweep import expand
 
     problems = []
-    free = {"scorer", "scorer_options", *suite.grid}
+    free = {"scorer", "scorer_options", *suite.varied}
     for record in records:
         for key, value in suite.fixed.items():
             if key in free or key not in record.config:

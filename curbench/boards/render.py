@@ -18,7 +18,7 @@ from curbench import atomic
 from curbench.bench.audit import group_order
 from curbench.bench.cells import GENERATOR_ROLES, Role
 from curbench.bench.records import ResultRecord
-from curbench.bench.suites import Suite
+from curbench.bench.suites import Suite, suite_configs
 from curbench.boards.capacity import capacity_frame, gain_trend, save_capacity_plot
 from curbench.boards.heldout import memorization_section, selection_space_section
 from curbench.boards.rows import (
@@ -286,11 +286,11 @@ def _header(track: str, suite: Suite | None, rows: Sequence[Row], command: str |
 
 
 def _submitted(suite: Suite | None, rows: Sequence[Row]) -> list[str]:
-    """Scorers on the board that the suite's own grid does not name."""
+    """Scorers on the board that the suite's own cells do not name."""
     if suite is None:
         return []
-    listed = suite.grid.get("scorer", [suite.fixed.get("scorer")])
-    return sorted({row.config["scorer"] for row in rows if row.role is Role.METHOD} - set(listed))
+    listed = {config.scorer for config in suite_configs(suite)}
+    return sorted({row.config["scorer"] for row in rows if row.role is Role.METHOD} - listed)
 
 
 def _space_text(records: Sequence[ResultRecord], which: str) -> str:

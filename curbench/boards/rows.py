@@ -94,11 +94,12 @@ def with_steps_to_full_fid(records: Sequence[ResultRecord]) -> list[ResultRecord
     """Records with ``steps_to_full_fid``: the first training-curve step whose FID is at most the final FID
     of the full-data cell of the same seed, and ``reached_full_fid`` (1 or 0). A seed that never gets
     there is censored at one evaluation interval past its last step, so every seed counts in the mean
-    and the test (a lower bound for that seed). Absent without a curve or a full-data cell."""
+    and the test (a lower bound for that seed). Absent without a curve or a full-data cell, and for
+    sample-time cells, whose curve is the uncurated generator's."""
     final_fid = {(group_key(r.config), r.config["seed"]): r.metrics.get("fid") for r in records if role_of(r.config) is Role.FULL}
     derived = []
     for record in records:
-        baselines = _baselines(record) if record.curve else None
+        baselines = _baselines(record) if record.curve and not record_is_sample_time(record) else None
         target = math.nan if baselines is None else number(final_fid.get((group_key(baselines.full.cell()), record.config["seed"])))
         if math.isnan(target):
             derived.append(record)
@@ -123,10 +124,11 @@ def steps_to_target(row: Row) -> tuple[list[float], list[bool]]:
 
 def with_late_fid(records: Sequence[ResultRecord]) -> list[ResultRecord]:
     """Records with ``fid_late``: the mean FID of the last :data:`LATE_POINTS` curve evaluations, which averages
-    out the checkpoint-to-checkpoint noise of GAN training. Absent with a shorter curve."""
+    out the checkpoint-to-checkpoint noise of GAN training. Absent with a shorter curve, and for sample-time
+    cells (their curve is the uncurated generator's)."""
     derived = []
     for record in records:
-        late = [number(point.get("fid")) for point in record.curve[-LATE_POINTS:]]
+        late = [] if record_is_sample_time(record) else [number(point.get("fid")) for point in record.curve[-LATE_POINTS:]]
         if len(late) < LATE_POINTS or any(math.isnan(value) for value in late):
             derived.append(record)
             continue
@@ -151,6 +153,8 @@ def group_rows(records: Iterable[ResultRecord]) -> list[Row]:
         baseline = group_key(baselines.compared_with.cell()) if baselines is not None else None
         rows.append(Row(key, settings(config), role, members, baseline))
         for reference_role in (Role.REAL, Role.KEPT):
+            if reference_role is Role.REAL and role is not Role.FULL:
+                continue  # a sample-time cell also trains on all data: its ceiling is the full-data row's
             name = reference_role.value
             derived = [dataclasses.replace(r, metrics=r.references[name]) for r in members if name in r.references]
             if derived:

@@ -55,8 +55,10 @@ MARGINS = {
     "all": Margin(0.05, why="nats per held-out point: a 5% change of the likelihood (e^0.05 ≈ 1.05)"),
     "outlier_mass": Margin(0.01, why="a fifth of the toy data's 5% outliers"),
 }
-# The data-cleansing paper's toy metrics (Terashita et al.): held-out average log-likelihood up, outlier mass down.
+# The data-cleansing paper's metrics (Terashita et al.), as (metric, +1 higher is better / -1 lower is better):
+# on points, held-out average log-likelihood up and outlier mass down; on images, FID down.
 INFLUENCE_METRICS = (("all", 1), ("outlier_mass", -1))
+INFLUENCE_IMAGE_METRICS = (("fid", -1),)
 
 
 @dataclass

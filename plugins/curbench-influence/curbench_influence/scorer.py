@@ -26,6 +26,7 @@ from curbench_influence.replay import Replayer
 from curbench_influence.targets import FrechetDistance, KDELogLikelihood, data_space_map, embedder_feature_map
 
 TARGETS = ("auto", "loglik", "fid")
+SPACES = ("selection", "evaluation")
 RECORD_DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
 CACHE_VERSION = 1
 SUMMARY_FILE = "influence.json"
@@ -36,8 +37,10 @@ class InfluenceScorer:
     """Influence-based data cleansing (Terashita et al.) as a data-stage scorer.
 
     Options: ``target`` (``loglik``: KDE log-likelihood of the real points, the
-    default for point data; ``fid``: Frechet distance on the run's eval-embedder
-    features, the default for images), ``window`` (back-propagate through the last
+    default for point data; ``fid``: Frechet distance on embedder features, the
+    default for images), ``space`` (whose embedder the FID target uses: the run's
+    ``selection`` embedder, so that the metrics stay in a space the selection did
+    not see, or its ``evaluation`` embedder, as the paper does), ``window`` (back-propagate through the last
     ``window`` training steps only; None = all), ``damping`` (shrink the
     back-propagated vector by 1 - damping per optimiser step), ``eval_samples``
     (generated samples the target sees), ``bandwidth`` (KDE bandwidth in data
@@ -52,6 +55,7 @@ class InfluenceScorer:
         self,
         *,
         target: str = "auto",
+        space: str = "selection",
         window: int | None = 100,
         damping: float = 0.0,
         eval_samples: int = 1000,
@@ -62,6 +66,8 @@ class InfluenceScorer:
     ) -> None:
         if target not in TARGETS:
             raise InvalidInputError(f"influence option target must be one of {', '.join(TARGETS)}, got {target!r}")
+        if space not in SPACES:
+            raise InvalidInputError(f"influence option space must be one of {', '.join(SPACES)}, got {space!r}")
         if record_dtype not in RECORD_DTYPES:
             raise InvalidInputError(f"influence option record_dtype must be one of {', '.join(RECORD_DTYPES)}, got {record_dtype!r}")
         if window is not None and (not isinstance(window, int) or window < 1):
@@ -72,7 +78,7 @@ class InfluenceScorer:
             raise InvalidInputError(f"influence option eval_samples must be an integer >= 2, got {eval_samples!r}")
         if bandwidth is not None and not bandwidth > 0:
             raise InvalidInputError(f"influence option bandwidth must be > 0 or null for Scott's rule, got {bandwidth!r}")
-        self.options = dict(target=target, window=window, damping=damping, eval_samples=eval_samples,
+        self.options = dict(target=target, space=space, window=window, damping=damping, eval_samples=eval_samples,
                             bandwidth=bandwidth, record_dtype=record_dtype)
         self.seed = seed
         self.device = device
@@ -93,8 +99,7 @@ class InfluenceScorer:
         key = key_digest(
             version=CACHE_VERSION, data=dataset.content_hash, generator=config.generator,
             generator_options=config.generator_options, options=self.options, seed=self.seed,
-            eval_embedder=config.eval_embedder, eval_embedder_options=config.eval_embedder_options,
-            eval_weights=config.eval_weights,
+            target_embedder=self._target_embedder(context),
         )
         cached = ArrayCache("influence").get_or_compute(key, lambda: self._estimate(context))
         self.scores_ = cached["scores"]
@@ -144,7 +149,7 @@ class InfluenceScorer:
     def _target(self, context: ScoringContext, replayer: Replayer, device: str) -> FrechetDistance | KDELogLikelihood:
         """The target metric, on data in its own units (generator output mapped back through ``to_model``).
 
-        FID uses the run's eval embedder, differentiated through its network.
+        FID uses the embedder of the ``space`` option, differentiated through its network.
         """
         dataset = context.dataset
         target = self.options["target"]
@@ -155,10 +160,15 @@ class InfluenceScorer:
             return KDELogLikelihood(
                 dataset.data.reshape(len(dataset), -1), self.options["eval_samples"], self.options["bandwidth"], to_data
             )
-        config = context.config
-        embedder = context.registry.create(
-            "embedder", config.eval_embedder, config.eval_embedder_options, device=device, weights=config.eval_weights
-        )
+        name, options, weights = self._target_embedder(context)
+        embedder = context.registry.create("embedder", name, options, device=device, weights=weights)
         real = embed_dataset(embedder, dataset, device=device)
         embed = embedder_feature_map(embedder, dataset.data[:_CHECKED_ROWS], real[:_CHECKED_ROWS])
         return FrechetDistance(real, lambda generated: embed(to_data(generated)))
+
+    def _target_embedder(self, context: ScoringContext) -> tuple[str, dict[str, object], str | None]:
+        """(name, options, weights) of the embedder the FID target differentiates through."""
+        config = context.config
+        if self.options["space"] == "selection":
+            return config.embedder, config.embedder_options, config.weights
+        return config.eval_embedder, config.eval_embedder_options, config.eval_weights

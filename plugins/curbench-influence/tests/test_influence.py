@@ -340,7 +340,8 @@ def test_scorer_errors_are_one_line(registry, tmp_path):
         scorer.fit(dataset.data)
     assert "\n" not in str(error.value)
     for options, match in (({"target": "is"}, "target"), ({"damping": 1.5}, "damping"), ({"window": 0}, "window"),
-                           ({"record_dtype": "int8"}, "record_dtype"), ({"eval_samples": 1}, "eval_samples")):
+                           ({"record_dtype": "int8"}, "record_dtype"), ({"eval_samples": 1}, "eval_samples"),
+                           ({"space": "inception"}, "space")):
         with pytest.raises(CurbenchError, match=match):
             registry.create("scorer", "influence", options)
     with pytest.raises(CurbenchError, match="not fitted"):
@@ -377,15 +378,20 @@ def test_cleansing_beats_random_removal_on_toy():
     assert np.mean(margins) >= CLEANSING_MARGIN, margins
 
 
-def test_fid_target_differentiates_through_the_eval_embedder_on_digits(registry, tmp_path):
-    """Images: FID on the `pixels` eval embedder's features, matching a hand-built pixel FID target."""
+@pytest.mark.parametrize("space", ["selection", "evaluation"])
+def test_fid_target_differentiates_through_the_embedder_of_its_space_on_digits(registry, tmp_path, space):
+    """Images: FID on the `pixels` features of the space the option names (the other space's embedder is a random
+    CNN, so a target in the wrong space would not match), against a hand-built pixel FID target."""
     digits = registry.create("dataset", "digits", {})
     dataset = digits.subset(np.arange(120))
-    config = RunConfig(dataset="digits", generator="dcgan", scorer="influence", embedder="pixels", eval_embedder="pixels",
+    embedders = {"embedder": "pixels", "eval_embedder": "random-cnn"}
+    if space == "evaluation":
+        embedders = {"embedder": "random-cnn", "eval_embedder": "pixels"}
+    config = RunConfig(dataset="digits", generator="dcgan", scorer="influence", **embedders,
                        generator_options={"steps": 4, "batch_size": 8, "width": 4, "latent_dim": 8, "ema": 0.0})
     context = ScoringContext(dataset=dataset, features=dataset.data.reshape(120, -1).astype(np.float32), config=config,
                              registry=registry, hooks=TrainingHooks(registry.plugin_manager), device="cpu", work_dir=tmp_path)
-    scorer = registry.create("scorer", "influence", {"eval_samples": 100}, seed=0, device="cpu")
+    scorer = registry.create("scorer", "influence", {"eval_samples": 100, "space": space}, seed=0, device="cpu")
     scores = scorer.fit(context.features, dataset.labels, context=context).score(context.features)
 
     generator = registry.create("generator", "dcgan", {**config.generator_options, "device": "cpu"})
