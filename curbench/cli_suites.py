@@ -97,13 +97,15 @@ def leaderboard(
     configs: Annotated[Path, typer.Option(help="Folder of the suite files (configs/<track>.yaml).")] = Path("configs"),
     readme: Annotated[Path, typer.Option(help="README whose <!-- leaderboard:digits:start/end --> region is regenerated.")] = Path("README.md"),
     findings: Annotated[Optional[Path], typer.Option(help="Folder of the generated findings page (default: docs/ beside the --root folder).")] = None,  # noqa: UP045
-    html: Annotated[Optional[Path], typer.Option("--html", help="Also write (or with --check, compare) the static HTML site in this folder.")] = None,  # noqa: UP045
+    html: Annotated[Optional[Path], typer.Option("--html", help="Folder of the static HTML site (default: site/ in the findings folder).")] = None,  # noqa: UP045
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bars.")] = False,
 ) -> None:
-    """Regenerate the leaderboard tables (Markdown + CSV + curves) and the findings page from the committed records, or --check them."""
+    """Regenerate the leaderboard tables (Markdown + CSV + curves), the README region, the findings page and the HTML site from the committed records, or --check them."""
     from curbench import boards as board
     from curbench.bench.suites import load_suite
+    from curbench.boards import regenerate
     from curbench.boards.check import unreadable
+    from curbench.boards.regenerate import Outputs
     from curbench.progress import set_quiet
 
     set_quiet(quiet)
@@ -114,33 +116,13 @@ def leaderboard(
     for name in selected:
         if name not in available:
             raise InvalidInputError(f"unknown track '{name}' under {root}; tracks: {', '.join(available) or 'none'}")
-    from curbench.boards import findings as claims
-
-    findings = findings or root.parent / "docs"
-    differences = []
+    outputs = Outputs(root, configs, readme, findings, html)
     if check:
-        differences += board.check(root, selected, configs, readme)
-        if any(unreadable(root / name / board.RECORDS_DIR) for name in available):
-            html = None  # the findings and the site read every track's records: the unreadable ones are named above
-        else:
-            differences += claims.check(root, findings)
-        if html is not None:
-            from curbench.boards import site
-
-            differences += site.check(root, html, configs)
+        differences = regenerate.differences(outputs, selected, available)
     else:
-        for name in selected:
-            written = board.write_track(root, name, configs)
-            typer.echo(f"{name}: wrote {len(written)} files")
-        if board.README_TRACK in selected and board.update_readme(readme, root):
-            typer.echo(f"{readme}: updated the {board.README_TRACK} leaderboard region")
-        for path in claims.write(root, findings):
-            typer.echo(f"{path}: written")
-        if html is not None:
-            from curbench.boards import site
-
-            written = site.write(root, html, configs)
-            typer.echo(f"{html}: wrote the HTML site ({len(written)} files)")
+        differences = []
+        for line in regenerate.write_all(outputs, selected):
+            typer.echo(line)
     if drift and not any(unreadable(root / name / board.RECORDS_DIR) for name in selected):
         for name in selected:
             suite_path = configs / f"{name}.yaml"
@@ -193,8 +175,9 @@ def submit(
 ) -> None:
     """Run a new scorer on an existing track's grid, reusing the track's committed records for everything else.
 
-    Writes only the new cells' records into leaderboards/<track>/records/ and regenerates the track's
-    tables: commit both in a pull request.
+    Writes only the new cells' records into leaderboards/<track>/records/ and regenerates everything
+    `leaderboard --check` compares (the track's tables, the README region, the findings page, the site);
+    prints the submitted rows with their baselines. Commit it all in a pull request.
     """
     from curbench.atomic import check_writable
     from curbench.bench.cells import cell_key, cell_of, finished_record
@@ -203,7 +186,9 @@ def submit(
     from curbench.bench.runner import CellRunner
     from curbench.bench.suites import load_suite
     from curbench.bench.sweep import expand, failure_summary, publish, run_sweep
-    from curbench.boards import RECORDS_DIR, write_track
+    from curbench.boards import RECORDS_DIR, regenerate, results_markdown
+    from curbench.boards.regenerate import Outputs
+    from curbench.boards.requirements import REQUIREMENTS_FILE, require
     from curbench.config import parse_options
     from curbench.progress import set_quiet
 
@@ -235,9 +220,13 @@ def submit(
             raise failure_summary(result.failures)
     new = [finished_record(c) for key, c in zip(keys, configs_to_run, strict=True) if committed[key] is None]
     paths = publish([r for r in new if r is not None], records_dir)
-    write_track(leaderboards, suite.track, configs)
-    typer.echo(f"wrote {len(paths)} new records to {records_dir} and regenerated {leaderboards / suite.track}; "
-               "commit both for review")
+    regenerate.write_all(Outputs(leaderboards, configs), [suite.track])
+    requirement = require(leaderboards, runner.registry.get("scorer", scorer).identity().get("distribution", "curbench"))
+    if requirement is not None:
+        typer.echo(f"added `{requirement}` to {leaderboards / REQUIREMENTS_FILE}, so that CI installs the plugin")
+    typer.echo(results_markdown([r for r in [*committed.values(), *new] if r is not None]))
+    typer.echo(f"wrote {len(paths)} new records to {records_dir} and regenerated the {suite.track} board, the findings "
+               "and the site; commit them for review")
 
 
 def check_before_work(runner: Any, configs: Sequence[RunConfig], *, device: bool = True) -> None:

@@ -251,8 +251,10 @@ def kaplan_meier(times: Sequence[float], reached: Sequence[bool]) -> Survival:
 
 def logrank(times_a: Sequence[float], reached_a: Sequence[bool], times_b: Sequence[float],
             reached_b: Sequence[bool]) -> tuple[float, float]:
-    """(z, two-sided p) of the log-rank test; z > 0 when a reaches the event earlier than b. nan without any event."""
+    """(z, two-sided p) of the log-rank test; z > 0 when a reaches the event earlier than b. nan without any event,
+    or without variance (every event at one time, as with one seed a side)."""
     if not (np.any(reached_a) or np.any(reached_b)) or min(len(times_a), len(times_b)) == 0:
         return math.nan, math.nan
-    result = stats.logrank(_censored(times_a, reached_a), _censored(times_b, reached_b))
+    with np.errstate(invalid="ignore", divide="ignore"):  # zero variance: scipy's 0/0 is the nan we return
+        result = stats.logrank(_censored(times_a, reached_a), _censored(times_b, reached_b))
     return float(result.statistic), float(result.pvalue)

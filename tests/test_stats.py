@@ -4,6 +4,7 @@ the minimum detectable effect, Holm, regression slopes, Kaplan–Meier and the l
 from __future__ import annotations
 
 import math
+import warnings
 
 import numpy as np
 import pytest
@@ -252,3 +253,6 @@ def test_logrank_against_a_hand_computation():
     assert p_value == pytest.approx(2 * stats.norm.sf(0.6 / math.sqrt(0.74)), rel=1e-10)
     assert logrank([2, 5, 6], [True] * 3, [1, 3, 4], [True, True, False])[0] == pytest.approx(-z)  # sign: who is earlier
     assert all(math.isnan(v) for v in logrank([9, 9], [False, False], [9, 9], [False, False]))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # one seed a side, tied: no variance, a nan and no RuntimeWarning
+        assert all(math.isnan(v) for v in logrank([150], [True], [150], [True]))

@@ -40,3 +40,10 @@ def test_an_outlier_scorer_joins_the_toy_track_with_the_committed_cells_reused(t
     page = (boards / "toy" / "leaderboard.md").read_text()
     assert "**Submitted methods**" in page and "`isolation-forest`" in page
     assert "| method | 75 | isolation-forest |" in page
+    # The submission printed its rows with marks and left nothing for `leaderboard --check` (or CI) to reject.
+    assert "| method | 75 | isolation-forest (curbench-outliers) |" in done.stdout and "| random subset | 75 |" in done.stdout
+    assert "Warning" not in done.stderr
+    assert (tmp_path / "docs" / "findings.md").is_file() and (tmp_path / "docs" / "site" / "index.html").is_file()
+    check = subprocess.run([sys.executable, "-m", "curbench", "leaderboard", "--check", "--root", str(boards),
+                            "--configs", str(configs), "--quiet"], capture_output=True, text=True, timeout=600)
+    assert check.returncode == 0, check.stdout + check.stderr

@@ -146,7 +146,8 @@ def plugin_problems(record: ResultRecord, registry: Registry) -> list[str]:
             installed = registry.get(kind, name).identity()  # type: ignore[arg-type]
         except CurbenchError:
             problems.append(f"{component} from {recorded.get('distribution', 'curbench')} is not installed; "
-                            f"pip install {recorded.get('distribution', 'it')}=={recorded.get('version', '')}")
+                            f"pip install {recorded.get('distribution', 'it')}=={recorded.get('version', '')} (CI installs "
+                            "the plugins listed in leaderboards/requirements.txt)")
             continue
         if installed != recorded:
             problems.append(f"{component} was recorded as {recorded} but is installed as {installed}; install the "
