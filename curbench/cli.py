@@ -346,8 +346,8 @@ def show(
     base = RunConfig(dataset=dataset, data_root=data_root, embedder=embedder, weights=weights, selection=selection, seed=seed)
     configs = [base.replace(scorer=name) for name in scorer or ["gaussian", "ppca", "knn"]]
     for config in configs:  # every scorer is checked before the first is computed
-        runner.validate(config)
         check_data_scorer(runner.scorer_record(config))
+        runner.validate(config)
         atomic.safe_child(out_dir, f"typicality_{dataset}_{embedder}_{config.scorer}.png", "the grid file")
     data = runner.registry.create("dataset", dataset, root=data_root)
     for config in configs:

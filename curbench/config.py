@@ -347,10 +347,26 @@ def _number_or_self(value: Any) -> Any:
 
 
 def fitted_defaults(values: dict[str, Any]) -> dict[str, Any]:
-    """``values`` with the point-data defaults filled in where the dataset holds points and a field is unset."""
+    """``values`` with defaults fitted to the named components where a field is unset: the point-data defaults
+    where the dataset holds points, and ``stage: sample`` for a sample-time curator (truncation, drs), so that a
+    cell's stage is always what it ran as."""
     if dataset_modality(str(values.get("dataset", RunConfig.dataset))) == "points":
-        return {**POINT_DEFAULTS, **values}
+        values = {**POINT_DEFAULTS, **values}
+    if "stage" not in values and scorer_stage(str(values.get("scorer", RunConfig.scorer))) == "sample":
+        values = {**values, "stage": "sample"}
     return values
+
+
+@functools.cache
+def scorer_stage(name: str) -> str:
+    """The stage the scorer's record declares; 'data' for unknown names, which fail later with a did-you-mean."""
+    from curbench.errors import CurbenchError
+    from curbench.plugins import load_registry
+
+    try:
+        return str(load_registry().get("scorer", name).stage)
+    except CurbenchError:
+        return "data"
 
 
 @functools.cache

@@ -21,7 +21,7 @@ def _record(config: RunConfig, n_kept: int, sampling: dict) -> ResultRecord:
 def test_sample_time_rows_say_stage_sample_and_samples_accepted_of_drawn():
     base = RunConfig(dataset="toy", generator="mlp", embedder="pixels", eval_embedder="pixels")
     records = {
-        "method": _record(base.replace(scorer="drs"), 2000, {"acceptance_rate": 0.25}),
+        "method": _record(base.replace(scorer="drs", stage="sample"), 2000, {"acceptance_rate": 0.25}),
         "full": _record(base.replace(scorer="random", retention=100.0), 2000, {}),
         "random": _record(base.replace(scorer="random"), 1000, {}),
     }
@@ -29,7 +29,7 @@ def test_sample_time_rows_say_stage_sample_and_samples_accepted_of_drawn():
     assert frame.loc["method", "stage"] == "sample" and frame.loc["method", "kept"] == "2000/8000 drawn"
     assert frame.loc["method", "retention"] == "—" and frame.loc["method", "acceptance"] == 0.25
     assert frame.loc["random subset", "stage"] == "data" and frame.loc["random subset", "kept"] == "1000/2000"
-    truncated = comparison_frame({"method": _record(base.replace(scorer="truncation"), 2000, {"psi": 0.5})})
+    truncated = comparison_frame({"method": _record(base.replace(scorer="truncation", stage="sample"), 2000, {"psi": 0.5})})
     assert truncated.loc[0, "psi"] == 0.5 and truncated.loc[0, "kept"] == "2000/2000 drawn"
 
 

@@ -25,10 +25,6 @@ def _suite(tmp_path: Path, text: str):
     return load_suite(path)
 
 
-def _data_stage(config: RunConfig) -> bool:
-    return False
-
-
 SUITE = """
 track: demo
 dataset: toy
@@ -47,7 +43,7 @@ ci_slice:
 
 def test_expansion_adds_full_and_random_baselines_with_the_same_seeds(tmp_path):
     suite = _suite(tmp_path, SUITE)
-    cells = expand(suite, is_sample_time=_data_stage, output_dir=str(tmp_path / "runs"))
+    cells = expand(suite, output_dir=str(tmp_path / "runs"))
     methods = [c for c in cells if role_of(c) == "method"]
     randoms = [c for c in cells if role_of(c) == "random"]
     fulls = [c for c in cells if role_of(c) == "full"]
@@ -67,7 +63,7 @@ def test_expansion_adds_full_and_random_baselines_with_the_same_seeds(tmp_path):
 
 def test_random_in_the_grid_and_sample_time_methods_are_deduplicated(tmp_path):
     suite = _suite(tmp_path, SUITE.replace("[knn, gaussian]", "[knn, random, truncation]"))
-    sample_time = expand(suite, is_sample_time=lambda c: c.scorer == "truncation")
+    sample_time = expand(suite)
     roles = [role_of(c) for c in sample_time]
     assert roles.count("method") == 2 * 2 * 3  # knn and truncation
     assert roles.count("random") == 6 and roles.count("full") == 3
@@ -75,7 +71,7 @@ def test_random_in_the_grid_and_sample_time_methods_are_deduplicated(tmp_path):
 
 def test_ci_slice_overrides_the_grid(tmp_path):
     suite = _suite(tmp_path, SUITE)
-    cells = expand(suite, overrides=suite.ci_slice, is_sample_time=_data_stage)
+    cells = expand(suite, overrides=suite.ci_slice)
     assert sorted((role_of(c), c.retention, c.seed) for c in cells) == [
         ("full", 100.0, 0), ("method", 50.0, 0), ("random", 50.0, 0)
     ]
@@ -85,7 +81,7 @@ def test_ci_slice_overrides_the_grid(tmp_path):
 
 def test_no_baselines_when_asked(tmp_path):
     suite = _suite(tmp_path, SUITE + "baselines: false\n")
-    assert all(role_of(c) == "method" for c in expand(suite, is_sample_time=_data_stage))
+    assert all(role_of(c) == "method" for c in expand(suite))
 
 
 @pytest.mark.parametrize(
@@ -235,7 +231,7 @@ def test_include_entries_add_joint_settings_crossed_with_the_free_grid_axes(tmp_
     # A ci_slice that restricts the scorer drops the entries it excludes; one that fixes the seed keeps them.
     assert all(c.scorer == "knn" for c in suite_configs(suite, suite.ci_slice))
     assert {c.scorer for c in suite_configs(suite, {"seed": 0})} == {"knn", "gaussian", "truncation"}
-    cells = expand(suite, is_sample_time=lambda c: c.stage == "sample")
+    cells = expand(suite)
     assert sum(role_of(c) == "full" for c in cells) == 3  # the truncation cells share the grid's full-data baselines
 
 
@@ -243,3 +239,32 @@ def test_include_entries_add_joint_settings_crossed_with_the_free_grid_axes(tmp_
 def test_a_malformed_include_is_one_line(tmp_path, include):
     with pytest.raises(InvalidInputError, match="include"):
         _suite(tmp_path, SUITE + include + "\n")
+
+
+def test_the_stage_is_recorded_never_guessed_from_what_was_kept():
+    """A cell's stage is its config's: a curator's cells say `sample`, and count-mode selection at 99.8% that
+    keeps every one of the 1797 digits is still a data-stage method judged against the random subset."""
+    from curbench.bench.cells import Baselines, baselines_for, record_is_sample_time
+    from curbench.bench.records import Provenance, ResultRecord, Selection
+    from curbench.bench.runner import CellRunner
+    from curbench.config import build_run_config
+
+    assert build_run_config(None, {"scorer": "truncation"}).stage == "sample"  # left out: the curator's stage
+    assert build_run_config(None, {"scorer": "knn", "stage": "sample"}).stage == "sample"  # density rejection of samples
+    with pytest.raises(InvalidInputError, match="curates generated samples") as error:
+        CellRunner().validate(RunConfig(scorer="truncation", stage="data"))
+    assert "\n" not in str(error.value)
+    # A weights file the embedder would never read is refused rather than ignored (and hashed into the cell id).
+    with pytest.raises(InvalidInputError, match="embedder 'classifier' loads no weights file"):
+        CellRunner().validate(RunConfig(weights="/nonexistent"))
+
+    count_mode = RunConfig(scorer="knn", retention=99.8, selection_mode="count")
+    record = ResultRecord(
+        cell_id=cell_id(count_mode.cell()), config=count_mode.cell(), metrics={"fid": 1.0},
+        selection=Selection(1797, 1797, "h", {}), sampling={}, audit={}, directions={"fid": False},
+        provenance=Provenance("0", {}, None, "3.11", "cpu", 1.0, "2026-01-01T00:00:00+00:00"),
+    )
+    assert not record_is_sample_time(record)
+    baselines = baselines_for(count_mode)
+    assert isinstance(baselines, Baselines) and baselines.compared_with.scorer == "random"
+    assert baselines.compared_with.retention == 99.8

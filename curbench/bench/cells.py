@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import functools
 import hashlib
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from enum import Enum
 from pathlib import Path
@@ -71,9 +71,8 @@ def config_of(cell: Mapping[str, Any]) -> RunConfig:
 
 
 def record_is_sample_time(record: ResultRecord) -> bool:
-    """Sample-time curation keeps all training data even below 100% retention (data-stage selection never does)."""
-    config = record.config
-    return config["stage"] == "sample" or (config["retention"] < 100 and record.selection.n_kept == record.selection.n_total)
+    """The stage the cell ran as (validated against the scorer's declared stage before it ran)."""
+    return bool(record.config["stage"] == "sample")
 
 
 @dataclass(frozen=True)
@@ -89,22 +88,22 @@ class Baselines:
         return self.random or self.full
 
 
-def baselines_for(config: RunConfig, *, sample_time: bool) -> Baselines:
+def baselines_for(config: RunConfig) -> Baselines:
     """Sample-time curation is compared with the uncurated sampler, which is the full-data cell."""
     full = config.replace(scorer="random", scorer_options={}, retention=100.0, stage="data")
-    if config.retention >= 100 or sample_time:
+    if config.retention >= 100 or config.stage == "sample":
         return Baselines(full=full, random=None)
     random = config.replace(scorer="random", scorer_options={}, stage="data")
     return Baselines(full=full, random=random)
 
 
-def with_baselines(configs: Sequence[RunConfig], is_sample_time: Callable[[RunConfig], bool]) -> list[RunConfig]:
+def with_baselines(configs: Sequence[RunConfig]) -> list[RunConfig]:
     """Each config followed by its full-data and (for data-stage methods) random baseline, deduplicated by cell id."""
     cells: dict[str, RunConfig] = {}
     for config in configs:
         group = [config]
         if config.baselines:
-            baselines = baselines_for(config, sample_time=is_sample_time(config))
+            baselines = baselines_for(config)
             group += [baselines.full] + ([baselines.random] if baselines.random is not None else [])
         for member in group:
             cells.setdefault(cell_key(member), member)

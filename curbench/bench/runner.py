@@ -19,7 +19,7 @@ from curbench.datasets.base import Dataset
 from curbench.device import resolve_device
 from curbench.errors import InvalidInputError
 from curbench.generators.lifecycle import TrainingHooks
-from curbench.plugins import Registry, ScorerRecord, check_options, load_registry
+from curbench.plugins import Registry, ScorerRecord, accepts_option, check_options, load_registry
 from curbench.progress import note, stage
 from curbench.scorers.context import ScoringContext
 
@@ -162,6 +162,9 @@ class CellRunner:
 
     def validate(self, config: RunConfig) -> None:
         """Fail before any work when a component name or option is wrong."""
+        if self.scorer_record(config).stage == "sample" and config.stage != "sample":
+            raise InvalidInputError(f"scorer '{config.scorer}' curates generated samples, so the stage is 'sample', "
+                                    "not 'data'; pass --stage sample (or leave --stage out)")
         for kind, name, options in (
             ("dataset", config.dataset, config.dataset_options),
             ("embedder", config.embedder, config.embedder_options),
@@ -172,6 +175,11 @@ class CellRunner:
         ):
             record = self.registry.get(kind, name)
             check_options(record.load(), options, f"{kind} '{name}'")
+        for flag, name, weights in (("--weights", config.embedder, config.weights),
+                                    ("--eval-weights", config.eval_embedder, config.eval_weights)):
+            if weights is not None and not accepts_option(self.registry.get("embedder", name).load(), "weights"):
+                raise InvalidInputError(f"{flag} {weights}: embedder '{name}' loads no weights file (it trains or "
+                                        f"builds its own); drop {flag}, or pick an embedder with weights such as inception")
         # Building the embedders resolves their weights, so a missing file fails here, not mid-sweep.
         self._selection_embedder(config, "cpu")
         self.registry.create(
@@ -197,9 +205,6 @@ class CellRunner:
     def scorer_record(self, config: RunConfig) -> ScorerRecord:
         record: ScorerRecord = self.registry.get("scorer", config.scorer)
         return record
-
-    def is_sample_time(self, config: RunConfig) -> bool:
-        return config.stage == "sample" or self.scorer_record(config).stage == "sample"
 
     def _scorer(self, config: RunConfig, device: str) -> Any:
         return self.registry.create("scorer", config.scorer, config.scorer_options, seed=config.seed, device=device)

@@ -9,7 +9,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -36,14 +36,10 @@ def expand(
     suite: Suite,
     *,
     overrides: dict[str, Any] | None = None,
-    is_sample_time: Callable[[RunConfig], bool] | None = None,
     **execution: Any,
 ) -> list[RunConfig]:
     """Every cell to run: grid x baselines. ``execution`` sets fields left out of the hash (output_dir, device)."""
-    if is_sample_time is None:
-        is_sample_time = _runner().is_sample_time
-    configs = [config.replace(**execution) for config in suite_configs(suite, overrides)]
-    return with_baselines(configs, is_sample_time)
+    return with_baselines([config.replace(**execution) for config in suite_configs(suite, overrides)])
 
 
 @functools.cache
@@ -84,7 +80,7 @@ def detection_for(config: RunConfig) -> dict[str, float] | None:
     stored = read_side_file(path, "detection score file", _is_detection)
     if stored is not None:
         return stored
-    if config.stage != "data" or config.retention >= 100 or runner.is_sample_time(config):
+    if config.stage != "data" or config.retention >= 100:
         return None
     dataset = runner.registry.create("dataset", config.dataset, config.dataset_options, root=config.data_root)
     truth = next((name for name in GROUND_TRUTH_GROUPS if name in dataset.groups), None)
@@ -119,7 +115,7 @@ class SweepResult:
 def cell_label(config: RunConfig) -> str:
     """How progress names a cell: id, scorer, retention (or a curator's options) and seed."""
     key = cells.cell_key(config)
-    if _runner().is_sample_time(config):
+    if config.stage == "sample":
         return progress.cell_name(key, config.scorer, config.seed, options=config.scorer_options)
     return progress.cell_name(key, config.scorer, config.seed, retention=config.retention)
 
@@ -193,8 +189,7 @@ def run_with_baselines(config: RunConfig, executor: Executor | None = None) -> C
     method = runner.finished(config)
     if method is None:
         runner.validate(config)
-    sample_time = cells.record_is_sample_time(method) if method is not None else runner.is_sample_time(config)
-    configs = with_baselines([config], lambda _: sample_time)
+    configs = with_baselines([config])
     finished = {cells.cell_key(c): runner.finished(c) for c in configs}
     todo = [c for c in configs if finished[cells.cell_key(c)] is None]
     records = [record for record in finished.values() if record is not None]

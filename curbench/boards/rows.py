@@ -85,7 +85,7 @@ def group_key(config: dict[str, Any]) -> str:
 
 def _baselines(record: ResultRecord) -> Any:
     try:
-        return baselines_for(config_of(record.config), sample_time=record_is_sample_time(record))
+        return baselines_for(config_of(record.config))
     except (TypeError, CurbenchError):  # a record written by a version with other config fields: compare nothing
         return None
 
