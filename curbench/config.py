@@ -20,8 +20,17 @@ SelectionMode = Literal["percentile", "count"]
 Tie = Literal["lt", "le"]
 
 _EXPONENT_NUMBER = re.compile(r"[+-]?(\d+\.?\d*|\.\d+)[eE][+-]?\d+")
-# Fields that change where or how a cell runs, not what it computes: left out of the cell hash.
-EXECUTION_FIELDS = frozenset({"baselines", "output_dir", "device"})
+# Fields that change where or how a cell runs, not what it computes: never part of a cell's identity.
+EXECUTION_FIELDS = frozenset({"baselines", "output_dir", "device", "data_root"})
+# The fields whose values every cell id has hashed since the first record schema. A field added later is
+# hashed only when set away from its default, so adding one leaves every existing id unchanged. data_root,
+# hashed by the first schema, stays in the hash as null (its default) whatever the root: where the data
+# lies does not change what a cell computes.
+IDENTITY_FIELDS = (
+    "dataset", "dataset_options", "data_root", "embedder", "embedder_options", "weights", "scorer", "scorer_options",
+    "stage", "retention", "selection", "selection_mode", "generator", "generator_options", "eval_embedder",
+    "eval_embedder_options", "eval_weights", "samples", "eval_every", "metrics", "k", "tie", "seed",
+)
 DEFAULT_METRICS = ("fid", "kid", "prdc")
 MAX_SEED = 2**32 - 1  # numpy's legacy seeding and scikit-learn's random_state stop there
 DEVICE = re.compile(r"auto|cpu|mps|cuda(:\d+)?")
@@ -113,11 +122,24 @@ class RunConfig:
                 raise InvalidInputError(f"{name} must be one of {choices}, got {value!r}")
 
     def cell(self) -> dict[str, Any]:
-        """The fields that determine the result; hashed to name the cell."""
-        return {k: v for k, v in dataclasses.asdict(self).items() if k not in EXECUTION_FIELDS}
+        """The fields that determine the result; hashed to name the cell (the rule: :data:`IDENTITY_FIELDS`)."""
+        values = dataclasses.asdict(self)
+        cell = {}
+        for spec in dataclasses.fields(self):
+            if spec.name in IDENTITY_FIELDS:
+                cell[spec.name] = None if spec.name in EXECUTION_FIELDS else values[spec.name]
+            elif spec.name not in EXECUTION_FIELDS and values[spec.name] != _default(spec):
+                cell[spec.name] = values[spec.name]
+        return cell
 
     def replace(self, **changes: Any) -> RunConfig:
         return dataclasses.replace(self, **changes)
+
+
+def _default(spec: dataclasses.Field[Any]) -> Any:
+    if spec.default_factory is not dataclasses.MISSING:
+        return spec.default_factory()
+    return spec.default
 
 
 def check_seed(seed: Any, flag: str = "seed") -> int:

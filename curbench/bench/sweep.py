@@ -38,7 +38,7 @@ def expand(
     overrides: dict[str, Any] | None = None,
     **execution: Any,
 ) -> list[RunConfig]:
-    """Every cell to run: grid x baselines. ``execution`` sets fields left out of the hash (output_dir, device)."""
+    """Every cell to run: grid x baselines. ``execution`` sets fields left out of the id (output_dir, device, data_root)."""
     return with_baselines([config.replace(**execution) for config in suite_configs(suite, overrides)])
 
 
