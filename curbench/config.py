@@ -8,16 +8,12 @@ import functools
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal, get_args
+from typing import Any, get_args
 
 import yaml
 
+from curbench.choices import Selection, SelectionMode, Stage, Tie
 from curbench.errors import InvalidInputError
-
-Stage = Literal["data", "sample"]
-Selection = Literal["per-class", "global"]
-SelectionMode = Literal["percentile", "count"]
-Tie = Literal["lt", "le"]
 
 _EXPONENT_NUMBER = re.compile(r"[+-]?(\d+\.?\d*|\.\d+)[eE][+-]?\d+")
 # Fields that change where or how a cell runs, not what it computes: never part of a cell's identity.

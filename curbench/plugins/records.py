@@ -28,6 +28,7 @@ from dataclasses import dataclass, field, fields
 from typing import Any, ClassVar, Literal
 
 from curbench.atomic import SAFE_NAME_RULE, is_safe_name
+from curbench.choices import Stage
 from curbench.errors import CurbenchError, PluginError
 from curbench.plugins.contracts import CONTRACTS, DataScorer, SampleTimeCurator, missing
 from curbench.plugins.options import accepts_option, check_options
@@ -35,7 +36,6 @@ from curbench.plugins.options import accepts_option, check_options
 Kind = Literal["dataset", "embedder", "scorer", "generator", "metric", "executor"]
 KINDS: tuple[Kind, ...] = ("dataset", "embedder", "scorer", "generator", "metric", "executor")
 Modality = Literal["image", "points"]
-Stage = Literal["data", "sample"]
 # Keys every cell's metrics hold besides the plugins' (sample counts) or its curve ("step"): no metric may declare them.
 RESERVED_METRIC_KEYS = ("n_real", "n_fake", "step")
 # The distribution whose components are part of curbench itself (their identity is curbench's code).

@@ -1,8 +1,8 @@
 """What a scorer that needs more than features (e.g. influence estimation) receives from the runner.
 
-A scorer opts in by accepting ``context`` in ``fit``::
+A scorer opts in by declaring ``wants_context=True`` in its registration record; the runner then calls::
 
-    def fit(self, features, labels=None, *, context: ScoringContext | None = None): ...
+    scorer.fit(features, labels, context=ScoringContext(...))
 
 Such a scorer is fitted once on the whole dataset (never per class) and may train
 generators itself through ``context.registry`` and ``context.hooks``.
@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -32,4 +32,3 @@ class ScoringContext:
     hooks: TrainingHooks
     device: str
     work_dir: Path
-    eval_features: Any = None

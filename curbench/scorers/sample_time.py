@@ -50,7 +50,7 @@ def log1mexp(x: np.ndarray) -> np.ndarray:
 
 
 def drs_log_odds(calibrated_logits: np.ndarray, max_logit: float, epsilon: float) -> np.ndarray:
-    """F = (D - D_M) - log(1 - exp(D - D_M - eps)), before the gamma shift (SPEC section 3)."""
+    """F = (D - D_M) - log(1 - exp(D - D_M - eps)), before the gamma shift (Azadi et al. 2019, eq. 8)."""
     delta = np.asarray(calibrated_logits, dtype=np.float64) - max_logit
     return delta - log1mexp(delta - epsilon)
 

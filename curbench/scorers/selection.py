@@ -5,18 +5,17 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Iterable, Iterator
 from numbers import Real
-from typing import Literal, get_args
+from typing import get_args
 
 import numpy as np
 
+from curbench.choices import SelectionMode
 from curbench.errors import InvalidInputError
 from curbench.plugins.contracts import DataScorer
 from curbench.plugins.records import ScorerRecord
 from curbench.progress import progress
 from curbench.scorers.base import Scorer
 from curbench.validation import check_features, check_labels
-
-SelectionMode = Literal["percentile", "count"]
 
 
 def _check_retention(retention: float) -> float:
