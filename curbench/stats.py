@@ -76,13 +76,6 @@ def welch_p(method: Sequence[float], baseline: Sequence[float]) -> float:
         return float(stats.ttest_ind(a, b, equal_var=False).pvalue)
 
 
-def indistinguishable(p_value: float, alpha: float = ALPHA) -> bool | None:
-    """True where the test cannot tell the method from random (p >= alpha); None when it could not run."""
-    if math.isnan(p_value):
-        return None
-    return p_value >= alpha
-
-
 def pooled_std(groups: Sequence[Sequence[float]]) -> float:
     """√(Σ (n_i − 1) s_i² / Σ (n_i − 1)) over groups of at least two finite values; nan when there are none."""
     squares, dof = 0.0, 0

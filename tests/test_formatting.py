@@ -115,3 +115,11 @@ def test_committed_boards_show_no_decimals_on_counts_and_no_scientific_notation(
                         checked += 1
                         assert not re.search(r"\d\.\d", cell), f"{page.name}: {title} = {cell}"
     assert checked > 100
+
+
+def test_one_mark_for_every_comparison_on_the_boards():
+    from curbench.boards.tables import comparison_mark
+
+    assert comparison_mark(math.nan, better=True) == ""  # untestable (one seed)
+    assert comparison_mark(0.05, better=True) == "≈" and comparison_mark(0.049, better=True) == "▲"
+    assert comparison_mark(0.001, better=False) == "▼"

@@ -21,7 +21,7 @@ import numpy as np
 import pandas as pd
 
 from curbench.bench.cells import Role
-from curbench.boards.tables import format_cell, format_estimate, plus_minus
+from curbench.boards.tables import comparison_mark, format_cell, format_estimate, plus_minus
 from curbench.stats import ALPHA, mean_ci, slope, welch_p
 
 if TYPE_CHECKING:
@@ -102,7 +102,7 @@ def capacity_frame(rows: Sequence[Row]) -> pd.DataFrame:
     lines = []
     for g in found:
         interval = g.interval
-        mark = "" if math.isnan(g.p_value) else ("≈" if g.p_value >= ALPHA else ("▲" if interval.mean > 0 else "▼"))
+        mark = comparison_mark(g.p_value, better=interval.mean > 0)
         lines.append({
             "method": g.method, "retention": g.retention, "generator_parameters": g.generator_parameters,
             "gain": f"{plus_minus(interval)} {mark}".strip(),

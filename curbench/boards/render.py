@@ -37,6 +37,7 @@ from curbench.boards.shares import SHARES_FILE, share_sections
 from curbench.boards.tables import (
     COUNT_METRICS,
     ROUNDING_NOTE,
+    comparison_mark,
     csv_value,
     format_estimate,
     metric_axis_label,
@@ -50,7 +51,6 @@ from curbench.stats import (
     CONFIDENCE,
     Interval,
     Survival,
-    indistinguishable,
     kaplan_meier,
     logrank,
     mean_ci,
@@ -77,13 +77,8 @@ def _span(values: Iterable[Any]) -> str:
 def _verdict(higher_is_better: bool, method: Sequence[float], baseline: Sequence[float]) -> tuple[float, str]:
     """Welch p-value against the baseline and a mark: ≈ indistinguishable, ▲ better, ▼ worse, '' untestable."""
     p_value = welch_p(method, baseline)
-    same = indistinguishable(p_value)
-    if same is None:
-        return p_value, ""
-    if same:
-        return p_value, "≈"
-    better = mean_ci(method).mean < mean_ci(baseline).mean
-    return p_value, "▲" if better != higher_is_better else "▼"
+    lower = mean_ci(method).mean < mean_ci(baseline).mean
+    return p_value, comparison_mark(p_value, better=lower != higher_is_better)
 
 
 def _scorer_provider(row: Row) -> str:
@@ -107,9 +102,7 @@ def _time_to_target(row: Row, baseline: Row | None) -> tuple[str, float, str, Su
     if not baseline_times[0]:
         return text, math.nan, "", survival
     z, p_value = logrank(*times, *baseline_times)
-    if math.isnan(p_value):
-        return text, p_value, "", survival
-    return text, p_value, "≈" if p_value >= ALPHA else ("▲" if z > 0 else "▼"), survival
+    return text, p_value, comparison_mark(p_value, better=z > 0), survival
 
 
 def _detection(record: ResultRecord, name: str) -> float:

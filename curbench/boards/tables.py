@@ -13,6 +13,7 @@ import pandas as pd
 
 from curbench import atomic
 from curbench.boards.rows import LATE_FID, LATE_POINTS, STEPS_TO_FULL_FID
+from curbench.stats import ALPHA
 
 if TYPE_CHECKING:
     from curbench.stats import Interval
@@ -159,3 +160,13 @@ def write_table(
     atomic.write_text(md_path, markdown)
     atomic.write_text(csv_path, frame.to_csv(index=False, float_format="%.6g"))
     return md_path, csv_path
+
+
+def comparison_mark(p_value: float, better: bool) -> str:
+    """The boards' mark of a test against a baseline: '' untestable (nan p), ≈ not significant at ALPHA, else
+    ▲ significantly better or ▼ significantly worse."""
+    if math.isnan(p_value):
+        return ""
+    if p_value >= ALPHA:
+        return "≈"
+    return "▲" if better else "▼"
