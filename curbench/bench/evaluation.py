@@ -9,7 +9,7 @@ metric receives plain arrays.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -19,6 +19,7 @@ from curbench.errors import PluginError
 from curbench.metrics import KID, PRDC, PRDCPoints, kid_and_prdc
 from curbench.metrics.reference import checked_inputs
 from curbench.plugins import MetricRecord, Registry
+from curbench.plugins.contracts import NeedsNeighbours
 
 COUNT_KEYS = {"n_real": None, "n_fake": None}  # how many points each side had: reported, never ranked
 
@@ -51,7 +52,7 @@ class MetricSet:
     @property
     def neighbourhood(self) -> int:
         """Rows the inputs need: more than the largest k of a k-NN metric."""
-        return max([getattr(c, "k", 1) for c in self.components] + [1]) + 1
+        return max([c.k for c in self.components if isinstance(c, NeedsNeighbours)] + [1]) + 1
 
     def __call__(self, real: np.ndarray, fake: np.ndarray, *, cache: bool = True) -> dict[str, float]:
         """All metrics of ``fake`` against ``real``."""
@@ -105,7 +106,7 @@ def _check_distinct_keys(records: Sequence[MetricRecord]) -> None:
 
 def _checked(record: MetricRecord, values: Any) -> dict[str, float]:
     declared = record.higher_is_better
-    if not hasattr(values, "items"):
+    if not isinstance(values, Mapping):
         raise PluginError(f"{record.where()} returned {type(values).__name__}, not a mapping of its keys to numbers")
     checked = {}
     for key, value in values.items():

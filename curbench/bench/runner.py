@@ -20,6 +20,7 @@ from curbench.device import resolve_device
 from curbench.errors import InvalidInputError
 from curbench.generators.lifecycle import TrainingHooks
 from curbench.plugins import Registry, ScorerRecord, accepts_option, check_options, load_registry
+from curbench.plugins.contracts import HasNetworks, HasTrainingLength, ReportsQuality
 from curbench.progress import note, stage
 from curbench.scorers.context import ScoringContext
 
@@ -287,7 +288,7 @@ class CellRunner:
         from curbench.bench.training_curve import train_with_curve
 
         generator = build(config.generator_options)
-        total = getattr(generator, "options", {}).get("steps")
+        total = generator.options.get("steps") if isinstance(generator, HasTrainingLength) else None
         if not isinstance(total, int):
             raise InvalidInputError(
                 f"generator '{config.generator}' has no 'steps' option, so it cannot record a training curve; "
@@ -314,16 +315,17 @@ class CellRunner:
 def _model_size(generator: Any) -> dict[str, int]:
     """Parameter counts of a torch GAN's networks (empty for generators that are not torch modules)."""
     sizes = {}
-    for name, attribute in (("generator_parameters", "generator_net"), ("discriminator_parameters", "discriminator_net")):
-        net = getattr(generator, attribute, None)
-        if net is not None:
-            sizes[name] = sum(p.numel() for p in net.parameters())
+    if isinstance(generator, HasNetworks):
+        for name, net in (("generator_parameters", generator.generator_net),
+                          ("discriminator_parameters", generator.discriminator_net)):
+            if net is not None:
+                sizes[name] = sum(p.numel() for p in net.parameters())
     return sizes
 
 
 def _space(name: str, embedder: Any) -> dict[str, Any]:
     """How a record names a feature space: the embedder, and what is known of its quality."""
-    quality = embedder.quality() if hasattr(embedder, "quality") else {}
+    quality = embedder.quality() if isinstance(embedder, ReportsQuality) else {}
     return {"embedder": name, **{key: value for key, value in quality.items() if value == value}}  # drop NaN
 
 

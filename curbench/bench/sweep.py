@@ -24,6 +24,7 @@ from curbench.bench.suites import Suite, suite_configs
 from curbench.cache import check_cache_writable
 from curbench.config import RunConfig
 from curbench.errors import DISK_FULL, CurbenchError
+from curbench.plugins.contracts import ReportsStatus
 from curbench.progress import note
 
 DETECTION_FILE = "detection.json"
@@ -132,7 +133,7 @@ def run_sweep(configs: Sequence[RunConfig], executor: Executor) -> SweepResult:
     records, failures = [], []
     outcome: Outcome
     try:
-        with progress.SweepDisplay(len(payloads), cached, lambda: getattr(executor, "status", None)) as display:
+        with progress.SweepDisplay(len(payloads), cached, lambda: executor.status if isinstance(executor, ReportsStatus) else None) as display:
             for outcome in executor.map(run_cell, payloads):
                 display.finished(cell_label(RunConfig(**outcome.item)), outcome.error)
                 if outcome.error is None:

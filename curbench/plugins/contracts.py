@@ -84,6 +84,43 @@ class Executor(Protocol):
     def map(self, fn: Callable[[Any], Any], items: Sequence[Any]) -> Iterator[Outcome]: ...
 
 
+# Optional capabilities: a component that has one is used for more; the runner asks with isinstance, never getattr.
+@runtime_checkable
+class ReportsQuality(Protocol):
+    """An embedder that knows how good its space is (a trained one's held-out accuracy), recorded per cell."""
+
+    def quality(self) -> Mapping[str, float]: ...
+
+
+@runtime_checkable
+class HasTrainingLength(Protocol):
+    """A generator whose ``options["steps"]`` is its training length, so that a training curve can be recorded."""
+
+    options: Mapping[str, Any]
+
+
+@runtime_checkable
+class HasNetworks(Protocol):
+    """A GAN whose torch networks can be counted (the record's model size)."""
+
+    generator_net: Any
+    discriminator_net: Any
+
+
+@runtime_checkable
+class NeedsNeighbours(Protocol):
+    """A k-NN metric: its inputs need more than ``k`` rows."""
+
+    k: int
+
+
+@runtime_checkable
+class ReportsStatus(Protocol):
+    """An executor that says what each worker is doing (worker -> line), shown under the sweep's progress bar."""
+
+    status: Any
+
+
 CONTRACTS: dict[str, type] = {
     "dataset": DatasetContract,
     "embedder": EmbedderContract,
