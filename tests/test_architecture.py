@@ -10,7 +10,7 @@ import pytest
 PACKAGE = Path(__file__).resolve().parent.parent / "curbench"
 # Lower layers first; a module may import its own layer or any layer below it.
 LAYERS = (
-    ("curbench.errors", "curbench.choices", "curbench.atomic", "curbench.cache", "curbench.device", "curbench.progress",
+    ("curbench.errors", "curbench.choices", "curbench.streams", "curbench.atomic", "curbench.cache", "curbench.device", "curbench.progress",
      "curbench.validation", "curbench.stats", "curbench.distributed", "curbench.knn", "curbench.ann"),
     ("curbench.plugins", "curbench.hookspecs", "curbench.builtins", "curbench.config"),
     ("curbench.datasets", "curbench.embedders", "curbench.scorers", "curbench.generators", "curbench.metrics",

@@ -83,12 +83,13 @@ def test_reference_rows_pick_kept_or_ceiling_and_the_heldout_reference_when_give
 def test_memorization_check_against_brute_force():
     from scipy.spatial.distance import cdist
 
-    from curbench.bench.memorization import MEMORIZATION_STREAM, memorization_check
+    from curbench import streams
+    from curbench.bench.memorization import memorization_check
 
     train, heldout = RNG.normal(size=(90, 3)), RNG.normal(size=(60, 3))
     fake = np.concatenate([train[:20] + 1e-3, RNG.normal(size=(40, 3))])  # 20 near-copies
     result = memorization_check(train, heldout, fake, seed=7)
-    rng = np.random.default_rng([7, MEMORIZATION_STREAM])
+    rng = np.random.default_rng([7, streams.MEMORIZATION])
     trained = train[np.sort(rng.choice(90, 60, replace=False))]
     unseen = heldout[np.sort(rng.choice(60, 60, replace=False))]
     to_train, to_unseen = cdist(fake, trained), cdist(fake, unseen)

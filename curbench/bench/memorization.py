@@ -15,15 +15,14 @@ from __future__ import annotations
 
 import numpy as np
 
+from curbench import streams
 from curbench.knn import nearest_neighbours
-
-MEMORIZATION_STREAM = 9  # the draws use their own stream of the cell's seed
 
 
 def memorization_check(train: np.ndarray, heldout: np.ndarray, fake: np.ndarray, *, seed: int) -> dict[str, float]:
     """``{"nn_train_share", "copies", "n_each"}`` for generated features ``fake`` (see the module docstring)."""
     n_each = min(len(train), len(heldout))
-    rng = np.random.default_rng([seed, MEMORIZATION_STREAM])
+    rng = np.random.default_rng([seed, streams.MEMORIZATION])
     trained = train[np.sort(rng.choice(len(train), n_each, replace=False))]
     unseen = heldout[np.sort(rng.choice(len(heldout), n_each, replace=False))]
     _, pooled = nearest_neighbours(fake, np.concatenate([trained, unseen]), k=1)

@@ -22,14 +22,13 @@ from __future__ import annotations
 
 import numpy as np
 
+from curbench import streams
 from curbench.bench.evaluation import MetricSet
-
-SPLIT_STREAM = 5  # the half-split draws from its own stream of the cell's seed
 
 
 def split_half(n: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
     """Two disjoint sorted index sets covering ``range(n)``: a random floor(n/2) and the rest."""
-    order = np.random.default_rng([seed, SPLIT_STREAM]).permutation(n)
+    order = np.random.default_rng([seed, streams.REFERENCE_SPLIT]).permutation(n)
     return np.sort(order[: n // 2]), np.sort(order[n // 2 :])
 
 
@@ -43,7 +42,7 @@ def heldout_real_reference(
     evaluate: MetricSet, reference: np.ndarray, training: np.ndarray, *, n_samples: int, seed: int
 ) -> dict[str, float]:
     """The cell's metrics of a random draw of ``n_samples`` training instances (as 'fake') against the held-out reference."""
-    draw = np.random.default_rng([seed, SPLIT_STREAM]).choice(len(training), min(n_samples, len(training)), replace=False)
+    draw = np.random.default_rng([seed, streams.REFERENCE_SPLIT]).choice(len(training), min(n_samples, len(training)), replace=False)
     return evaluate(reference, training[np.sort(draw)])
 
 

@@ -28,11 +28,11 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import train_test_split
 from sklearn.preprocessing import StandardScaler
 
+from curbench import streams
 from curbench.bench.audit import group_order, groupings
 from curbench.datasets.base import Dataset
 
 HELDOUT_FRACTION = 0.2
-CLASSIFIER_STREAM = 7  # the split draws from its own stream of the cell's seed
 MIN_PER_GROUP = 2  # a stratified split needs two members of every group
 
 
@@ -59,7 +59,7 @@ def _classifier(
 ) -> tuple[StandardScaler, LogisticRegression, float, np.ndarray, np.ndarray]:
     """The group classifier, its held-out accuracy, its predictions on the held-out real instances and their truth."""
     train, test = train_test_split(
-        np.arange(len(groups)), test_size=HELDOUT_FRACTION, stratify=groups, random_state=seed * 1000 + CLASSIFIER_STREAM
+        np.arange(len(groups)), test_size=HELDOUT_FRACTION, stratify=groups, random_state=seed * 1000 + streams.GROUP_CLASSIFIER
     )
     scaler = StandardScaler().fit(features[train])
     model = LogisticRegression(max_iter=2000).fit(scaler.transform(features[train]), groups[train])

@@ -35,6 +35,7 @@ from pathlib import Path
 
 import numpy as np
 
+from curbench import streams
 from curbench.cache import ArrayCache, key_digest
 from curbench.datasets.base import Dataset
 from curbench.errors import InvalidInputError
@@ -69,7 +70,6 @@ ATYPICAL_FRACTION = 0.1
 ATYPICAL_GROUPING = "atypical"
 SUPERSAMPLE = 4
 _GLYPH_EXTENT = 0.72  # the longer side of a glyph's box, as a fraction of the image side
-_STREAMS = {"train": 0, "reference": 1, "evaluator": 2}
 _RENDER_VERSION = 1  # bump when the rendering changes, so cached renderings are not reused
 
 
@@ -200,7 +200,7 @@ def load_glyphs(
         "evaluator": (n_evaluator, uniform, evaluator_fonts),
     }
     factors = {
-        split: sample_factors(count, probabilities, np.random.default_rng([seed, _STREAMS[split]]))
+        split: sample_factors(count, probabilities, np.random.default_rng([seed, streams.GLYPHS_SPLITS[split]]))
         for split, (count, probabilities, _) in plan.items()
     }
 

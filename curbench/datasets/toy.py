@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from curbench import streams
 from curbench.datasets.base import Dataset
 from curbench.errors import InvalidInputError
 
@@ -46,7 +47,7 @@ def load_toy(
     class_names = tuple(f"mode{i}" for i in range(modes))
     splits = {}
     if n_reference:
-        held_components, held_points = _mixture(np.random.default_rng([seed, 1]), centres, std, n_reference)
+        held_components, held_points = _mixture(np.random.default_rng([seed, streams.TOY_HELD_OUT]), centres, std, n_reference)
         splits["reference"] = Dataset(
             name="toy-reference", data=held_points.astype(np.float32), labels=held_components.astype(np.int64),
             groups={"outlier": np.zeros(n_reference, np.int64)}, class_names=class_names,

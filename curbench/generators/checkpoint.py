@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import torch
 
-from curbench import atomic
+from curbench import atomic, streams
 from curbench.errors import InvalidInputError
 from curbench.generators.checkpoint_io import CHECKPOINT_FORMAT, load_state, read_checkpoint
 from curbench.generators.contract import Generator
@@ -195,7 +195,7 @@ class CheckpointGenerator(Generator):
             return self.inner.sample_labels(n, seed=seed)
         if self.class_probs is None:
             return None
-        return np.random.default_rng([seed, 1]).choice(len(self.class_probs), size=n, p=self.class_probs)
+        return np.random.default_rng([seed, streams.SAMPLE_LABELS]).choice(len(self.class_probs), size=n, p=self.class_probs)
 
     def sample(
         self, n: int, *, seed: int, labels: np.ndarray | None = None, latents: np.ndarray | None = None

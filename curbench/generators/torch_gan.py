@@ -11,6 +11,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from curbench import streams
 from curbench.device import resolve_device
 from curbench.distributed import world_size
 from curbench.errors import InvalidInputError
@@ -24,7 +25,6 @@ if TYPE_CHECKING:
     from curbench.generators.lifecycle import TrainingHooks
 
 SAMPLE_BATCH = 1024
-_LABEL_STREAM = 1  # labels and latents drawn from the same seed use independent streams
 
 
 def training_device(requested: str) -> torch.device:
@@ -172,7 +172,7 @@ class TorchGAN(Generator):
         classes = self.classes
         if classes is None:
             return None
-        rng = np.random.default_rng([seed, _LABEL_STREAM])
+        rng = np.random.default_rng([seed, streams.SAMPLE_LABELS])
         return rng.choice(classes, size=n, p=np.asarray(self.spec["class_probs"]))
 
     def sample(

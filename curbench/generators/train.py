@@ -21,6 +21,7 @@ import torch.nn.functional as F
 from torch import nn
 from torch.nn.parallel import DistributedDataParallel
 
+from curbench import streams
 from curbench.distributed import rank, world_size
 from curbench.errors import InvalidInputError
 from curbench.generators.checkpoint_io import read_checkpoint, write_checkpoint
@@ -57,7 +58,6 @@ CHECKPOINT_FILE = "last.pt"
 ADAM_BETAS = (0.0, 0.9)  # the usual choice for hinge-loss GANs with spectral norm
 EMA_WARMUP = 10  # decay ramps up as (1 + s) / (10 + s) so short runs still get a useful average
 CALIBRATION_BATCHES = 16
-_BATCH_STREAM, _STEP_STREAM, _CALIBRATION_STREAM = 2, 3, 4
 _PHASE_CODE = {"discriminator": 0, "generator": 1}
 # Options that may change between an interrupted run and its resumption.
 _RESUMABLE_OPTIONS = frozenset({"steps", "checkpoint_every", "amp", "cpu_threads"})
@@ -70,7 +70,7 @@ def batch_indices(step: int, batch_size: int, n: int, seed: int) -> np.ndarray:
     out = np.empty(batch_size, dtype=np.int64)
     for epoch in np.unique(epochs):
         chosen = epochs == epoch
-        out[chosen] = np.random.default_rng([seed, _BATCH_STREAM, int(epoch)]).permutation(n)[offsets[chosen]]
+        out[chosen] = np.random.default_rng([seed, streams.TRAINING_BATCHES, int(epoch)]).permutation(n)[offsets[chosen]]
     return out
 
 
@@ -78,7 +78,7 @@ def step_noise(
     step: int, phase: str, batch_size: int, latent_dim: int, seed: int, class_probs: np.ndarray | None
 ) -> tuple[np.ndarray, np.ndarray | None]:
     """Latents and fake class indices for one phase of one step."""
-    return _noise(np.random.default_rng([seed, _STEP_STREAM, step, _PHASE_CODE[phase]]), batch_size, latent_dim, class_probs)
+    return _noise(np.random.default_rng([seed, streams.TRAINING_STEPS, step, _PHASE_CODE[phase]]), batch_size, latent_dim, class_probs)
 
 
 def _noise(
@@ -309,7 +309,7 @@ class _Trainer:
         ema.train()
         with torch.no_grad(), self._autocast():
             for batch in range(CALIBRATION_BATCHES):
-                rng = np.random.default_rng([self.seed, _CALIBRATION_STREAM, batch])
+                rng = np.random.default_rng([self.seed, streams.BATCHNORM_CALIBRATION, batch])
                 latents, classes = _noise(rng, self.batch_size, self.model.latent_dim, self.class_probs)
                 ema(torch.from_numpy(latents).to(self.device), None if classes is None else torch.from_numpy(classes).to(self.device))
         for norm, momentum in zip(norms, momenta, strict=True):

@@ -14,6 +14,7 @@ from scipy.special import expit, logit
 from sklearn.isotonic import IsotonicRegression
 from sklearn.linear_model import LogisticRegression
 
+from curbench import streams
 from curbench.errors import InvalidInputError
 from curbench.generators.contract import truncated_normal
 
@@ -125,7 +126,7 @@ class DRSCurator:
             max_logit = max(max_logit, float(logits.max()))
             scores = drs_log_odds(logits, max_logit, self.epsilon)
             scores = scores - np.percentile(scores, self.gamma_percentile)
-            uniform = np.random.default_rng([seed, round_index, 1]).random(len(scores))
+            uniform = np.random.default_rng([seed, round_index, streams.DRS_ACCEPT]).random(len(scores))
             keep = uniform < expit(scores)
             accepted.append(candidates[keep])
             n_accepted += int(keep.sum())
@@ -151,7 +152,7 @@ class DRSCurator:
         kind = "image" if real.is_image else "points"
         if kind != generator.data_kind:
             raise InvalidInputError(f"drs got {kind} real data for a generator of {generator.data_kind}; use matching data")
-        chosen = np.random.default_rng([seed, 2]).permutation(len(real))[: self.pilot_samples]
+        chosen = np.random.default_rng([seed, streams.DRS_PILOT]).permutation(len(real))[: self.pilot_samples]
         labels = None
         if generator.sample_labels(1, seed=0) is not None:
             if real.labels is None:
