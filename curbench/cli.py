@@ -61,10 +61,10 @@ def _expand_user_paths() -> None:
 
 @functools.cache
 def installed(kind: str) -> str:
-    """The installed names of a plugin kind, for --help (discovery imports no model code)."""
-    from curbench.plugins import load_registry
+    """The installed names of a plugin kind, for --help (discovery imports no model code; once per process)."""
+    from curbench.plugins.registry import default_registry
 
-    return ", ".join(load_registry().names(kind)) or "none"
+    return ", ".join(default_registry().names(kind)) or "none"
 
 
 def _quiet(quiet: bool) -> None:
