@@ -327,7 +327,7 @@ def show(
     weights: Annotated[Optional[str], typer.Option(help="Weights file of the embedder.")] = None,  # noqa: UP045
     selection: Annotated[str, typer.Option(help="Score 'per-class' or 'global'.")] = "per-class",
     out_dir: Annotated[Path, typer.Option(help="Folder for the PNG grids.")] = Path("runs/show"),
-    seed: Annotated[int, typer.Option(help="Seed of stochastic scorers and embedders.")] = 0,
+    seed: Annotated[int, typer.Option(help="Seed of stochastic scorers (embedders are seeded by their own recipes).")] = 0,
     device: Annotated[str, typer.Option(help="auto, cpu, cuda or cuda:N.")] = "auto",
     quiet: QuietOpt = False,
 ) -> None:
