@@ -268,3 +268,68 @@ def test_the_stage_is_recorded_never_guessed_from_what_was_kept():
     baselines = baselines_for(count_mode)
     assert isinstance(baselines, Baselines) and baselines.compared_with.scorer == "random"
     assert baselines.compared_with.retention == 99.8
+
+
+RAY_DRIVER = """
+import sys, time
+from curbench.bench import reaper
+from curbench.bench.executors import make_executor
+
+def slow(item):
+    time.sleep(600)
+
+outcomes = make_executor("ray", workers=1).map(slow, [1])
+import threading
+threading.Thread(target=lambda: next(outcomes, None), daemon=True).start()
+import ray
+while not ray.is_initialized():
+    time.sleep(0.2)
+time.sleep(5)  # Ray's agents are up and the task reaches a worker
+import os
+print(" ".join(str(pid) for pid in reaper.descendants(os.getpid())), flush=True)
+time.sleep(600)
+"""
+
+
+def _start_time(pid: int) -> str | None:
+    """Field 22 of /proc/<pid>/stat (the parent changes once the driver dies; the start time never does); None for
+    a process that is gone or a zombie (dead, waiting for an init that may never reap it)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except (OSError, IndexError):
+        return None
+    return None if fields[0] == "Z" else fields[19]
+
+
+def _still(pid: int, started: str | None) -> bool:
+    return started is not None and _start_time(pid) == started
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="the reaper reads /proc")
+def test_a_killed_sweep_leaves_no_ray_process_behind(tmp_path):
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    pytest.importorskip("ray")
+
+    script = tmp_path / "driver.py"
+    script.write_text(RAY_DRIVER)
+    driver = subprocess.Popen([sys.executable, str(script)], stdout=subprocess.PIPE, text=True)
+    try:
+        ray_processes = [int(pid) for pid in driver.stdout.readline().split()]
+        started = {pid: _start_time(pid) for pid in ray_processes}
+        assert len(ray_processes) >= 2  # at least the GCS server and the raylet (and the reaper)
+    finally:
+        driver.send_signal(signal.SIGKILL)
+        driver.wait()
+    deadline = time.monotonic() + 20  # unreaped, Ray's agents linger for a minute or two
+    alive = ray_processes
+    while alive and time.monotonic() < deadline:
+        time.sleep(0.5)
+        alive = [pid for pid in ray_processes if _still(pid, started[pid])
+                 and "reaper" not in Path(f"/proc/{pid}/cmdline").read_bytes().decode(errors="replace")]
+    assert alive == [], [Path(f"/proc/{pid}/cmdline").read_bytes() for pid in alive if os.path.exists(f"/proc/{pid}")]

@@ -269,6 +269,10 @@ class RayExecutor:
         ray = self.ray
         if not ray.is_initialized():
             local = {"num_cpus": self.workers} if self.address is None else {}
+            if self.address is None:  # a local instance this sweep starts must not outlive it, even killed
+                from curbench.bench import reaper
+
+                reaper.start()
             ray.init(address=self.address, include_dashboard=False, log_to_driver=False, **local)
         task = ray.remote(**self.resources)(call)
         pending = {task.remote(fn, item): item for item in items}
