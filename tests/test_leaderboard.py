@@ -93,7 +93,7 @@ def test_rows_carry_t_intervals_and_welch_tests_against_random_from_scipy():
 
 def test_sample_time_methods_are_compared_with_the_full_data_row():
     records = _records() + [
-        _record(BASE.replace(scorer="truncation", stage="data", retention=50.0, seed=s), fid, n_kept=1800)
+        _record(BASE.replace(scorer="truncation", stage="sample", retention=50.0, seed=s), fid, n_kept=1800)
         for s, fid in enumerate([9.0, 9.1, 9.2])
     ]
     row = _numbers(records).loc[("method", "truncation", 50.0)]
