@@ -325,7 +325,7 @@ def test_records_with_missing_or_non_finite_metrics_are_reported(tmp_path):
     assert len(problems) == 2 and any("(fid)" in p for p in problems) and any("(precision)" in p for p in problems)
 
 
-@pytest.mark.parametrize("name", ["../escaped", "a/b", ".hidden", ""])
+@pytest.mark.parametrize("name", ["../escaped", "a/b", ".hidden", "", "-rf", "_hidden"])
 def test_a_track_name_cannot_leave_the_leaderboards_folder(tmp_path, name):
     from curbench.bench.suites import load_suite
     from curbench.errors import InvalidInputError
