@@ -10,6 +10,7 @@ knn scorer uses) is kept and printed, so a result never hides how approximate it
 from __future__ import annotations
 
 from dataclasses import dataclass
+from types import ModuleType
 
 import numpy as np
 
@@ -39,7 +40,7 @@ class SearchReport:
         )
 
 
-def _faiss():
+def _faiss() -> ModuleType:
     try:
         import faiss
     except ImportError:

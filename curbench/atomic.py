@@ -30,7 +30,7 @@ def is_safe_name(name: object) -> bool:
     return isinstance(name, str) and SAFE_NAME.fullmatch(name) is not None and ".." not in name
 
 
-def safe_child(folder: str | os.PathLike, name: str, what: str) -> Path:
+def safe_child(folder: str | os.PathLike[str], name: str, what: str) -> Path:
     """``folder / name``, refused in one line when ``name`` could leave ``folder`` (a separator, '..', a leading dot)."""
     if not is_safe_name(name):
         raise InvalidInputError(f"{what} {name!r} cannot name a file ({SAFE_NAME_RULE}); rename it")
@@ -51,7 +51,7 @@ _cleaned_lock = threading.Lock()
 
 
 @contextmanager
-def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
+def atomic_path(path: str | os.PathLike[str]) -> Iterator[Path]:
     """Yield a temporary path beside ``path``; rename it over ``path`` on success.
 
     The file gets the permissions the umask gives a new file (mkstemp's are 0600). The temporary file
@@ -95,7 +95,7 @@ def current_umask() -> int:
     return mask
 
 
-def remove_stale_temporaries(folder: str | os.PathLike, *, force: bool = False) -> list[Path]:
+def remove_stale_temporaries(folder: str | os.PathLike[str], *, force: bool = False) -> list[Path]:
     """Remove the temporary files of atomic writes that were killed (their process is gone, or they are older
     than STALE_AFTER_S); once per folder and process unless ``force``. Returns what it removed."""
     directory = Path(folder)
@@ -120,7 +120,7 @@ def remove_stale_temporaries(folder: str | os.PathLike, *, force: bool = False) 
     return removed
 
 
-def _is_stale(entry: os.DirEntry, match: re.Match[str]) -> bool:
+def _is_stale(entry: os.DirEntry[str], match: re.Match[str]) -> bool:
     try:
         if not entry.is_file(follow_symlinks=False):
             return False
@@ -143,7 +143,7 @@ def _is_stale(entry: os.DirEntry, match: re.Match[str]) -> bool:
     return False
 
 
-def check_writable(path: str | os.PathLike, what: str, *, folder: bool = False, create: bool = True) -> Path:
+def check_writable(path: str | os.PathLike[str], what: str, *, folder: bool = False, create: bool = True) -> Path:
     """``path`` when a file (with ``folder``: files in it) can be written there; else one line naming the
     problem, so that a bad output path fails before any work is done.
 
@@ -176,7 +176,7 @@ def _file_in_the_way(directory: Path) -> Path | None:
     return None
 
 
-def probe_folder(directory: str | os.PathLike) -> None:
+def probe_folder(directory: str | os.PathLike[str]) -> None:
     """Create ``directory`` if needed and a file in it; raises OSError where that is not possible."""
     Path(directory).mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryFile(dir=directory):
@@ -188,20 +188,20 @@ def reason(exc: OSError) -> str:
     return f"{exc.strerror}: {exc.filename}" if exc.strerror and exc.filename else str(exc)
 
 
-def write_bytes(path: str | os.PathLike, data: bytes | memoryview) -> None:
+def write_bytes(path: str | os.PathLike[str], data: bytes | memoryview) -> None:
     with atomic_path(path) as tmp:
         tmp.write_bytes(data)
 
 
-def write_text(path: str | os.PathLike, text: str) -> None:
+def write_text(path: str | os.PathLike[str], text: str) -> None:
     write_bytes(path, text.encode("utf-8"))
 
 
-def write_json(path: str | os.PathLike, obj: Any) -> None:
+def write_json(path: str | os.PathLike[str], obj: Any) -> None:
     write_text(path, json.dumps(obj, indent=2, sort_keys=True, default=str) + "\n")
 
 
-def save_npy(path: str | os.PathLike, array: np.ndarray) -> None:
+def save_npy(path: str | os.PathLike[str], array: np.ndarray) -> None:
     with atomic_path(path) as tmp, open(tmp, "wb") as handle:
         np.save(_WriteOnly(handle), array, allow_pickle=False)
 
@@ -214,6 +214,6 @@ class _WriteOnly:
         self.write = handle.write
 
 
-def save_npz(path: str | os.PathLike, **arrays: np.ndarray) -> None:
+def save_npz(path: str | os.PathLike[str], **arrays: np.ndarray) -> None:
     with atomic_path(path) as tmp, open(tmp, "wb") as handle:
-        np.savez(handle, **arrays)
+        np.savez(handle, allow_pickle=True, **arrays)  # the default; named so mypy does not match **arrays to it

@@ -51,7 +51,7 @@ def array_digest(*arrays: np.ndarray) -> str:
     for array in arrays:
         array = np.ascontiguousarray(array)
         digest.update(f"{array.dtype.str}{array.shape}".encode())
-        digest.update(memoryview(array).cast("B"))
+        digest.update(array.data.cast("B"))  # the same view; numpy's stubs type no Buffer on 3.10
     return digest.hexdigest()
 
 
@@ -69,13 +69,13 @@ def _checksum(arrays: Mapping[str, np.ndarray]) -> str:
     return digest.hexdigest()
 
 
-def save_verified(path: str | os.PathLike, arrays: Mapping[str, np.ndarray]) -> None:
+def save_verified(path: str | os.PathLike[str], arrays: Mapping[str, np.ndarray]) -> None:
     """Write ``arrays`` atomically as one ``.npz`` with a checksum of their contents beside them."""
     arrays = {name: np.asarray(value) for name, value in arrays.items()}
     atomic.save_npz(path, **arrays, **{_CHECKSUM_FIELD: np.array(_checksum(arrays))})
 
 
-def load_verified(path: str | os.PathLike) -> dict[str, np.ndarray] | None:
+def load_verified(path: str | os.PathLike[str]) -> dict[str, np.ndarray] | None:
     """The arrays :func:`save_verified` wrote, or None when the file cannot be read or its checksum does not match."""
     try:
         with np.load(path, allow_pickle=False) as stored:
@@ -94,7 +94,7 @@ class ArrayCache:
     The cache never fails a run: what cannot be read is recomputed, what cannot be written is skipped.
     """
 
-    def __init__(self, namespace: str, root: str | os.PathLike | None = None) -> None:
+    def __init__(self, namespace: str, root: str | os.PathLike[str] | None = None) -> None:
         self.directory = Path(root or cache_root()) / namespace
 
     def path(self, key: str) -> Path:

@@ -7,15 +7,22 @@ import json
 import os
 import sys
 import traceback
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import TYPE_CHECKING, Annotated, Optional, cast
 
 import numpy as np
 import typer
 
 from curbench import cli_suites
+from curbench.choices import Selection, SelectionMode, Tie
 from curbench.cli_suites import OptionList
 from curbench.errors import DEBUG_ENV, CurbenchError, debug_enabled, failure_line
+
+if TYPE_CHECKING:
+    from curbench.bench.cells import Role
+    from curbench.bench.records import ResultRecord
+    from curbench.plugins.records import Kind
 
 app = typer.Typer(
     add_completion=False,
@@ -60,7 +67,7 @@ def _expand_user_paths() -> None:
 
 
 @functools.cache
-def installed(kind: str) -> str:
+def installed(kind: Kind) -> str:
     """The installed names of a plugin kind, for --help (discovery imports no model code; once per process)."""
     from curbench.plugins.registry import default_registry
 
@@ -131,7 +138,7 @@ def run(
     if finished_record(run_config) is None:  # there is work to do: what the cells would find wrong is found now
         from curbench.bench.runner import CellRunner
 
-        cli_suites.check_before_work(CellRunner(), [run_config])
+        CellRunner().check_before_work([run_config])
     results = run_with_baselines(run_config)
     records = results.records
     from curbench.bench.cells import CELLS_DIR, cell_key
@@ -163,13 +170,13 @@ def _same_file(first: Path, second: Path) -> bool:
     return first.resolve() == second.resolve()
 
 
-def _save_features(output_dir: Path, records: dict, target: Path) -> list[Path]:
+def _save_features(output_dir: Path, records: Mapping[Role, ResultRecord], target: Path) -> list[Path]:
     """Copy the evaluation features kept in each cell directory to ``target`` (real.npy, <role>.npy)."""
     from curbench import atomic
     from curbench.bench.cells import CELLS_DIR, FEATURES_FILE
     from curbench.cache import load_verified
 
-    paths = []
+    paths: list[Path] = []
     for role, record in records.items():
         source = output_dir / CELLS_DIR / record.cell_id / FEATURES_FILE
         if not source.is_file():
@@ -226,7 +233,7 @@ def embed(
         options = {"images": str(images), "labels": str(labels) if labels else None}
         data = registry.create("dataset", "npy", options)
     else:
-        data = registry.create("dataset", dataset, root=data_root)
+        data = registry.create("dataset", cast(str, dataset), root=data_root)  # exactly one of the two is given
     distributed.init_from_env()
     resolved = resolve_device(device)
     model = registry.create("embedder", embedder, parse_options(embedder_option, "--embedder-option"), weights=weights, device=resolved)
@@ -259,7 +266,8 @@ def score(
 
     check_seed(seed, "--seed")
     options = parse_options(scorer_option)
-    RunConfig(retention=retention or 100.0, selection=selection, selection_mode=selection_mode)  # validates flags
+    flags = RunConfig(retention=retention or 100.0, selection=cast(Selection, selection),  # RunConfig validates them
+                      selection_mode=cast(SelectionMode, selection_mode))
     kept_path = kept_out or out.with_name(out.stem + "_kept.npy")
     if retention is not None and _same_file(out, kept_path):
         raise InvalidInputError(f"--out and --kept-out are the same file ({out}); the kept indices would overwrite the "
@@ -280,7 +288,7 @@ def score(
     atomic.save_npy(out, scores)
     message = f"{len(scores)} scores -> {out}"
     if retention is not None:
-        kept = select(scores, retention, labels=label_array, per_class=per_class, mode=selection_mode)
+        kept = select(scores, retention, labels=label_array, per_class=per_class, mode=flags.selection_mode)
         atomic.save_npy(kept_path, kept)
         message += f"; kept {len(kept)} -> {kept_path}"
     typer.echo(message)
@@ -307,9 +315,9 @@ def metrics(
     from curbench.validation import load_npy
 
     _quiet(quiet)
-    names = RunConfig(k=k, tie=tie, metrics=metric or list(DEFAULT_METRICS)).metrics  # validates flags
+    flags = RunConfig(k=k, tie=cast(Tie, tie), metrics=metric or list(DEFAULT_METRICS))  # RunConfig validates them
     seeded = {} if seed is None else {"seed": check_seed(seed, "--seed")}
-    evaluate = MetricSet.build(load_registry(), names, k=k, tie=tie, cache=not no_cache, **seeded)
+    evaluate = MetricSet.build(load_registry(), flags.metrics, k=k, tie=flags.tie, cache=not no_cache, **seeded)
     result = evaluate(load_npy(real, "real features"), load_npy(fake, "fake features"), cache=not no_cache)
     if as_json:
         typer.echo(json.dumps(result, indent=2, sort_keys=True))
@@ -343,7 +351,8 @@ def show(
     atomic.check_writable(out_dir, "--out-dir", folder=True)
     runner = CellRunner()
     resolved = resolve_device(device)
-    base = RunConfig(dataset=dataset, data_root=data_root, embedder=embedder, weights=weights, selection=selection, seed=seed)
+    base = RunConfig(dataset=dataset, data_root=data_root, embedder=embedder, weights=weights,
+                     selection=cast(Selection, selection), seed=seed)  # RunConfig validates it
     configs = [base.replace(scorer=name) for name in scorer or ["gaussian", "ppca", "knn"]]
     for config in configs:  # every scorer is checked before the first is computed
         check_data_scorer(runner.scorer_record(config))

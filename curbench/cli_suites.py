@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, Optional
 
@@ -11,7 +10,7 @@ import typer
 from curbench.errors import CurbenchError, InvalidInputError
 
 if TYPE_CHECKING:
-    from curbench.config import RunConfig
+    pass
 
 OptionList = Optional[list[str]]  # noqa: UP045 - typer needs Optional at runtime
 
@@ -24,7 +23,7 @@ def sweep(
     executor_option: Annotated[OptionList, typer.Option(help="Executor option key=value, e.g. address=auto for a Ray cluster.")] = None,
     data_root: Annotated[Optional[str], typer.Option(help="Root folder of on-disk datasets (overrides the suite).")] = None,  # noqa: UP045
     device: Annotated[Optional[str], typer.Option(help="auto, cpu, cuda or cuda:N (default: auto).")] = None,  # noqa: UP045
-    publish: Annotated[bool, typer.Option("--publish", help="Copy the records to leaderboards/<track>/records/ and regenerate its tables.")] = False,
+    publish: Annotated[bool, typer.Option("--publish", help="Publish each record to leaderboards/<track>/records/ as its cell finishes, resume from the records published there, and regenerate the boards.")] = False,
     leaderboards: Annotated[Path, typer.Option(help="Root folder of the leaderboard tracks.")] = Path("leaderboards"),
     dry_run: Annotated[bool, typer.Option("--dry-run", help="List the cells (with baselines) and exit.")] = False,
     metric: Annotated[OptionList, typer.Option("--metric", help="Metric plugin for every cell (repeatable; overrides the suite's metrics:).")] = None,
@@ -35,14 +34,15 @@ def sweep(
     from curbench.bench.cells import cell_key, is_finished, role_of
     from curbench.bench.executors import make_executor
     from curbench.bench.suites import load_suite
-    from curbench.bench.sweep import expand, failure_summary, run_sweep
+    from curbench.bench.sweep import adopt_published, expand, failure_summary, run_sweep
     from curbench.bench.sweep import publish as publish_records
     from curbench.config import parse_options
     from curbench.progress import set_quiet
 
     set_quiet(quiet)
     suite = load_suite(config)
-    execution = {"output_dir": output_dir or str(Path("runs") / suite.track)}
+    records_dir = leaderboards / suite.track / "records"
+    execution: dict[str, Any] = {"output_dir": output_dir or str(Path("runs") / suite.track)}
     execution.update({k: v for k, v in (("data_root", data_root), ("device", device), ("metrics", metric)) if v is not None})
     configs = expand(suite, **execution)
     from curbench.bench.runner import CellRunner
@@ -51,7 +51,7 @@ def sweep(
     runner.registry.get("executor", executor)  # an unknown executor fails now, --dry-run included
     for run_config in configs:
         runner.validate(run_config)  # a wrong name or option fails now, not after hours of other cells
-    check_before_work(runner, configs, device=not dry_run)  # --dry-run may list a GPU suite on a laptop
+    runner.check_before_work(configs, device=not dry_run)  # --dry-run may list a GPU suite on a laptop
     executor_options = parse_options(executor_option, "--executor-option")
     check_writable(execution["output_dir"], "--output-dir", folder=True, create=False)  # a file in the way fails now
     finished = sum(is_finished(c) for c in configs)
@@ -64,9 +64,21 @@ def sweep(
         return
     check_writable(execution["output_dir"], "--output-dir", folder=True)  # before any worker starts
     if publish:  # a target that cannot be written fails now, not after the sweep ran
-        for target in (leaderboards / suite.track, leaderboards / suite.track / "records"):  # tables, records
+        for target in (leaderboards / suite.track, records_dir):  # tables, records
             check_writable(target, "the --publish target", folder=True, create=False)
-    result = run_sweep(configs, make_executor(executor, workers, executor_options))
+        adopted = adopt_published(configs, [records_dir, *sorted(leaderboards.glob("*/records"))])
+        if adopted:
+            typer.echo(f"{len(adopted)} cells already published under {leaderboards}: not rerun")
+    published: list[Path] = []
+    try:
+        result = run_sweep(configs, make_executor(executor, workers, executor_options),
+                           on_record=(lambda record: published.extend(publish_records([record], records_dir))) if publish else None)
+    finally:
+        if published:  # interrupted or not, the boards match the records published so far
+            from curbench.boards.regenerate import Outputs, write_all
+
+            write_all(Outputs(root=leaderboards, configs=Path(config).parent, readme=leaderboards.parent / "README.md"), [suite.track])
+            typer.echo(f"published {len(published)} records to {records_dir} and regenerated the boards")
     typer.echo(f"{len(result.records)} cells finished ({result.cached} reused), {len(result.failures)} failed, "
                f"{result.wall_time_s:.1f} s")
     if result.records:
@@ -76,12 +88,6 @@ def sweep(
         write_board(board_dir, suite.track, result.records, suite)
         typer.echo(results_markdown(result.records))
         typer.echo(f"tables, CSV and curves: {board_dir}")
-    if publish and result.records:
-        paths = publish_records(result.records, leaderboards / suite.track / "records")
-        from curbench.boards import write_track
-
-        write_track(leaderboards, suite.track, Path(config).parent)
-        typer.echo(f"published {len(paths)} records and tables to {leaderboards / suite.track}")
     if result.failures:
         for failed, error in result.failures:
             typer.echo(f"failed {cell_key(failed)}: {error}", err=True)
@@ -180,12 +186,10 @@ def submit(
     prints the submitted rows with their baselines. Commit it all in a pull request.
     """
     from curbench.atomic import check_writable
-    from curbench.bench.cells import cell_key, cell_of, finished_record
-    from curbench.bench.executors import LocalExecutor, default_workers
-    from curbench.bench.records import read_record
+    from curbench.bench import submit as submission
     from curbench.bench.runner import CellRunner
     from curbench.bench.suites import load_suite
-    from curbench.bench.sweep import expand, failure_summary, publish, run_sweep
+    from curbench.bench.sweep import publish
     from curbench.boards import RECORDS_DIR, regenerate, results_markdown
     from curbench.boards.regenerate import Outputs
     from curbench.boards.requirements import REQUIREMENTS_FILE, require
@@ -197,58 +201,25 @@ def submit(
     if not suite_path.is_file():
         raise InvalidInputError(f"track '{track}' has no suite {suite_path}; pick one of the tracks under {configs}/")
     suite = load_suite(suite_path)
-    overrides = {"scorer": [scorer], **({"scorer_options": [parse_options(scorer_option, "--scorer-option")]} if scorer_option else {})}
-    execution = {"output_dir": output_dir or str(Path("runs") / f"submit-{suite.track}")}
+    execution: dict[str, Any] = {"output_dir": output_dir or str(Path("runs") / f"submit-{suite.track}")}
     if device is not None:
         execution["device"] = device
-    configs_to_run = expand(suite, overrides=overrides, **execution)
-    runner = CellRunner()
-    for run_config in configs_to_run:
-        runner.validate(run_config)
-    check_before_work(runner, configs_to_run)
     records_dir = leaderboards / suite.track / RECORDS_DIR
+    runner = CellRunner()
+    options = parse_options(scorer_option, "--scorer-option")
     check_writable(records_dir, "the track's records folder", folder=True, create=False)
-    # The committed records are a read-only cache: a cell found there (same id, same config) is not rerun.
-    keys = [cell_key(c) for c in configs_to_run]
-    committed = {key: read_record(records_dir / f"{key}.json", cell_of(c)) for key, c in zip(keys, configs_to_run, strict=True)}
-    todo = [c for key, c in zip(keys, configs_to_run, strict=True) if committed[key] is None and finished_record(c) is None]
-    typer.echo(f"submit {scorer} to {suite.track}: {len(configs_to_run)} cells, "
-               f"{sum(r is not None for r in committed.values())} reused from {records_dir}, {len(todo)} to run")
-    if todo:
-        result = run_sweep(todo, LocalExecutor(workers=min(len(todo), workers or default_workers())))
-        if result.failures:
-            raise failure_summary(result.failures)
-    new = [finished_record(c) for key, c in zip(keys, configs_to_run, strict=True) if committed[key] is None]
-    paths = publish([r for r in new if r is not None], records_dir)
+    planned = submission.prepare(suite, scorer, options, records_dir, runner, **execution)
+    typer.echo(f"submit {scorer} to {suite.track}: {len(planned.configs)} cells, {len(planned.published)} reused from "
+               f"{records_dir}, {len(planned.todo)} to run")
+    submission.run(planned, workers)
+    paths = publish(planned.new_records(), records_dir)
     regenerate.write_all(Outputs(leaderboards, configs), [suite.track])
     requirement = require(leaderboards, runner.registry.get("scorer", scorer).identity().get("distribution", "curbench"))
     if requirement is not None:
         typer.echo(f"added `{requirement}` to {leaderboards / REQUIREMENTS_FILE}, so that CI installs the plugin")
-    typer.echo(results_markdown([r for r in [*committed.values(), *new] if r is not None]))
+    typer.echo(results_markdown(planned.records()))
     typer.echo(f"wrote {len(paths)} new records to {records_dir} and regenerated the {suite.track} board, the findings "
                "and the site; commit them for review")
-
-
-def check_before_work(runner: Any, configs: Sequence[RunConfig], *, device: bool = True) -> None:
-    """What ``CellRunner.validate`` leaves to the cells, checked before any of them runs: the scorer's option
-    values (it is built once per distinct setting, e.g. knn's k=-3 fails here), the chosen metrics' output keys
-    (two metrics declaring one key), and the device (e.g. cuda where there is none)."""
-    import json
-
-    from curbench.bench.evaluation import declared_directions
-    from curbench.device import resolve_device
-
-    built: set[str] = set()
-    devices: set[str] = set()
-    for config in configs:
-        key = json.dumps([config.scorer, config.scorer_options, config.seed], sort_keys=True, default=str)
-        if key not in built:
-            built.add(key)
-            runner.registry.create("scorer", config.scorer, config.scorer_options, seed=config.seed, device="cpu")
-        declared_directions(runner.registry, config.metrics)
-        devices.add(config.device)
-    for name in sorted(devices) if device else ():
-        resolve_device(name)
 
 
 def _commit() -> str:

@@ -21,8 +21,9 @@ from __future__ import annotations
 
 import math
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
+from typing import TypeVar, cast
 
 import numpy as np
 import torch
@@ -43,6 +44,8 @@ _PAIR_CHUNK_ELEMENTS = 1 << 17
 _SCREEN_ROWS = 2048
 # torch.cdist switches to a different (non-matmul) arithmetic when both sides have <= 25 rows.
 _CDIST_MIN_ROWS = 32
+
+_Grid = TypeVar("_Grid", np.ndarray, torch.Tensor)
 
 
 class Arithmetic(ABC):
@@ -223,7 +226,7 @@ class ScreenedPoints:
 
 def screen(x: np.ndarray, *, centre: np.ndarray | None = None, device: str | None = None) -> ScreenedPoints:
     """Screen ``x`` once (centred on ``centre``, by default its own mean) for the passes that use it."""
-    device = _device(device)
+    torch_device = _device(device)
     centre = x.mean(axis=0, dtype=np.float64) if centre is None else np.asarray(centre, dtype=np.float64)
     # Float32 inputs are centred in float32: any translation leaves distances unchanged, and the
     # subtraction is one correctly rounded step, like the rounding of a float64 difference would be.
@@ -231,18 +234,18 @@ def screen(x: np.ndarray, *, centre: np.ndarray | None = None, device: str | Non
     if work == torch.float32:  # the translation actually applied, so that x = points + centre holds
         centre = centre.astype(np.float32).astype(np.float64)
     d = x.shape[1]
-    alpha = (d + 10) * _screen_roundoff(device)
+    alpha = (d + 10) * _screen_roundoff(torch_device)
     shift = torch.from_numpy(centre).to(work)
     raw_squared = torch.empty(len(x), dtype=work)
-    points = torch.empty(x.shape, dtype=torch.float32, device=device)
+    points = torch.empty(x.shape, dtype=torch.float32, device=torch_device)
     for start in range(0, len(x), _SCREEN_ROWS):
         chunk = slice(start, start + _SCREEN_ROWS)
         rows = torch.from_numpy(np.ascontiguousarray(x[chunk])).to(work)
         raw_squared[chunk] = torch.einsum("ij,ij->i", rows, rows)
-        if work == torch.float32 and device.type == "cpu":
+        if work == torch.float32 and torch_device.type == "cpu":
             torch.sub(rows, shift, out=points[chunk])  # no temporary copy of the chunk
         else:
-            points[chunk] = (rows - shift).to(device=device, dtype=torch.float32)
+            points[chunk] = (rows - shift).to(device=torch_device, dtype=torch.float32)
     squared_norms = torch.einsum("ij,ij->i", points, points)
     # Norms summed in float32 are below the true ones by at most (d + 2) u: inflate them to upper bounds.
     inflate = 1 + 2 * (d + 2) * _U32
@@ -357,7 +360,7 @@ def _flat_below(tile: torch.Tensor, *limits: torch.Tensor, use_numpy: bool | Non
     return _below_any(tile, limits).view(-1).nonzero().view(-1).cpu().numpy()
 
 
-def _below_any(tile, limits):
+def _below_any(tile: _Grid, limits: Sequence[_Grid]) -> _Grid:
     """``tile < limits[0] | tile < limits[1] | ...`` for numpy arrays and torch tensors alike."""
     mask = tile < limits[0]
     for limit in limits[1:]:
@@ -468,7 +471,7 @@ class _Candidates:
     def floor(self) -> np.ndarray:
         """Per row, a lower bound on the reference's squared distance of any pair not kept."""
         # A pair not kept has F >= the largest kept F, hence a reference value >= that minus its budget.
-        return self.floats.max(axis=1) - (self.query_budget + self.reference_budget.max())
+        return cast(np.ndarray, self.floats.max(axis=1) - (self.query_budget + self.reference_budget.max()))
 
 
 def _candidates(
@@ -546,7 +549,8 @@ def _kth_nearest(
 
 
 def _reference_roundoff(arithmetic: Arithmetic, a: np.ndarray, b: np.ndarray) -> float:
-    return (a.shape[1] + 10) * arithmetic.unit_roundoff(a, b)
+    d: int = a.shape[1]
+    return (d + 10) * arithmetic.unit_roundoff(a, b)
 
 
 def _full_rows(
@@ -597,7 +601,7 @@ def nearest_neighbours(
     broken by the lower index. Distances are those of ``arithmetic``.
     """
     same = reference is None
-    reference = query if same else reference
+    reference = query if reference is None else reference
     k = _checked_k(k, len(reference), "reference" if not same else "query", within=same)
     r, q = screen_pair(reference, query, device)
     return _k_nearest(q, r, k, include_self=False, arithmetic=get_arithmetic(arithmetic))
@@ -680,23 +684,25 @@ def ball_memberships(
     budget_a, budget_b = _budgets(sa, sb, _reference_roundoff(arithmetic, a, b))
     radii_a, radii_b = np.asarray(radii_a, np.float64), np.asarray(radii_b, np.float64)
     squared_a, squared_b = radii_a**2, radii_b**2
-    inside = (lambda values, radii: values < radii) if strict else (lambda values, radii: values <= radii)
-    device = sa.points.device
+    inside: Callable[[np.ndarray, np.ndarray], np.ndarray] = (
+        (lambda values, radii: values < radii) if strict else (lambda values, radii: values <= radii)
+    )
+    torch_device = sa.points.device
     # Float32 values at or beyond these put a pair certainly outside the ball, whatever its rounding error.
-    reach_a = _as_float32(squared_a + budget_a + budget_b.max(), device, np.inf)
-    reach_b = _as_float32(squared_b + budget_b + budget_a.max(), device, np.inf)
+    reach_a = _as_float32(squared_a + budget_a + budget_b.max(), torch_device, np.inf)
+    reach_b = _as_float32(squared_b + budget_b + budget_a.max(), torch_device, np.inf)
     counts = np.zeros(len(b), dtype=np.int64)
     hit = np.zeros(len(a), dtype=bool)
     in_b_ball = np.zeros(len(a), dtype=bool)
     workspace = Workspace()
-    pass_tiles = tiles(len(a), len(b), tile_size(device), same=False)
+    pass_tiles = tiles(len(a), len(b), tile_size(torch_device), same=False)
     for rows, cols, _ in progress(pass_tiles, total=len(pass_tiles), desc="ball membership", unit="tile"):
         block = _squared_tile(workspace, sa, sb, rows, cols, observe)
         flat = _near_pairs(block, reach_a[rows], reach_b[cols], open_rows=np.flatnonzero(~in_b_ball[rows]))
         if not len(flat):
             continue
         pair_rows, pair_cols = np.divmod(flat, block.shape[1])
-        values = block.view(-1)[torch.from_numpy(flat).to(device)].cpu().numpy().astype(np.float64)
+        values = block.view(-1)[torch.from_numpy(flat).to(torch_device)].cpu().numpy().astype(np.float64)
         ga, gb = pair_rows + rows.start, pair_cols + cols.start
         # Per-pair bound |F - D^2| <= b_a + b_b: pairs outside the band around a radius are decided by F.
         margin = budget_a[ga] + budget_b[gb]

@@ -7,6 +7,7 @@ import math
 import warnings
 from collections.abc import Hashable, Mapping, Sequence
 from dataclasses import dataclass
+from typing import TypeVar
 
 import numpy as np
 from scipy import stats
@@ -16,6 +17,8 @@ from statsmodels.stats.weightstats import ttost_ind, ttost_paired
 
 CONFIDENCE = 0.95
 ALPHA = 0.05  # the test level: below it a difference (or, for TOST, an equivalence) counts as shown
+
+_Key = TypeVar("_Key", bound=Hashable)
 
 
 @dataclass(frozen=True)
@@ -36,7 +39,7 @@ class Interval:
         return self.mean + self.half_width
 
 
-def _finite(values: Sequence[float]) -> np.ndarray:
+def _finite(values: Sequence[float] | np.ndarray) -> np.ndarray:
     array = np.asarray(values, dtype=np.float64).ravel()
     return array[np.isfinite(array)]
 
@@ -76,7 +79,7 @@ def welch_p(method: Sequence[float], baseline: Sequence[float]) -> float:
         return float(stats.ttest_ind(a, b, equal_var=False).pvalue)
 
 
-def pooled_std(groups: Sequence[Sequence[float]]) -> float:
+def pooled_std(groups: Sequence[Sequence[float] | np.ndarray]) -> float:
     """√(Σ (n_i − 1) s_i² / Σ (n_i − 1)) over groups of at least two finite values; nan when there are none."""
     squares, dof = 0.0, 0
     for group in groups:
@@ -119,11 +122,11 @@ def _untestable(test: str, n: int, estimate: float = math.nan) -> Comparison:
     return Comparison(estimate, math.nan, math.nan, math.nan, n, math.nan, test)
 
 
-def _by_key(values: Mapping[Hashable, float]) -> dict[Hashable, float]:
+def _by_key(values: Mapping[_Key, float]) -> dict[_Key, float]:
     return {key: float(value) for key, value in values.items() if math.isfinite(value)}
 
 
-def compare(a: Mapping[Hashable, float], b: Mapping[Hashable, float], margin: float = math.nan) -> Comparison:
+def compare(a: Mapping[_Key, float], b: Mapping[_Key, float], margin: float = math.nan) -> Comparison:
     """a − b, values keyed by seed. Paired t-test on the per-seed differences when both have the same seeds (cells of
     one seed share the generator's initialisation), else Welch; with a margin, also the TOST equivalence p-value."""
     a, b = _by_key(a), _by_key(b)
@@ -185,7 +188,7 @@ def minimum_detectable_effect(spread: float, n: int, n_other: int | None = None)
     return float(d) * spread
 
 
-def slope(x: Sequence[float], y: Sequence[float], margin: float = math.nan) -> Comparison:
+def slope(x: Sequence[float] | np.ndarray, y: Sequence[float] | np.ndarray, margin: float = math.nan) -> Comparison:
     """Least-squares slope of y on x with its 95% CI and two-sided p (t with n − 2 dof), the slope's minimum
     detectable value and, with a margin, the TOST p-value for |slope| < margin."""
     xs, ys = np.asarray(x, dtype=np.float64), np.asarray(y, dtype=np.float64)

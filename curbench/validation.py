@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import overload
 
 import numpy as np
 
@@ -22,7 +23,8 @@ def load_npy(path: str | Path, what: str) -> np.ndarray:
     if not path.is_file():
         raise InvalidInputError(f"{what} file not found: {path} (check the path)")
     try:
-        return np.load(path, allow_pickle=False)
+        array: np.ndarray = np.load(path, allow_pickle=False)  # a .npy file holds one array
+        return array
     except EOFError:  # empty or cut short; left to propagate, the CLI would print only "Aborted."
         raise InvalidInputError(f"{what} file {path} is empty or truncated; save it again with numpy.save") from None
     except (ValueError, OSError) as exc:
@@ -57,6 +59,12 @@ def check_same_dim(real: np.ndarray, fake: np.ndarray) -> None:
         )
 
 
+@overload
+def check_labels(labels: None, n: int, what: str = ...) -> None: ...
+@overload
+def check_labels(labels: np.ndarray, n: int, what: str = ...) -> np.ndarray: ...
+@overload
+def check_labels(labels: np.ndarray | None, n: int, what: str = ...) -> np.ndarray | None: ...
 def check_labels(labels: np.ndarray | None, n: int, what: str = "labels") -> np.ndarray | None:
     if labels is None:
         return None

@@ -414,3 +414,32 @@ def test_check_refuses_foreign_missing_and_uneven_records_against_the_suite(tmp_
     assert any(f"no record of the suite's cell {deleted.stem}" in line for line in problems)
     assert any("has fid in only some of its" in line for line in problems)
     assert len(problems) == 3
+
+
+def test_a_suite_in_progress_shows_its_progress_and_is_graded_only_once_complete(tmp_path):
+    """A sweep published cell by cell: missing cells are expected until the grid is complete, and only then."""
+    from curbench.bench.suites import load_suite, missing_cells
+    from curbench.boards import findings
+    from curbench.boards.check import suite_problems
+
+    root, configs = tmp_path / "leaderboards", tmp_path / "configs"
+    shutil.copytree(REPO / "leaderboards" / "digits", root / "digits")
+    configs.mkdir()
+    (configs / "digits.yaml").write_text((REPO / "configs" / "digits.yaml").read_text() + "in_progress: true\n")
+    suite = load_suite(configs / "digits.yaml")
+    records_dir = root / "digits" / board.RECORDS_DIR
+    complete = suite_problems(board.load_records(records_dir), suite, root / "digits")
+    assert len(complete) == 1 and "every cell of the grid is recorded" in complete[0] and "in_progress: true" in complete[0]
+
+    for path in sorted(records_dir.glob("*.json"))[:3]:
+        path.unlink()
+    records = board.load_records(records_dir)
+    assert suite_problems(records, suite, root / "digits") == []
+    total = len(missing_cells(suite, []))
+    assert len(missing_cells(suite, records)) == 3 and total == len(list((REPO / "leaderboards" / "digits" / board.RECORDS_DIR).glob("*.json")))
+    page = board.render_track("digits", records, suite)[board.PAGE_FILE]
+    assert f"**In progress:** {total - 3} of {total} cells of the suite are recorded" in page
+    graded = [f for f in findings.findings(root, configs) if f.track == "digits"]
+    assert graded and all(f.verdict == "in progress" and f"{total - 3} of {total} cells recorded" in f.evidence for f in graded)
+    # Without the mark, the same records are graded (the suite's own file is not in this configs folder).
+    assert all(f.verdict != "in progress" for f in findings.findings(root, tmp_path / "no-configs") if f.track == "digits")

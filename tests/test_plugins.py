@@ -73,14 +73,38 @@ def test_unknown_name_suggests_close_matches():
         registry.get("scorer", "gausian")
 
 
-def test_lazy_factory_options_and_defaults(fake_plugins):
-    fake_plugins("fake_scorers", curbench_register_scorers=lambda register: register("alpha", f"{__name__}:_Scorer", "demo"))
+class _Recorder(_Scorer):
+    """Takes any keyword: what it receives is exactly what curbench passed."""
+
+    def __init__(self, **received):
+        self.received = received
+
+
+def test_lazy_factory_options_and_declared_runtime_options(fake_plugins):
+    def register_scorers(register):
+        register("alpha", f"{__name__}:_Scorer", "demo", runtime_options=["seed"])
+        register("silent", f"{__name__}:_Scorer", "takes a seed, declares none")
+        register("any", f"{__name__}:_Recorder", "takes anything", runtime_options=("device",))
+
+    fake_plugins("fake_scorers", curbench_register_scorers=register_scorers)
     registry = load_registry([_entry_point("fake", "fake_scorers")])
     scorer = registry.create("scorer", "alpha", {"alpha": 2.5}, seed=7, device="cpu")
-    assert (scorer.alpha, scorer.seed) == (2.5, 7)  # device is not accepted, so it is not passed
-    assert registry.create("scorer", "alpha", {"seed": 3}, seed=7).seed == 3  # user options win over defaults
+    assert (scorer.alpha, scorer.seed) == (2.5, 7) and registry.get("scorer", "alpha").runtime_options == ("seed",)
+    assert registry.create("scorer", "alpha", {"seed": 3}, seed=7).seed == 3  # user options win over runtime values
+    assert registry.create("scorer", "silent", seed=7).seed == 0  # nothing is inferred from the signature
+    assert registry.create("scorer", "any", {"alpha": 1}, seed=7, device="cpu").received == {"alpha": 1, "device": "cpu"}
     with pytest.raises(PluginError, match="unknown option 'beta' for scorer 'alpha'; valid options: alpha, seed"):
         registry.create("scorer", "alpha", {"beta": 1})
+
+
+def test_runtime_options_are_checked_against_the_kind_and_the_factory(fake_plugins):
+    fake_plugins("offered", curbench_register_scorers=lambda register: register("s", _Scorer, runtime_options=("weights",)))
+    fake_plugins("untaken", curbench_register_scorers=lambda register: register("t", _Scorer, runtime_options=("device",)))
+    registry = load_registry([_entry_point(n, n) for n in ("offered", "untaken")])
+    broken = {b.plugin: b.error for b in registry.broken}
+    assert "scorer 's': runtime_options must be a tuple of names among seed, device" in broken["offered"]
+    with pytest.raises(PluginError, match=r"scorer 't' from .* declares runtime_options device that its factory does not take"):
+        registry.create("scorer", "t", seed=1, device="cpu")
 
 
 def test_duplicate_names_are_reported_only_when_used(fake_plugins):
@@ -158,7 +182,7 @@ def test_declared_fields_are_typed_per_kind(fake_plugins):
     registry = load_registry([_entry_point(n, n) for n in ("typed", "wrong_field", "undeclared")])
     assert dict(registry.get("metric", "m").higher_is_better) == {"m": True}
     broken = {b.plugin: b.error for b in registry.broken}
-    assert "unknown field(s) higher_is_better; a scorer declares code_version, stage, wants_context" in broken["wrong_field"]
+    assert "unknown field(s) higher_is_better; a scorer declares code_version, runtime_options, stage, wants_context" in broken["wrong_field"]
     assert "higher_is_better must map each output key" in broken["undeclared"]
 
 
@@ -202,3 +226,16 @@ def test_builtins_keep_their_names_and_every_plugin_is_reachable_by_its_qualifie
     with pytest.raises(PluginError, match=r"more than one plugin .*; name one of them as 'unknown:lof2'"):
         registry.get("scorer", "lof2")
     assert "unknown:knn" in registry.names("scorer") and "knn" in registry.names("scorer")
+
+
+def test_every_installed_component_declares_the_runtime_values_its_factory_takes():
+    """A built-in or bundled plugin that takes a seed but does not declare it would silently run unseeded."""
+    from curbench.plugins.options import accepts_option
+    from curbench.plugins.records import RUNTIME_VALUES
+
+    registry = load_registry()
+    for kind, offered in RUNTIME_VALUES.items():
+        for name in registry.names(kind):
+            record = registry.get(kind, name)
+            taken = {value for value in offered if accepts_option(record.load(), value)}
+            assert set(record.runtime_options) == taken, f"{kind} '{name}' from {record.distribution}"

@@ -177,6 +177,15 @@ def test_sweep_resumes_after_a_kill_and_reproduces_cells(tmp_path):
     assert len(list((boards / "demo" / "records").glob("*.json"))) == 3
     assert check(boards, ["demo"], tmp_path) == []
 
+    # Another machine resumes from the published records alone: nothing is rerun.
+    elsewhere = ["--config", str(suite), "--output-dir", str(tmp_path / "elsewhere"), "--executor", "serial",
+                 "--leaderboards", str(boards), "--publish"]
+    third = CliRunner().invoke(app, elsewhere)
+    assert third.exit_code == 0, third.output
+    assert f"3 cells already published under {boards}" in third.output and "(3 reused)" in third.output
+    assert {read_record(p).metrics["fid"] for p in (tmp_path / "elsewhere" / "cells").glob("*/result.json")} == {
+        metrics["fid"] for _, metrics in before.values()}
+
     # Without --publish a sweep still prints its table and writes the board beside its cells.
     assert "| random subset | 50 | random |" in first.output and "| method | 50 | knn |" in first.output
     page = (runs / "board" / "leaderboard.md").read_text()

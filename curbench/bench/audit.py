@@ -9,7 +9,7 @@ difference between the best- and worst-served group.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -39,7 +39,7 @@ def _spread(by_group: dict[str, float]) -> float:
     return float(max(by_group.values()) - min(by_group.values())) if by_group else 0.0
 
 
-def audit(dataset: Dataset, kept: np.ndarray, points: PRDCPoints, reference: Dataset | None = None) -> dict:
+def audit(dataset: Dataset, kept: np.ndarray, points: PRDCPoints, reference: Dataset | None = None) -> dict[str, Any]:
     """``{"retention_by_group", "per_group", "max_disparity"}``, each keyed by grouping name then group value.
 
     ``points`` are the per-point PRDC outcomes of the generated samples against ``reference``

@@ -156,8 +156,11 @@ def input_files(config: RunConfig) -> dict[str, str]:
     never reuses a stale result. Folders (an image folder, a torchvision root) are not hashed.
     """
     named: list[tuple[str, Any]] = [("weights", config.weights), ("eval_weights", config.eval_weights)]
-    for field in ("dataset_options", "embedder_options", "scorer_options", "generator_options", "eval_embedder_options"):
-        named += [(f"{field}.{key}", value) for key, value in getattr(config, field).items()]
+    options = {"dataset_options": config.dataset_options, "embedder_options": config.embedder_options,
+               "scorer_options": config.scorer_options, "generator_options": config.generator_options,
+               "eval_embedder_options": config.eval_embedder_options}
+    for field, values in options.items():
+        named += [(f"{field}.{key}", value) for key, value in values.items()]
     found = {}
     for name, value in named:
         if isinstance(value, str) and value and (path := Path(value).expanduser()).is_file():

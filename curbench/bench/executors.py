@@ -295,4 +295,5 @@ def make_executor(name: str, workers: int | None = None, options: dict[str, Any]
     """A registered executor by name (built-ins: local, serial, ray; plugins add more)."""
     from curbench.plugins.registry import default_registry
 
-    return default_registry().create("executor", name, options or {}, workers=workers)
+    executor: Executor = default_registry().create("executor", name, options or {}, workers=workers)
+    return executor

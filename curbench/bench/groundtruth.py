@@ -8,7 +8,7 @@ from scipy.stats import rankdata
 from curbench.errors import InvalidInputError
 
 
-def detection_scores(scores: np.ndarray, corrupted_mask: np.ndarray, k: int | None = None) -> dict:
+def detection_scores(scores: np.ndarray, corrupted_mask: np.ndarray, k: int | None = None) -> dict[str, float]:
     """AUROC and precision@k of flagging corrupted instances by low score.
 
     ``auroc`` is the probability that a random corrupted instance scores lower than a

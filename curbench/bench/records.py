@@ -12,7 +12,7 @@ from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeGuard, TypeVar
 
 from curbench import __version__, atomic
 from curbench.cache import key_digest
@@ -319,7 +319,10 @@ def _unusable(path: Path, reason: str) -> None:
     warn(f"{path} is not a valid result record ({reason}); treating its cell as not run, so it is recomputed")
 
 
-def read_side_file(path: str | Path, what: str, valid: Callable[[Any], bool]) -> Any | None:
+T = TypeVar("T")
+
+
+def read_side_file(path: str | Path, what: str, valid: Callable[[Any], TypeGuard[T]]) -> T | None:
     """The JSON a cell keeps beside its record (detection scores, a training curve), or None when it is missing.
 
     A file that cannot be read, or whose content fails ``valid``, is named in one warning line and

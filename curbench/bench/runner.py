@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import contextlib
+import json
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -19,7 +20,7 @@ from curbench.datasets.base import Dataset
 from curbench.device import resolve_device
 from curbench.errors import InvalidInputError
 from curbench.generators.lifecycle import TrainingHooks
-from curbench.plugins import Registry, ScorerRecord, accepts_option, check_options, load_registry
+from curbench.plugins import Kind, Registry, ScorerRecord, check_options, load_registry
 from curbench.plugins.contracts import HasNetworks, HasTrainingLength, ReportsQuality
 from curbench.progress import note, stage
 from curbench.scorers.context import ScoringContext
@@ -166,19 +167,20 @@ class CellRunner:
         if self.scorer_record(config).stage == "sample" and config.stage != "sample":
             raise InvalidInputError(f"scorer '{config.scorer}' curates generated samples, so the stage is 'sample', "
                                     "not 'data'; pass --stage sample (or leave --stage out)")
-        for kind, name, options in (
+        components: tuple[tuple[Kind, str, dict[str, Any]], ...] = (
             ("dataset", config.dataset, config.dataset_options),
             ("embedder", config.embedder, config.embedder_options),
             ("scorer", config.scorer, config.scorer_options),
             ("generator", config.generator, config.generator_options),
             ("embedder", config.eval_embedder, config.eval_embedder_options),
             *(("metric", name, {}) for name in config.metrics),
-        ):
+        )
+        for kind, name, options in components:
             record = self.registry.get(kind, name)
             check_options(record.load(), options, f"{kind} '{name}'")
         for flag, name, weights in (("--weights", config.embedder, config.weights),
                                     ("--eval-weights", config.eval_embedder, config.eval_weights)):
-            if weights is not None and not accepts_option(self.registry.get("embedder", name).load(), "weights"):
+            if weights is not None and "weights" not in self.registry.get("embedder", name).runtime_options:
                 raise InvalidInputError(f"{flag} {weights}: embedder '{name}' loads no weights file (it trains or "
                                         f"builds its own); drop {flag}, or pick an embedder with weights such as inception")
         # Building the embedders resolves their weights, so a missing file fails here, not mid-sweep.
@@ -194,6 +196,24 @@ class CellRunner:
                 f"k={config.k} needs more than {config.k} instances, but dataset '{config.dataset}' has {size}; "
                 "pass a smaller k or a larger dataset"
             )
+
+    def check_before_work(self, configs: Sequence[RunConfig], *, device: bool = True) -> None:
+        """What :meth:`validate` leaves to the cells, checked before any of them runs: the scorer's option values
+        (it is built once per distinct setting, e.g. knn's k=-3 fails here), the chosen metrics' output keys (two
+        metrics declaring one key), and, with ``device``, the device (e.g. cuda where there is none)."""
+        from curbench.bench.evaluation import declared_directions
+
+        built: set[str] = set()
+        devices: set[str] = set()
+        for config in configs:
+            key = json.dumps([config.scorer, config.scorer_options, config.seed], sort_keys=True, default=str)
+            if key not in built:
+                built.add(key)
+                self.registry.create("scorer", config.scorer, config.scorer_options, seed=config.seed, device="cpu")
+            declared_directions(self.registry, config.metrics)
+            devices.add(config.device)
+        for name in sorted(devices) if device else ():
+            resolve_device(name)
 
     def _dataset_size(self, config: RunConfig) -> int:
         """The dataset's size, loaded once per dataset and options (a sweep validates many cells of one dataset)."""
@@ -221,7 +241,8 @@ class CellRunner:
         """The cell's metrics again in the selection embedder's space, against the same reference."""
         embedder = self._selection_embedder(config, device)
         reference = self._embed(embedder, dataset.reference, device, fit_on=dataset)
-        return evaluate(reference, embedder.embed(samples))
+        metrics: dict[str, float] = evaluate(reference, embedder.embed(samples))
+        return metrics
 
     def _selection_embedder(self, config: RunConfig, device: str) -> Any:
         return self.registry.create(

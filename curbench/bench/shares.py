@@ -22,6 +22,8 @@ and largest share ratio against the full data.
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 from scipy.optimize import nnls
 from sklearn.linear_model import LogisticRegression
@@ -70,14 +72,14 @@ def _classifier(
 def group_shares(
     dataset: Dataset, kept: np.ndarray, real_features: np.ndarray, fake_features: np.ndarray, *, seed: int,
     reference: Dataset | None = None,
-) -> dict[str, dict]:
+) -> dict[str, dict[str, Any]]:
     """Per grouping: full, kept and generated shares, the held-out real shares as classified, and the summaries.
 
     ``real_features`` are those of ``reference`` (default: ``dataset``), on which the group classifier is fitted.
     """
     reference = dataset if reference is None else reference
     evaluated = groupings(reference)
-    report: dict[str, dict] = {}
+    report: dict[str, dict[str, Any]] = {}
     for name, values in groupings(dataset).items():
         if name not in evaluated:
             continue

@@ -3,7 +3,7 @@
 A suite file holds fixed :class:`~curbench.config.RunConfig` fields (same keys as
 ``curbench run --config``), a ``grid:`` of lists over RunConfig fields, ``include:`` entries
 that add cells outside the product (fields set jointly, such as a sample-time curator with its
-own options), and a few suite keys (``track``, ``description``, ``gpu``, ``ci_slice``).
+own options), and a few suite keys (``track``, ``description``, ``gpu``, ``ci_slice``, ``in_progress``).
 """
 
 from __future__ import annotations
@@ -15,10 +15,12 @@ from pathlib import Path
 from typing import Any
 
 from curbench.atomic import is_safe_name
+from curbench.bench.cells import cell_key, with_baselines
+from curbench.bench.records import ResultRecord
 from curbench.config import RUN_FIELDS, RunConfig, check_keys, fitted_defaults, load_yaml
 from curbench.errors import InvalidInputError
 
-SUITE_FIELDS = ("track", "description", "gpu", "grid", "include", "ci_slice")
+SUITE_FIELDS = ("track", "description", "gpu", "grid", "include", "ci_slice", "in_progress")
 
 
 @dataclass(frozen=True)
@@ -34,6 +36,9 @@ class Suite:
     path: str = ""
     # Each entry fixes the fields it names and is crossed with the grid axes it leaves free.
     include: list[dict[str, Any]] = field(default_factory=list)
+    # A sweep too long for one machine session, published cell by cell: the board shows how far it got and the
+    # findings wait for the full grid (``leaderboard --check`` fails once the grid is complete and this is still set).
+    in_progress: bool = False
 
     @property
     def varied(self) -> set[str]:
@@ -69,6 +74,7 @@ def load_suite(path: str | Path) -> Suite:
         track=track,
         description=str(values.pop("description", "")),
         gpu=bool(values.pop("gpu", False)),
+        in_progress=bool(values.pop("in_progress", False)),
         grid=grid,
         fixed=values,
         ci_slice=ci_slice,
@@ -116,3 +122,9 @@ def suite_configs(suite: Suite, overrides: dict[str, Any] | None = None) -> list
         except TypeError as exc:
             raise InvalidInputError(f"invalid cell in suite {suite.path or suite.track}: {exc}") from None
     return configs
+
+
+def missing_cells(suite: Suite, records: Iterable[ResultRecord]) -> list[RunConfig]:
+    """The suite's cells (with their baselines) that none of ``records`` is of."""
+    present = {record.cell_id for record in records}
+    return [config for config in with_baselines(suite_configs(suite)) if cell_key(config) not in present]

@@ -9,22 +9,22 @@ from __future__ import annotations
 import dataclasses
 import functools
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeGuard
 
 from curbench import atomic, progress
 from curbench.bench import cells
 from curbench.bench.cells import Role, role_of, with_baselines
-from curbench.bench.executors import Executor, LocalExecutor, Outcome, default_workers
-from curbench.bench.records import ResultRecord, read_side_file
+from curbench.bench.executors import LocalExecutor, default_workers
+from curbench.bench.records import RECORD_FILE, ResultRecord, read_record, read_side_file
 from curbench.bench.runner import CellRunner
 from curbench.bench.suites import Suite, suite_configs
 from curbench.cache import check_cache_writable
 from curbench.config import RunConfig
 from curbench.errors import DISK_FULL, CurbenchError
-from curbench.plugins.contracts import ReportsStatus
+from curbench.plugins.contracts import Executor, Outcome, ReportsStatus
 from curbench.progress import note
 
 DETECTION_FILE = "detection.json"
@@ -41,6 +41,32 @@ def expand(
 ) -> list[RunConfig]:
     """Every cell to run: grid x baselines. ``execution`` sets fields left out of the id (output_dir, device, data_root)."""
     return with_baselines([config.replace(**execution) for config in suite_configs(suite, overrides)])
+
+
+def published_record(config: RunConfig, records_dirs: Sequence[str | Path]) -> ResultRecord | None:
+    """The cell's record from the first of ``records_dirs`` (tracks' ``records/`` folders) that holds it."""
+    key, cell = cells.cell_key(config), cells.cell_of(config)
+    return next((record for directory in records_dirs
+                 if (record := read_record(Path(directory) / f"{key}.json", cell)) is not None), None)
+
+
+def adopt_published(configs: Sequence[RunConfig], records_dirs: Sequence[str | Path]) -> list[RunConfig]:
+    """Copy the published records of unfinished ``configs`` into their cell folders; the configs adopted.
+
+    So a sweep resumes from committed records on any machine: a study longer than one machine's session is
+    published cell by cell and never reruns a published cell, nor one another track shares (a record is
+    read only when it is really the cell's, see :func:`~curbench.bench.records.read_record`).
+    """
+    adopted = []
+    for config in configs:
+        if cells.is_finished(config) or (published := published_record(config, records_dirs)) is None:
+            continue
+        directory = cells.cell_dir(config)
+        if "detection" in published.audit:  # what detection_for would otherwise recompute from the scores
+            atomic.write_json(directory / DETECTION_FILE, published.audit["detection"])
+        atomic.write_json(directory / RECORD_FILE, published.to_dict())
+        adopted.append(config)
+    return adopted
 
 
 @functools.cache
@@ -95,7 +121,7 @@ def detection_for(config: RunConfig) -> dict[str, float] | None:
     return detection
 
 
-def _is_detection(data: Any) -> bool:
+def _is_detection(data: Any) -> TypeGuard[dict[str, float]]:
     return isinstance(data, dict) and "auroc" in data and all(isinstance(value, (int, float)) for value in data.values())
 
 
@@ -121,10 +147,13 @@ def cell_label(config: RunConfig) -> str:
     return progress.cell_name(key, config.scorer, config.seed, retention=config.retention)
 
 
-def run_sweep(configs: Sequence[RunConfig], executor: Executor) -> SweepResult:
+def run_sweep(
+    configs: Sequence[RunConfig], executor: Executor, on_record: Callable[[ResultRecord], Any] | None = None
+) -> SweepResult:
     """Run every cell through ``executor``; finished cells are read back by the runner, failures are collected.
 
-    A full disk is not collected: it raises at once, as every cell still to run would fail writing too.
+    ``on_record`` sees each record as its cell finishes (a long sweep publishes as it goes). A full disk is
+    not collected: it raises at once, as every cell still to run would fail writing too.
     """
     started = time.perf_counter()
     check_cache_writable()  # here, so an unusable cache is reported once, not by every worker
@@ -138,6 +167,8 @@ def run_sweep(configs: Sequence[RunConfig], executor: Executor) -> SweepResult:
                 display.finished(cell_label(RunConfig(**outcome.item)), outcome.error)
                 if outcome.error is None:
                     records.append(ResultRecord.from_dict(outcome.result))
+                    if on_record is not None:
+                        on_record(records[-1])
                 elif outcome.error.startswith(DISK_FULL):  # every other cell would fail writing too: stop now
                     raise CurbenchError(
                         f"{outcome.error.splitlines()[0]}; {len(records)} of {len(payloads)} cells finished and are "

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeGuard
 
 from curbench import atomic
 from curbench.bench.records import read_side_file
@@ -54,5 +54,5 @@ def train_with_curve(
     return generator, sorted(points, key=lambda point: point["step"])
 
 
-def _is_curve(data: Any) -> bool:
+def _is_curve(data: Any) -> TypeGuard[list[dict[str, float]]]:
     return isinstance(data, list) and all(isinstance(point, dict) and isinstance(point.get("step"), int) for point in data)

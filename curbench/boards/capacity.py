@@ -39,7 +39,7 @@ def _fid_by_seed(row: Row) -> dict[int, float]:
 
 def parameters(row: Row) -> int:
     """The row's generator parameter count (median over its records; 0 when unrecorded)."""
-    counts = [r.model.get("generator_parameters") for r in row.records if r.model.get("generator_parameters")]
+    counts = [count for r in row.records if (count := r.model.get("generator_parameters"))]
     return int(np.median(counts)) if counts else 0
 
 
@@ -140,10 +140,9 @@ def gain_trend(rows: Sequence[Row]) -> list[Trend]:
 
 def save_capacity_plot(frame: pd.DataFrame, path: str | Path, title: str = "") -> Path:
     """FID gain over full data against generator parameters (log scale), one line per method, 95% CI bars."""
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 
-    from curbench import atomic
+    from curbench.boards.curves import save_png
 
     figure = Figure(figsize=(8.0, 3.8), dpi=100)
     axes = figure.subplots()
@@ -159,6 +158,4 @@ def save_capacity_plot(frame: pd.DataFrame, path: str | Path, title: str = "") -
     if axes.get_legend_handles_labels()[0]:  # right of the axes, where it covers no data
         axes.legend(loc="upper left", bbox_to_anchor=(1.02, 1.0), borderaxespad=0.0, fontsize="small", frameon=False)
     figure.tight_layout()
-    with atomic.atomic_path(path) as tmp:
-        FigureCanvasAgg(figure).print_png(tmp, metadata={"Software": None})
-    return Path(path)
+    return save_png(figure, Path(path))

@@ -14,7 +14,7 @@ from pathlib import Path
 from curbench import atomic
 from curbench.bench.cells import cell_key
 from curbench.bench.records import ResultRecord, cell_id
-from curbench.bench.suites import Suite, load_suite
+from curbench.bench.suites import Suite, load_suite, missing_cells
 from curbench.boards.render import (
     PAGE_FILE,
     README_TRACK,
@@ -69,11 +69,10 @@ def suite_problems(records: Sequence[ResultRecord], suite: Suite, track_dir: Pat
     - *foreign*: a record whose settings differ from a field the suite fixes (another dataset, generator,
       schedule or metric set: a second protocol published into the track). Submitted methods
       (``curbench submit``) differ only in the scorer and its options, which the suite's grid may vary.
-    - *missing*: a cell of the suite's grid (with its baselines) without a record, once the track has any.
+    - *missing*: a cell of the suite's grid (with its baselines) without a record, once the track has any and
+      unless the suite is ``in_progress`` (which, in turn, is a problem once the grid is complete).
     - *uneven*: a row whose records do not all carry the same metrics (a mean over 4 of 5 seeds).
     """
-    from curbench.bench.sweep import expand
-
     problems = []
     free = {"scorer", "scorer_options", *suite.varied}
     for record in records:
@@ -85,17 +84,18 @@ def suite_problems(records: Sequence[ResultRecord], suite: Suite, track_dir: Pat
                                 f"{suite.path or suite.track}: {key} is {record.config[key]!r}, the suite fixes {value!r}; "
                                 "publish it under its own track")
                 break
-    if records:
-        present = {record.cell_id for record in records}
-        for config in expand(suite):
-            key = cell_key(config)
-            if key not in present:
-                problems.append(f"{track_dir / RECORDS_DIR}: no record of the suite's cell {key} ({config.scorer}, "
-                                f"retention {config.retention:g}, seed {config.seed}); rerun `curbench sweep --config "
-                                f"{suite.path or suite.track} --publish`")
+    missing = missing_cells(suite, records) if records else []
+    if suite.in_progress and records and not missing:
+        problems.append(f"{suite.path or suite.track}: every cell of the grid is recorded, but the suite still says "
+                        "in_progress: true; remove that line so the findings grade the track")
+    for config in [] if suite.in_progress else missing:
+        problems.append(f"{track_dir / RECORDS_DIR}: no record of the suite's cell {cell_key(config)} ({config.scorer}, "
+                        f"retention {config.retention:g}, seed {config.seed}); rerun `curbench sweep --config "
+                        f"{suite.path or suite.track} --publish` (a sweep published part by part sets in_progress: true "
+                        "in its suite until the grid is complete)")
     for row in group_rows(records):
         keys = [set(record.metrics) for record in row.records]
-        uneven = sorted(set().union(*keys) - set.intersection(*keys)) if keys else []
+        uneven = sorted(keys[0].union(*keys[1:]) - keys[0].intersection(*keys[1:])) if keys else []
         if uneven:
             problems.append(f"{track_dir / RECORDS_DIR}: row {row.label} ({row.config.get('scorer')}, retention "
                             f"{row.config.get('retention')}) has {', '.join(uneven)} in only some of its "
@@ -143,7 +143,7 @@ def plugin_problems(record: ResultRecord, registry: Registry) -> list[str]:
     for component, recorded in record.config.get("plugins", {}).items():
         kind, _, name = component.partition(":")
         try:
-            installed = registry.get(kind, name).identity()  # type: ignore[arg-type]
+            installed = registry.get(kind, name).identity()
         except CurbenchError:
             problems.append(f"{component} from {recorded.get('distribution', 'curbench')} is not installed; "
                             f"pip install {recorded.get('distribution', 'it')}=={recorded.get('version', '')} (CI installs "
@@ -208,9 +208,9 @@ def check(root: str | Path, selected: Sequence[str], configs_dir: str | Path = "
         differences += record_problems(Path(root) / track / RECORDS_DIR)
         if unreadable(Path(root) / track / RECORDS_DIR):
             continue  # named above; its tables cannot be generated from records that cannot be read
-        suite = track_suite(track, configs_dir)
-        if suite is not None:
-            differences += suite_problems(load_records(Path(root) / track / RECORDS_DIR), suite, Path(root) / track)
+        declared = track_suite(track, configs_dir)
+        if declared is not None:
+            differences += suite_problems(load_records(Path(root) / track / RECORDS_DIR), declared, Path(root) / track)
         for path, text in generated_files(root, track, configs_dir).items():
             if not path.is_file():
                 differences.append(f"{path}: missing; run `curbench leaderboard --track {track}` and commit it")

@@ -164,7 +164,7 @@ def _smallest_and_largest(board: Board) -> tuple[list[Row], list[Row]] | None:
     sizes = _sizes(rows)
     if len(set(sizes.values())) < 2:
         return None
-    least, most = min(sizes, key=sizes.get), max(sizes, key=sizes.get)
+    least, most = min(sizes, key=lambda name: sizes[name]), max(sizes, key=lambda name: sizes[name])
     return [r for r in rows if _generator(r) == least], [r for r in rows if _generator(r) == most]
 
 

@@ -126,9 +126,10 @@ def plot_metric(table: pd.DataFrame, metric: str, series_fields: Sequence[str], 
     return figure
 
 
-def _save(figure: Figure, path: Path) -> Path:
+def save_png(figure: Figure, path: Path) -> Path:
+    """Write ``figure`` atomically, without the matplotlib version in its metadata (so the file is reproducible)."""
     with atomic.atomic_path(path) as tmp:
-        FigureCanvasAgg(figure).print_png(tmp, metadata={"Software": None})
+        FigureCanvasAgg(figure).print_png(tmp, metadata={"Software": None})  # type: ignore[no-untyped-call]  # unannotated in matplotlib
     return path
 
 
@@ -139,7 +140,7 @@ def save_retention_curves(
     """Write ``out_dir/<metric>.png`` for each metric from a leaderboard's numeric table; returns the paths.
 
     ``labels``: y-axis label per metric (default: the metric's table name)."""
-    return [_save(plot_metric(table, metric, series_fields, title, (labels or {}).get(metric, "")),
+    return [save_png(plot_metric(table, metric, series_fields, title, (labels or {}).get(metric, "")),
                   Path(out_dir) / f"{metric}.png") for metric in metrics]
 
 
@@ -189,5 +190,5 @@ def save_training_curves(
         axes.set_title(f"{title}: {name} while training" if title else f"{name} while training")
         _legend_outside(axes)
         figure.tight_layout()
-        paths.append(_save(figure, Path(out_dir) / f"training-{metric}.png"))
+        paths.append(save_png(figure, Path(out_dir) / f"training-{metric}.png"))
     return paths

@@ -7,10 +7,12 @@ commits every CPU cell is rerun and a hand-edited record is caught.
 
 from __future__ import annotations
 
+import contextlib
 import math
+import os
 import random
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +29,7 @@ from curbench.boards.rows import (
     metric_names,
     number,
 )
+from curbench.cache import CACHE_ENV
 from curbench.config import RunConfig
 from curbench.errors import InvalidInputError
 from curbench.stats import pooled_std
@@ -39,7 +42,7 @@ DRIFT_RELATIVE_FLOOR = 1e-6
 def drift_tolerances(records: Sequence[ResultRecord]) -> dict[str, float]:
     """Per metric: DRIFT_SIGMAS x the pooled standard deviation over seeds of the committed rows."""
     rows = generator_rows(group_rows(records))
-    return {m: DRIFT_SIGMAS * pooled_std([row.values(lambda r, m=m: r.metrics.get(m)) for row in rows])
+    return {m: DRIFT_SIGMAS * pooled_std([row.metric_values(m) for row in rows])
             for m in metric_names(rows) if m not in CURVE_METRICS}
 
 
@@ -77,7 +80,11 @@ def drift(
     root: str | Path, track: str, configs_dir: str | Path = "configs", output_dir: str | Path | None = None,
     *, sample: int = 0, rotation: str = "",
 ) -> list[str]:
-    """Rerun the suite's ``ci_slice`` plus ``sample`` rotating cells on CPU; see :func:`compare_drift`."""
+    """Rerun the suite's ``ci_slice`` plus ``sample`` rotating cells on CPU; see :func:`compare_drift`.
+
+    The rerun starts from an empty cache, so the embedders a track trains (the selection ``classifier``, the
+    ``lenet`` evaluator) are trained again: the records are reproduced from scratch, not from this machine's cache.
+    """
     from curbench.bench.executors import SerialExecutor
     from curbench.bench.sweep import failure_summary, run_sweep
 
@@ -85,9 +92,23 @@ def drift(
     if suite is None:
         raise InvalidInputError(f"track '{track}' has no suite file {Path(configs_dir) / track}.yaml to rerun")
     committed = load_records(Path(root) / track / RECORDS_DIR)
-    with tempfile.TemporaryDirectory(prefix=f"curbench-drift-{track}-") as scratch:
-        execution = {"output_dir": str(output_dir or scratch), "device": "cpu"}
+    with tempfile.TemporaryDirectory(prefix=f"curbench-drift-{track}-") as scratch, _cache_at(Path(scratch) / "cache"):
+        execution = {"output_dir": str(output_dir or Path(scratch) / "runs"), "device": "cpu"}
         result = run_sweep(drift_cells(suite, sample=sample, rotation=rotation, **execution), SerialExecutor())
     if result.failures:
         raise failure_summary(result.failures)
     return compare_drift(committed, result.records)
+
+
+@contextlib.contextmanager
+def _cache_at(folder: Path) -> Iterator[None]:
+    """Point curbench's cache at ``folder`` for the block (the serial rerun runs in this process)."""
+    previous = os.environ.get(CACHE_ENV)
+    os.environ[CACHE_ENV] = str(folder)
+    try:
+        yield
+    finally:
+        if previous is None:
+            os.environ.pop(CACHE_ENV, None)
+        else:
+            os.environ[CACHE_ENV] = previous

@@ -17,11 +17,13 @@ from pathlib import Path
 import pandas as pd
 
 import curbench.boards.generated as generated
-from curbench.boards.check import tracks
+from curbench.bench.suites import missing_cells
+from curbench.boards.check import track_suite, tracks
 from curbench.boards.claims import CLAIMS
 from curbench.boards.rows import RECORDS_DIR, group_rows, load_records
 from curbench.boards.tables import to_markdown
 from curbench.boards.verdicts import (
+    IN_PROGRESS,
     MARGINS,
     NOT_RUN,
     PAPER_TITLES,
@@ -37,14 +39,24 @@ FINDINGS_FILE = "findings.md"
 FINDINGS_TABLE = "findings.csv"
 
 
-def findings(root: str | Path) -> list[Finding]:
-    """Every claim tested on its track, with Holm's correction over all the p-values of the page."""
+def findings(root: str | Path, configs_dir: str | Path = "configs") -> list[Finding]:
+    """Every claim tested on its track, with Holm's correction over all the p-values of the page.
+
+    A track whose suite is still ``in_progress`` is not graded: a verdict on part of a grid would be read
+    before the data are in (and change as cells arrive)."""
     available = set(tracks(root))
     boards = {name: Board(name, group_rows(load_records(Path(root) / name / RECORDS_DIR))) for name in available}
     found = []
     for spec in CLAIMS:
         board = boards.get(spec.track)
-        if board is not None and board.rows:
+        rows = board.rows if board is not None else []
+        suite = track_suite(spec.track, configs_dir) if rows else None
+        if suite is not None and suite.in_progress:
+            records = [record for row in rows for record in row.records]
+            total, missing = len(missing_cells(suite, [])), len(missing_cells(suite, records))
+            evidence = Evidence(missing=f"{total - missing} of {total} cells recorded; graded once the grid is complete",
+                                unrun=IN_PROGRESS)
+        elif board is not None and rows:
             evidence = spec.test(board)
         elif spec.gpu:
             evidence = Evidence(missing=f"needs a GPU; configs/{spec.track}.yaml is ready", unrun=NOT_RUN)
@@ -125,7 +137,9 @@ def _header(found: Sequence[Finding]) -> list[str]:
         f"- **MDE**: the smallest true effect each test detects with power {POWER} at α = {ALPHA} (statsmodels "
         "`TTestPower` on the SD of the paired differences, `TTestIndPower` on the pooled SD; a slope's t-test has n − 2 "
         "degrees of freedom), in the metric's units, before Holm's correction. *n* is the number of seeds (pairs), or "
-        "of (seed, setting) points for a slope.", "",
+        "of (seed, setting) points for a slope.",
+        "- **In progress**: a track whose sweep is published cell by cell (its suite says `in_progress: true`) is graded "
+        "only once its grid is complete, so that no verdict is read off part of the seeds.", "",
         "Equivalence margins (TOST):", "", to_markdown(margins),
     ]
 
@@ -139,18 +153,19 @@ def _table(found: Sequence[Finding], link: bool) -> pd.DataFrame:
     } for f in found])
 
 
-def render(root: str | Path) -> dict[str, str]:
+def render(root: str | Path, configs_dir: str | Path = "configs") -> dict[str, str]:
     """``findings.md`` and ``findings.csv`` (one line per claim, with the cell ids that test it)."""
-    found = findings(root)
+    found = findings(root, configs_dir)
     page = "\n".join([*_header(found), "", to_markdown(_table(found, link=True))])
     return {FINDINGS_FILE: page, FINDINGS_TABLE: _table(found, link=False).to_csv(index=False)}
 
 
-def write(root: str | Path, directory: str | Path) -> list[Path]:
+def write(root: str | Path, directory: str | Path, configs_dir: str | Path = "configs") -> list[Path]:
     """Write the findings page and its CSV into ``directory``."""
-    return generated.write_all({Path(directory) / name: text for name, text in render(root).items()})
+    return generated.write_all({Path(directory) / name: text for name, text in render(root, configs_dir).items()})
 
 
-def check(root: str | Path, directory: str | Path) -> list[str]:
+def check(root: str | Path, directory: str | Path, configs_dir: str | Path = "configs") -> list[str]:
     """One line per findings file in ``directory`` that is missing or differs from what the records give."""
-    return generated.differences({Path(directory) / name: text for name, text in render(root).items()}, "curbench leaderboard")
+    return generated.differences({Path(directory) / name: text for name, text in render(root, configs_dir).items()},
+                                 "curbench leaderboard")

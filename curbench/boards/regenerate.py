@@ -12,7 +12,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from curbench.boards import findings, site
-from curbench.boards.check import README_TRACK, RECORDS_DIR, check, unreadable, update_readme, write_track
+from curbench.boards.check import check, unreadable, update_readme, write_track
+from curbench.boards.render import README_TRACK
+from curbench.boards.rows import RECORDS_DIR
 
 
 @dataclass(frozen=True)
@@ -40,7 +42,7 @@ def write_all(outputs: Outputs, tracks: Sequence[str]) -> list[str]:
     lines = [f"{name}: wrote {len(write_track(outputs.root, name, outputs.configs))} files" for name in tracks]
     if README_TRACK in tracks and update_readme(outputs.readme, outputs.root):
         lines.append(f"{outputs.readme}: updated the {README_TRACK} leaderboard region")
-    lines += [f"{path}: written" for path in findings.write(outputs.root, outputs.findings_dir)]
+    lines += [f"{path}: written" for path in findings.write(outputs.root, outputs.findings_dir, outputs.configs)]
     written = site.write(outputs.root, outputs.site_dir, outputs.configs)
     lines.append(f"{outputs.site_dir}: wrote the HTML site ({len(written)} files)")
     return lines
@@ -52,4 +54,4 @@ def differences(outputs: Outputs, tracks: Sequence[str], every_track: Sequence[s
     lines = check(outputs.root, tracks, outputs.configs, outputs.readme)
     if any(unreadable(outputs.root / name / RECORDS_DIR) for name in every_track):
         return lines  # the findings and the site read every track's records: the unreadable ones are named above
-    return lines + findings.check(outputs.root, outputs.findings_dir) + site.check(outputs.root, outputs.site_dir, outputs.configs)
+    return lines + findings.check(outputs.root, outputs.findings_dir, outputs.configs) + site.check(outputs.root, outputs.site_dir, outputs.configs)

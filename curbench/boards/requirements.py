@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 from importlib.metadata import Distribution, PackageNotFoundError, distribution
 from pathlib import Path
+from typing import Any
 from urllib.parse import unquote, urlparse
 
 from curbench import atomic
@@ -23,7 +24,7 @@ HEADER = """\
 """
 
 
-def _direct_url(dist: Distribution) -> dict:
+def _direct_url(dist: Distribution) -> dict[str, Any]:
     text = dist.read_text("direct_url.json")
     return json.loads(text) if text else {}
 

@@ -53,6 +53,10 @@ class Row:
     def values(self, get: Callable[[ResultRecord], Any]) -> list[float]:
         return [number(get(record)) for record in self.records]
 
+    def metric_values(self, metric: str) -> list[float]:
+        """The metric per record (NaN where a record lacks it)."""
+        return [number(record.metrics.get(metric)) for record in self.records]
+
     @property
     def label(self) -> str:
         return self.role.label
@@ -163,7 +167,7 @@ def group_rows(records: Iterable[ResultRecord]) -> list[Row]:
     return sorted(rows, key=_row_order)
 
 
-def _row_order(row: Row) -> tuple:
+def _row_order(row: Row) -> tuple[Any, ...]:
     """Full data and the real-data ceiling first; then by retention, random before methods, each followed by its kept row."""
     source = role_of(row.config)
     return (source is not Role.FULL, -row.config["retention"], _ROLE_ORDER[source], row.source_key or row.key,

@@ -13,7 +13,7 @@ from typing import Any
 import pandas as pd
 
 from curbench.bench.audit import group_order
-from curbench.boards.rows import Row, varying_fields
+from curbench.boards.rows import Row, number, varying_fields
 from curbench.boards.tables import csv_value, plus_minus, show_value
 from curbench.stats import mean_ci
 
@@ -64,7 +64,7 @@ def share_sections(rows: Sequence[Row]) -> tuple[list[tuple[str, pd.DataFrame]],
         for row in rows:
             line = setting(row)
             for key, title in SUMMARIES:
-                values = row.values(lambda r, k=key, g=grouping: _shares(r, g).get(k))
+                values = [number(_shares(r, grouping).get(key)) for r in row.records]
                 line[title] = plus_minus(mean_ci(values))
                 record_long(row, grouping, "", key, values)
             summary.append(line)
@@ -75,7 +75,7 @@ def share_sections(rows: Sequence[Row]) -> tuple[list[tuple[str, pd.DataFrame]],
             for row in rows:
                 line = setting(row)
                 for group in groups:
-                    values = row.values(lambda r, s=stage, g=group, gr=grouping: _shares(r, gr).get(s, {}).get(g))
+                    values = [number(_shares(r, grouping).get(stage, {}).get(group)) for r in row.records]
                     line[group] = plus_minus(mean_ci(values))
                     record_long(row, grouping, group, f"share_{stage}", values)
                 wide.append(line)
@@ -90,7 +90,7 @@ def share_sections(rows: Sequence[Row]) -> tuple[list[tuple[str, pd.DataFrame]],
             for row in rows:
                 line = setting(row)
                 for group in groups:
-                    values = row.values(lambda r, g=group, gr=grouping, n=numerator, d=denominator: _ratio(_shares(r, gr), g, n, d))
+                    values = [_ratio(_shares(r, grouping), group, numerator, denominator) for r in row.records]
                     line[group] = plus_minus(mean_ci(values))
                     record_long(row, grouping, group, f"amplification_{numerator}_over_{denominator}", values)
                 wide.append(line)

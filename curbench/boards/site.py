@@ -107,8 +107,8 @@ def track_page(root: Path, track: str, configs_dir: Path) -> str:
     return _page(f"curbench · {track}", body)
 
 
-def index_page(root: Path, names: Sequence[str]) -> str:
-    found = claims.findings(root)
+def index_page(root: Path, names: Sequence[str], configs_dir: Path) -> str:
+    found = claims.findings(root, configs_dir)
     frame = pd.DataFrame([{"paper": f.paper, "claim": f.claim, "track": f.track, "verdict": f.verdict,
                            "our numbers": f.evidence} for f in found])
     links = "".join(f'<li><a href="{name}.html"><code>{html.escape(name)}</code></a></li>' for name in names)
@@ -124,7 +124,7 @@ def render(root: str | Path, configs_dir: str | Path = "configs") -> dict[str, s
     """The site's pages, stylesheet and script, by relative path."""
     root, configs_dir = Path(root), Path(configs_dir)
     names = tracks(root)
-    pages = {STYLE_FILE: STYLE.lstrip(), SCRIPT_FILE: SORT_SCRIPT.lstrip(), INDEX: index_page(root, names)}
+    pages = {STYLE_FILE: STYLE.lstrip(), SCRIPT_FILE: SORT_SCRIPT.lstrip(), INDEX: index_page(root, names, configs_dir)}
     pages.update({f"{name}.html": track_page(root, name, configs_dir) for name in names})
     return pages
 

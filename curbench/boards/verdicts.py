@@ -16,7 +16,7 @@ from curbench.boards.tables import format_cell, format_estimate
 from curbench.stats import ALPHA, Comparison, compare, mean_ci
 
 SUPPORTED, CONTRADICTED, INCONCLUSIVE = "supported", "contradicted", "inconclusive"
-NOT_RUN, MISSING = "GPU track only (not run)", "not run yet"
+NOT_RUN, MISSING, IN_PROGRESS = "GPU track only (not run)", "not run yet", "in progress"
 DENSITY_SCORERS = ("gaussian", "ppca", "knn")
 SEED_PAPERS = {"002": "DeVries et al. 2020", "001": "Terashita et al. 2021", "000": "Esser et al. 2020"}
 PAPER_TITLES = {
@@ -110,7 +110,7 @@ class Evidence:
     """What a claim's test found on its track: its parts, the rows behind them, or why nothing could be tested."""
 
     parts: list[Part] = field(default_factory=list)
-    rows: list[Row | None] = field(default_factory=list)
+    rows: Sequence[Row | None] = field(default_factory=list)
     missing: str = "no records"
     unrun: str = MISSING
     any_part: bool = False  # the claim holds when any part does (e.g. "the scorers differ")

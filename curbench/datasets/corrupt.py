@@ -11,6 +11,7 @@ from __future__ import annotations
 import difflib
 from collections.abc import Callable, Sequence
 from numbers import Integral, Real
+from typing import cast
 
 import numpy as np
 from scipy import ndimage
@@ -27,7 +28,7 @@ DUPLICATE_NOISE_STD = 2.0  # a near-duplicate differs from its source by barely 
 
 
 def _to_uint8(values: np.ndarray) -> np.ndarray:
-    return np.clip(np.rint(values), 0, 255).astype(np.uint8)
+    return cast(np.ndarray, np.clip(np.rint(values), 0, 255).astype(np.uint8))
 
 
 def _noise(images: np.ndarray, rng: np.random.Generator) -> np.ndarray:
@@ -47,7 +48,7 @@ def _occlusion(images: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     tops = rng.integers(0, height - side + 1, len(images))
     lefts = rng.integers(0, width - side + 1, len(images))
     fills = _to_uint8(255 - np.median(images.reshape(len(images), -1), axis=1))
-    out = images.copy()
+    out: np.ndarray = images.copy()
     for image, top, left, fill in zip(out, tops, lefts, fills, strict=True):
         image[:, top : top + side, left : left + side] = fill
     return out
@@ -59,7 +60,7 @@ def _invert(images: np.ndarray, rng: np.random.Generator) -> np.ndarray:
 
 def _flip(images: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     # Upside down: horizontal flips are a standard augmentation and often in-distribution.
-    return images[:, :, ::-1, :].copy()
+    return cast(np.ndarray, images[:, :, ::-1, :].copy())
 
 
 _IMAGE_CORRUPTIONS: dict[str, Callable[[np.ndarray, np.random.Generator], np.ndarray]] = {

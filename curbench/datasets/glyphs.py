@@ -32,6 +32,7 @@ import math
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -40,6 +41,9 @@ from curbench.cache import ArrayCache, key_digest
 from curbench.datasets.base import Dataset
 from curbench.errors import InvalidInputError
 from curbench.progress import progress
+
+if TYPE_CHECKING:
+    from PIL.ImageFont import FreeTypeFont
 
 CHARACTERS = "ABEGKMRaeg"
 DEBIAN_PACKAGES = ("fonts-liberation", "fonts-freefont-ttf", "fonts-urw-base35")
@@ -88,10 +92,14 @@ def font_paths(names: tuple[str, ...]) -> list[Path]:
     import matplotlib
 
     folders = [Path(matplotlib.get_data_path()) / "fonts" / "ttf", *map(Path, _DEBIAN_DIRS)]
-    found, missing = [], []
+    found: list[Path] = []
+    missing: list[str] = []
     for name in names:
         path = next((folder / name for folder in folders if (folder / name).is_file()), None)
-        (found if path else missing).append(path or name)
+        if path:
+            found.append(path)
+        else:
+            missing.append(name)
     if missing:
         raise InvalidInputError(
             f"glyphs needs the font files {', '.join(map(str, missing))}; install Debian's "
@@ -102,7 +110,8 @@ def font_paths(names: tuple[str, ...]) -> list[Path]:
 
 def zipf_probabilities(count: int, exponent: float) -> np.ndarray:
     weights = np.arange(1, count + 1, dtype=np.float64) ** -exponent
-    return weights / weights.sum()
+    total: float = weights.sum()
+    return weights / total
 
 
 def sample_factors(n: int, font_probabilities: np.ndarray, rng: np.random.Generator) -> Factors:
@@ -116,14 +125,14 @@ def sample_factors(n: int, font_probabilities: np.ndarray, rng: np.random.Genera
 
 def log_density(factors: Factors, font_probabilities: np.ndarray) -> np.ndarray:
     """log p(font) + log p(stroke) + Σ log N(jitter); the uniform class adds only a constant and is left out."""
-    total = np.log(font_probabilities[factors.fonts]) + np.log(np.asarray(STROKE_PROBABILITIES)[factors.strokes])
+    total: np.ndarray = np.log(font_probabilities[factors.fonts]) + np.log(np.asarray(STROKE_PROBABILITIES)[factors.strokes])
     for name, std in JITTER.items():
         total += -0.5 * (factors.jitter[name] / std) ** 2 - math.log(std * math.sqrt(2 * math.pi))
     return total
 
 
 @cache
-def _font(path: Path, pixels: int):  # noqa: ANN202 - PIL's FreeTypeFont, imported lazily
+def _font(path: Path, pixels: int) -> FreeTypeFont:
     from PIL import ImageFont
 
     return ImageFont.truetype(str(path), pixels)

@@ -122,7 +122,7 @@ class Embedder:
         if self.device.type == "cuda":
             x = x.contiguous(memory_format=torch.channels_last)
         with torch.inference_mode(), self._autocast():
-            features = self.model(x)
+            features: torch.Tensor = self.model(x)
         return features.flatten(1).float()
 
     def embed(self, images: np.ndarray) -> np.ndarray:
@@ -151,7 +151,7 @@ class Embedder:
                 bar.update(len(features))
         return out if out is not None else np.empty((0, self.feature_dim), dtype=np.float32)
 
-    def _autocast(self) -> contextlib.AbstractContextManager:
+    def _autocast(self) -> contextlib.AbstractContextManager[None]:
         if self.use_amp and self.device.type == "cuda":
             return torch.autocast("cuda", dtype=torch.float16)
         return contextlib.nullcontext()

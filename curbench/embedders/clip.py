@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import cast
+
 import torch
 import torchvision
 from torch import nn
@@ -33,7 +35,7 @@ class CLIPEmbedder(PretrainedEmbedder):
 
     @property
     def feature_dim(self) -> int:
-        return self.model.output_dim
+        return cast(int, self.model.output_dim)  # an int attribute of torch-fidelity's ViT
 
     def preprocessing(self) -> dict[str, object]:
         return {"resize": "tf1-bilinear-input", "normalize": "clip", "layer": "visual-proj"}
@@ -46,7 +48,7 @@ class CLIPEmbedder(PretrainedEmbedder):
                 "pass OpenAI's ViT-B-32.pt"
             )
         try:
-            return build_clip_visual(dict(state), torch.float32).visual
+            return cast(nn.Module, build_clip_visual(dict(state), torch.float32).visual)
         except RuntimeError as exc:
             raise InvalidInputError(f"weights {self.weights_path} do not fit CLIP: {str(exc).splitlines()[0]}") from None
 
@@ -59,4 +61,4 @@ class CLIPEmbedder(PretrainedEmbedder):
     def preprocess(self, images: torch.Tensor) -> torch.Tensor:
         size = self.model.input_resolution
         x = interpolate_bilinear_2d_like_tensorflow1x(images, size=(size, size), align_corners=False)
-        return torchvision.transforms.functional.normalize(x, CLIP_MEAN, CLIP_STD)
+        return cast(torch.Tensor, torchvision.transforms.functional.normalize(x, CLIP_MEAN, CLIP_STD))

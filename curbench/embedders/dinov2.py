@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import math
 from concurrent.futures import ThreadPoolExecutor
-from typing import ClassVar
+from typing import Any, ClassVar, cast
 
 import numpy as np
 import torch
@@ -126,7 +126,7 @@ def build_vit(architecture: dict[str, int] | None = None) -> nn.Module:
     """
     import timm  # deferred: importing timm costs a second
 
-    kwargs = {"pretrained": False, "num_classes": 0, "img_size": INPUT_SIZE, "global_pool": "token", **(architecture or {})}
+    kwargs: dict[str, Any] = {"pretrained": False, "num_classes": 0, "img_size": INPUT_SIZE, "global_pool": "token", **(architecture or {})}
     with torch.device("meta"):
         model = timm.create_model(TIMM_ARCHITECTURE, **kwargs)
     if any(True for _ in model.buffers()):  # a buffer would stay uninitialised: build normally
@@ -196,7 +196,7 @@ class DINOv2Embedder(PretrainedEmbedder):
 
     def build_model(self) -> nn.Module:
         model = build_vit(self.architecture)
-        depth = len(model.blocks)
+        depth = len(cast(nn.Sequential, model.blocks))  # timm's ViT holds its blocks in a Sequential
         checkpoint = load_state_dict(self.weights_path)
         return load_strict(model, dinov2_to_timm(checkpoint, depth, self.weights_path), self.weights_path, "DINOv2 ViT/14")
 

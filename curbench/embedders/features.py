@@ -15,7 +15,7 @@ from curbench.errors import InvalidInputError
 CACHE_NAMESPACE = "features"
 
 
-class _Batches(torch.utils.data.Dataset):
+class _Batches(torch.utils.data.Dataset[torch.Tensor]):
     """Index with a list of rows, get a whole uint8 batch: one fancy-index instead of N collates."""
 
     def __init__(self, images: np.ndarray, rows: np.ndarray) -> None:
@@ -64,7 +64,7 @@ def embed_dataset(
     store = ArrayCache(CACHE_NAMESPACE) if cache else None
     key = feature_cache_key(embedder, dataset) if cache else ""
     cached = store.get(key) if store else None
-    if distributed.all_agree(cached is not None):
+    if distributed.all_agree(cached is not None) and cached is not None:  # the second test only narrows
         return cached["features"]
 
     rows = distributed.shard(len(dataset))

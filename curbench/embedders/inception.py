@@ -75,7 +75,9 @@ class FIDInceptionEmbedder(PretrainedEmbedder):
         return load_strict(_fid_inception_trunk(), state, self.weights_path, "the FID Inception-v3")
 
     def preprocess(self, images: torch.Tensor) -> torch.Tensor:
-        x = interpolate_bilinear_2d_like_tensorflow1x(images, size=(FID_INPUT_SIZE, FID_INPUT_SIZE), align_corners=False)
+        x: torch.Tensor = interpolate_bilinear_2d_like_tensorflow1x(
+            images, size=(FID_INPUT_SIZE, FID_INPUT_SIZE), align_corners=False
+        )
         return (x - 128) / 128
 
 
@@ -97,7 +99,7 @@ class TorchvisionInceptionEmbedder(PretrainedEmbedder):
         return {"resize": "bilinear-299", "normalize": "imagenet", "transform_input": True, "layer": "avgpool-2048"}
 
     def build_model(self) -> nn.Module:
-        model = torchvision.models.inception_v3(weights=None, aux_logits=True, transform_input=True, init_weights=False)
+        model: nn.Module = torchvision.models.inception_v3(weights=None, aux_logits=True, transform_input=True, init_weights=False)
         load_strict(model, load_state_dict(self.weights_path), self.weights_path, "torchvision's Inception-v3")
         model.fc = nn.Identity()
         return model

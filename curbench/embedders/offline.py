@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from typing import TYPE_CHECKING, ClassVar
+from typing import TYPE_CHECKING, ClassVar, TypedDict, TypeVar, cast
 
 import numpy as np
 import torch
@@ -26,6 +26,8 @@ if TYPE_CHECKING:
 WEIGHTS_NAMESPACE = "embedder-weights"
 _TRAIN_BATCH = 128
 _ACCURACY_KEY = "__heldout_accuracy__"
+
+_ModuleT = TypeVar("_ModuleT", bound=nn.Module)
 
 
 class PixelEmbedder(Embedder):
@@ -73,7 +75,7 @@ class PixelEmbedder(Embedder):
         if array.ndim != 4 or array.dtype != np.uint8:
             raise InvalidInputError(f"pixels embedder takes uint8 images (N, C, H, W) or points (N, D), got {array.shape} {array.dtype}")
         self._dim = int(np.prod(array.shape[1:]))
-        return array.reshape(len(array), -1).astype(np.float32) / np.float32(255)
+        return cast(np.ndarray, array.reshape(len(array), -1).astype(np.float32) / np.float32(255))
 
 
 class SmallCNN(nn.Module):
@@ -94,7 +96,7 @@ class SmallCNN(nn.Module):
         self.head = nn.Linear(feature_dim, num_classes) if num_classes else nn.Identity()
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.head(self.neck(self.trunk(x)))
+        return cast(torch.Tensor, self.head(self.neck(self.trunk(x))))
 
 
 class LeNet(nn.Module):
@@ -115,14 +117,14 @@ class LeNet(nn.Module):
         self.head = nn.Linear(feature_dim, num_classes) if num_classes else nn.Identity()
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.head(self.neck(self.trunk(x)))
+        return cast(torch.Tensor, self.head(self.neck(self.trunk(x))))
 
 
 def _to_unit_range(images: torch.Tensor) -> torch.Tensor:
     return images / 127.5 - 1
 
 
-def _seeded(seed: int, build: Callable[..., nn.Module], *args: object) -> nn.Module:
+def _seeded(seed: int, build: Callable[..., _ModuleT], *args: object) -> _ModuleT:
     """Construct a module under a fixed seed without touching the caller's global RNG stream."""
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
@@ -155,6 +157,14 @@ class RandomCNNEmbedder(Embedder):
         return _to_unit_range(images)
 
 
+class _TrainingOptions(TypedDict):
+    epochs: int
+    width: int
+    feature_size: int
+    lr: float
+    seed: int
+
+
 class ClassifierEmbedder(Embedder):
     """A :class:`SmallCNN` trained on the dataset's labels; features are its penultimate layer.
 
@@ -166,7 +176,7 @@ class ClassifierEmbedder(Embedder):
     """
 
     name = "classifier"
-    network_class: ClassVar[type[nn.Module]] = SmallCNN
+    network_class: ClassVar[type[SmallCNN | LeNet]] = SmallCNN
     architecture: ClassVar[str] = "SmallCNN-v1"
 
     def __init__(
@@ -186,9 +196,11 @@ class ClassifierEmbedder(Embedder):
                 raise InvalidInputError(f"{self.name} {what} must be >= 1, got {value}")
         if not lr > 0:
             raise InvalidInputError(f"{self.name} lr must be > 0, got {lr}")
-        self.options = {"epochs": epochs, "width": width, "feature_size": feature_size, "lr": lr, "seed": seed}
+        self.options: _TrainingOptions = {
+            "epochs": epochs, "width": width, "feature_size": feature_size, "lr": lr, "seed": seed
+        }
         self._trained_key: str | None = None
-        self._network: nn.Module | None = None
+        self._network: SmallCNN | LeNet | None = None
         self.heldout_accuracy = math.nan
 
     @property
@@ -257,9 +269,10 @@ class ClassifierEmbedder(Embedder):
             logits = network(_to_unit_range(_rgb(x).float()))
         return float((logits.argmax(1).numpy() == targets[test]).mean())
 
-    def _new_network(self, num_classes: int) -> nn.Module:
+    def _new_network(self, num_classes: int) -> SmallCNN | LeNet:
         o = self.options
-        return _seeded(o["seed"], self.network_class, o["width"], o["feature_size"], num_classes)
+        build: Callable[..., SmallCNN | LeNet] = self.network_class  # so _seeded infers the union, not nn.Module
+        return _seeded(o["seed"], build, o["width"], o["feature_size"], num_classes)
 
     def _train(self, network: nn.Module, images: np.ndarray, targets: np.ndarray) -> None:
         network.to(self.device).train()
@@ -275,7 +288,7 @@ class ClassifierEmbedder(Embedder):
         loss_fn = nn.CrossEntropyLoss()
         for _ in progress(range(epochs), desc=f"train {self.name} embedder", unit="epoch"):
             order = torch.randperm(len(x_all), generator=generator)
-            for chunk in order.split(min(_TRAIN_BATCH, len(x_all))):
+            for chunk in torch.split(order, min(_TRAIN_BATCH, len(x_all))):  # Tensor.split is unannotated
                 if len(chunk) < 2:  # batch norm cannot train on a single example
                     continue
                 x = _rgb(x_all[chunk].to(self.device))

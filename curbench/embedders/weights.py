@@ -17,7 +17,7 @@ import urllib.request
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import torch
 from torch import nn
@@ -83,7 +83,7 @@ DIGESTS_FILE = "sha256.json"  # in <cache>/weights: {path: [size, mtime_ns, sha2
 _digests: dict[tuple[str, int, int], str] = {}
 
 
-def file_sha256(path: str | os.PathLike) -> str:
+def file_sha256(path: str | os.PathLike[str]) -> str:
     """Hex sha256 of a file, computed once per (path, size, mtime): weights are large, so the digest is
     remembered in this process and in the cache for later runs."""
     resolved = Path(path).resolve()
@@ -143,7 +143,7 @@ def search_dirs() -> list[Path]:
     return [*dirs, cache_root() / "weights", Path(torch.hub.get_dir()) / "checkpoints"]
 
 
-def resolve_weights(spec: WeightSpec, explicit: str | os.PathLike | None = None) -> Path:
+def resolve_weights(spec: WeightSpec, explicit: str | os.PathLike[str] | None = None) -> Path:
     """The local path of ``spec``'s weights: explicit path, search folders, then a verified download."""
     if explicit is not None:
         path = Path(explicit).expanduser()
@@ -180,7 +180,7 @@ def _download(spec: WeightSpec, target: Path) -> Path:
             if not spec.matches(digest.hexdigest()):
                 # Raising inside atomic_path deletes the partial file, so nothing bad is cached.
                 raise MissingWeightsError(
-                    f"downloaded {spec.filename} has sha256 {digest.hexdigest()[:16]}... but {spec.sha256[:16]}... "
+                    f"downloaded {spec.filename} has sha256 {digest.hexdigest()[:16]}... but {(spec.sha256 or '')[:16]}... "
                     f"was expected; the download is corrupt or the URL changed: fetch {spec.url} by hand"
                 )
     except (urllib.error.URLError, OSError, ValueError) as exc:
@@ -189,7 +189,7 @@ def _download(spec: WeightSpec, target: Path) -> Path:
     return target
 
 
-def load_state_dict(path: str | os.PathLike) -> dict[str, Any]:
+def load_state_dict(path: str | os.PathLike[str]) -> dict[str, Any]:
     """``torch.load`` restricted to tensors and plain containers (no arbitrary unpickling)."""
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)
@@ -203,12 +203,13 @@ def load_state_dict(path: str | os.PathLike) -> dict[str, Any]:
     return state
 
 
-def load_torchscript(path: str | os.PathLike) -> torch.jit.ScriptModule:
+def load_torchscript(path: str | os.PathLike[str]) -> torch.jit.ScriptModule:
     """Load a TorchScript archive (code is TorchScript, not pickled Python objects)."""
     try:
         with warnings.catch_warnings():  # torch 2.9+ flags TorchScript as deprecated; OpenAI's CLIP ships as it
             warnings.simplefilter("ignore", FutureWarning)
-            return torch.jit.load(str(path), map_location="cpu")
+            # torch.jit.load is unannotated; it returns a RecursiveScriptModule.
+            return cast(torch.jit.ScriptModule, torch.jit.load(str(path), map_location="cpu"))  # type: ignore[no-untyped-call]
     except (RuntimeError, ValueError) as exc:
         raise InvalidInputError(
             f"weights {path} are not a TorchScript archive ({str(exc).splitlines()[0]}); pass the original .pt file"

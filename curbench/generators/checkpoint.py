@@ -83,7 +83,7 @@ class CheckpointGenerator(Generator):
         device: str = "auto",
         **options: Any,
     ) -> None:
-        self._arguments = dict(
+        self._arguments: dict[str, Any] = dict(
             architecture=architecture, latent_dim=latent_dim, num_classes=num_classes, data_kind=data_kind,
             device=device, **options,
         )
@@ -104,11 +104,12 @@ class CheckpointGenerator(Generator):
             if data_kind not in DATA_KINDS:
                 raise InvalidInputError(f"data_kind must be 'image' or 'points', got {data_kind!r}")
             self.data_kind = data_kind
-            self.latent_dim = latent_dim or getattr(self.script, "latent_dim", None)
-            if not self.latent_dim:
+            found: int | None = latent_dim or getattr(self.script, "latent_dim", None)
+            if not found:
                 raise InvalidInputError(
                     f"cannot tell the latent size of TorchScript generator {self.path}; pass --generator-option latent_dim=N"
                 )
+            self.latent_dim = found
             self.num_classes = num_classes
             if num_classes is not None:
                 self.class_probs = np.full(num_classes, 1 / num_classes)
@@ -139,7 +140,11 @@ class CheckpointGenerator(Generator):
         try:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore", FutureWarning)  # TorchScript is deprecated upstream but still loads
-                return torch.jit.load(str(self.path), map_location=self.device).eval()
+                # torch.jit.load is unannotated and has no typed equivalent.
+                module: torch.jit.ScriptModule = torch.jit.load(  # type: ignore[no-untyped-call]
+                    str(self.path), map_location=self.device
+                )
+                return module.eval()
         except RuntimeError as exc:
             reason = str(exc).strip().splitlines()[0]
             raise InvalidInputError(f"TorchScript generator {self.path} cannot be loaded ({reason})") from None
@@ -167,17 +172,24 @@ class CheckpointGenerator(Generator):
                 self.class_probs = counts / counts.sum()
             return self
         if self._pending_state is not None:
-            self.inner.spec = self.inner._spec(dataset)
-            self.inner._init_networks(seed)
-            load_state(self.inner.generator_net, self._pending_state, "generator weights", self.path)
-            self.inner.discriminator_net = None
+            inner = self._gan()
+            inner.spec = inner._spec(dataset)
+            generator, _ = inner._init_networks(seed)
+            load_state(generator, self._pending_state, "generator weights", self.path)
+            inner.discriminator_net = None
             self._pending_state = None
         else:
             self._check_shape(dataset)
         return self
 
+    def _gan(self) -> TorchGAN:
+        """The curbench generator inside; every file that is not TorchScript has one."""
+        if self.inner is None:
+            raise InvalidInputError(f"{self.path} is a TorchScript generator; it holds no curbench generator")
+        return self.inner
+
     def _check_shape(self, dataset: Dataset) -> None:
-        spec = self.inner.spec
+        spec = self._gan()._fitted_spec()
         expected = spec.get("shape") or [spec.get("dim")]
         if list(dataset.data.shape[1:]) != list(expected):
             raise InvalidInputError(
@@ -192,7 +204,7 @@ class CheckpointGenerator(Generator):
     def sample_labels(self, n: int, *, seed: int) -> np.ndarray | None:
         if self.script is None:
             self._ready()
-            return self.inner.sample_labels(n, seed=seed)
+            return self._gan().sample_labels(n, seed=seed)
         if self.class_probs is None:
             return None
         return np.random.default_rng([seed, streams.SAMPLE_LABELS]).choice(len(self.class_probs), size=n, p=self.class_probs)
@@ -202,7 +214,7 @@ class CheckpointGenerator(Generator):
     ) -> np.ndarray:
         if self.script is None:
             self._ready()
-            return self.inner.sample(n, seed=seed, labels=labels, latents=latents)
+            return self._gan().sample(n, seed=seed, labels=labels, latents=latents)
         latents = self.sample_latents(n, seed=seed) if latents is None else np.asarray(latents, dtype=np.float32)
         if latents.shape != (n, self.latent_dim):
             raise InvalidInputError(f"latents must have shape ({n}, {self.latent_dim}), got {latents.shape}")
@@ -223,7 +235,7 @@ class CheckpointGenerator(Generator):
     def discriminate(self, x: np.ndarray, labels: np.ndarray | None = None) -> np.ndarray:
         if not self.has_discriminator:
             raise InvalidInputError(f"checkpoint {self.path} has no discriminator; drs needs a full curbench checkpoint")
-        return self.inner.discriminate(x, labels)
+        return self._gan().discriminate(x, labels)
 
     def save(self, path: str | Path) -> None:
         if self.script is not None:
@@ -231,8 +243,8 @@ class CheckpointGenerator(Generator):
                 self.script.save(str(tmp))
             return
         self._ready()
-        self.inner.save(path)
+        self._gan().save(path)
 
     def load(self, path: str | Path) -> CheckpointGenerator:
-        self.__init__(str(path), **self._arguments)  # the same reading rules, applied to another file
+        type(self).__init__(self, str(path), **self._arguments)  # the same reading rules, applied to another file
         return self

@@ -37,7 +37,7 @@ def truncated_normal(rng: np.random.Generator, shape: tuple[int, ...], psi: floa
 class Generator(ABC):
     """What the runner and the sample-time curators need from a generator."""
 
-    data_kind: ClassVar[str]  # "image" or "points"
+    data_kind: str  # "image" or "points"; a class constant, except where it depends on the file loaded
     has_discriminator: ClassVar[bool] = False
     latent_dim: int
 

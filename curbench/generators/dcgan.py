@@ -32,7 +32,8 @@ def resolution_plan(height: int, width: int) -> tuple[int, int, int]:
 
 
 def channels(width: int, level: int) -> int:
-    return width * min(2**level, MAX_WIDTH_MULTIPLIER)
+    multiplier: int = 2**level  # typeshed cannot tell an int power from a float one
+    return width * min(multiplier, MAX_WIDTH_MULTIPLIER)
 
 
 class ProjectionHead(nn.Module):
@@ -44,7 +45,7 @@ class ProjectionHead(nn.Module):
         self.embed = None if num_classes is None else spectral_norm(nn.Embedding(num_classes, features))
 
     def forward(self, h: torch.Tensor, y: torch.Tensor | None) -> torch.Tensor:
-        logits = self.linear(h).squeeze(1)
+        logits: torch.Tensor = self.linear(h).squeeze(1)
         if self.embed is not None:
             logits = logits + (self.embed(y) * h).sum(dim=1)
         return logits
@@ -81,7 +82,8 @@ class ConvGenerator(nn.Module):
 
     def forward(self, z: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
         h = self.project(self.condition(z, y)).view(len(z), self.top, self.start_h, self.start_w)
-        return self.body(h)
+        images: torch.Tensor = self.body(h)
+        return images
 
 
 class ConvDiscriminator(nn.Module):
@@ -98,7 +100,8 @@ class ConvDiscriminator(nn.Module):
         self.head = ProjectionHead(channels(width, blocks) * start_h * start_w, num_classes)
 
     def forward(self, x: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
-        return self.head(self.body(x), y)
+        logits: torch.Tensor = self.head(self.body(x), y)
+        return logits
 
 
 class DCGAN(TorchGAN):
@@ -151,9 +154,10 @@ class DCGAN(TorchGAN):
         )
 
     def to_model(self, data: torch.Tensor) -> torch.Tensor:
-        if data.dtype != torch.uint8 or data.ndim != 4 or list(data.shape[1:]) != self.spec["shape"]:
+        spec = self._fitted_spec()
+        if data.dtype != torch.uint8 or data.ndim != 4 or list(data.shape[1:]) != spec["shape"]:
             raise InvalidInputError(
-                f"dcgan expects uint8 images of shape (N, {', '.join(map(str, self.spec['shape']))}), "
+                f"dcgan expects uint8 images of shape (N, {', '.join(map(str, spec['shape']))}), "
                 f"got {data.dtype} {tuple(data.shape)}"
             )
         return data.float() / 127.5 - 1

@@ -32,7 +32,8 @@ class MLPNetG(nn.Module):
         self.body = nn.Sequential(*body, nn.Linear(hidden, dim))
 
     def forward(self, z: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
-        return self.body(self.condition(z, y))
+        out: torch.Tensor = self.body(self.condition(z, y))
+        return out
 
 
 class MLPNetD(nn.Module):
@@ -46,7 +47,8 @@ class MLPNetD(nn.Module):
         self.head = ProjectionHead(hidden, num_classes)
 
     def forward(self, x: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
-        return self.head(self.body(x), y)
+        logits: torch.Tensor = self.head(self.body(x), y)
+        return logits
 
 
 class MLPGAN(TorchGAN):
@@ -103,14 +105,16 @@ class MLPGAN(TorchGAN):
         )
 
     def _scale(self, like: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        mean = torch.tensor(self.spec["mean"], dtype=torch.float32, device=like.device)
-        std = torch.tensor(self.spec["std"], dtype=torch.float32, device=like.device)
+        spec = self._fitted_spec()
+        mean = torch.tensor(spec["mean"], dtype=torch.float32, device=like.device)
+        std = torch.tensor(spec["std"], dtype=torch.float32, device=like.device)
         return mean, std
 
     def to_model(self, data: torch.Tensor) -> torch.Tensor:
-        if data.ndim != 2 or data.shape[1] != self.spec["dim"] or not data.dtype.is_floating_point:
+        spec = self._fitted_spec()
+        if data.ndim != 2 or data.shape[1] != spec["dim"] or not data.dtype.is_floating_point:
             raise InvalidInputError(
-                f"mlp expects float points of shape (N, {self.spec['dim']}), got {data.dtype} {tuple(data.shape)}"
+                f"mlp expects float points of shape (N, {spec['dim']}), got {data.dtype} {tuple(data.shape)}"
             )
         mean, std = self._scale(data)
         return (data.float() - mean) / std

@@ -139,41 +139,45 @@ class TorchGAN(Generator):
         return dataset.labels is not None if conditional is None else bool(conditional)
 
     def _label_spec(self, dataset: Dataset) -> dict[str, Any]:
-        if not self._conditional_for(dataset):
+        labels = dataset.labels
+        if not self._conditional_for(dataset) or labels is None:  # a conditional model always has labels here
             return {"classes": None, "class_probs": None}
-        classes, counts = np.unique(dataset.labels, return_counts=True)
+        classes, counts = np.unique(labels, return_counts=True)
         return {"classes": classes.tolist(), "class_probs": (counts / counts.sum()).tolist()}
 
-    def _init_networks(self, seed: int) -> None:
+    def _init_networks(self, seed: int) -> tuple[nn.Module, nn.Module]:
+        """Fresh networks for ``self.spec``; returns the (generator, discriminator) it set."""
+        spec = self._fitted_spec()
         # Seeded without touching the caller's global RNG.
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(seed)
-            generator, discriminator = self._build(self.spec)
-        self.generator_net = generator.to(self.device)
-        self.discriminator_net = discriminator.to(self.device)
+            generator, discriminator = self._build(spec)
+        generator, discriminator = generator.to(self.device), discriminator.to(self.device)
+        self.generator_net, self.discriminator_net = generator, discriminator
         self.ema_net = None
         if self.options["ema"] > 0:
-            self.ema_net = self._build(self.spec)[0].to(self.device)
-            self.ema_net.load_state_dict(self.generator_net.state_dict())
+            self.ema_net = self._build(spec)[0].to(self.device)
+            self.ema_net.load_state_dict(generator.state_dict())
             self.ema_net.requires_grad_(False)
+        return generator, discriminator
 
     # --- sampling ------------------------------------------------------------------
     @property
     def classes(self) -> np.ndarray | None:
         self._require_trained()
-        classes = self.spec["classes"]
+        classes = self._fitted_spec()["classes"]
         return None if classes is None else np.asarray(classes)
 
     def sampler_net(self) -> nn.Module:
-        self._require_trained()
-        return self.ema_net if self.ema_net is not None else self.generator_net
+        generator = self._trained_generator()
+        return self.ema_net if self.ema_net is not None else generator
 
     def sample_labels(self, n: int, *, seed: int) -> np.ndarray | None:
         classes = self.classes
         if classes is None:
             return None
         rng = np.random.default_rng([seed, streams.SAMPLE_LABELS])
-        return rng.choice(classes, size=n, p=np.asarray(self.spec["class_probs"]))
+        return rng.choice(classes, size=n, p=np.asarray(self._fitted_spec()["class_probs"]))
 
     def sample(
         self, n: int, *, seed: int, labels: np.ndarray | None = None, latents: np.ndarray | None = None
@@ -200,7 +204,8 @@ class TorchGAN(Generator):
             if labels is not None:
                 raise InvalidInputError(f"this {self.architecture} is unconditional; do not pass labels")
             return None
-        labels = self.sample_labels(n, seed=seed) if labels is None else np.asarray(labels)
+        # asarray returns sample_labels' array itself; a None from it fails the shape check.
+        labels = np.asarray(self.sample_labels(n, seed=seed) if labels is None else labels)
         if labels.shape != (n,):
             raise InvalidInputError(f"labels must have shape ({n},), got {labels.shape}")
         return label_index(classes, labels).astype(np.int64)
@@ -224,19 +229,32 @@ class TorchGAN(Generator):
         return np.concatenate(logits).astype(np.float64)
 
     def _require_trained(self) -> None:
+        self._trained_generator()
+
+    def _not_trained(self) -> InvalidInputError:
+        return InvalidInputError(f"{self.architecture} generator is not trained; call fit(dataset) or load(path) first")
+
+    def _trained_generator(self) -> nn.Module:
         if self.generator_net is None:
-            raise InvalidInputError(f"{self.architecture} generator is not trained; call fit(dataset) or load(path) first")
+            raise self._not_trained()
+        return self.generator_net
+
+    def _fitted_spec(self) -> dict[str, Any]:
+        """``self.spec``, set by ``fit`` or ``load``."""
+        if self.spec is None:
+            raise self._not_trained()
+        return self.spec
 
     # --- checkpoints ---------------------------------------------------------------
     def state(self) -> dict[str, Any]:
         """The model part of a checkpoint: architecture, spec and network weights."""
-        self._require_trained()
+        generator = self._trained_generator()
         return {
             "format": CHECKPOINT_FORMAT,
             "architecture": self.architecture,
             "spec": self.spec,
             "options": self.options,
-            "generator": self.generator_net.state_dict(),
+            "generator": generator.state_dict(),
             "discriminator": None if self.discriminator_net is None else self.discriminator_net.state_dict(),
             "ema": None if self.ema_net is None else self.ema_net.state_dict(),
         }
@@ -263,12 +281,12 @@ class TorchGAN(Generator):
         self.spec = state["spec"]
         self.options["ema"] = self.options["ema"] if state["ema"] is not None else 0.0
         self.latent_dim = self.spec["latent_dim"]
-        self._init_networks(seed=0)
-        load_state(self.generator_net, state["generator"], "generator weights", path)
+        generator, discriminator = self._init_networks(seed=0)
+        load_state(generator, state["generator"], "generator weights", path)
         if state["discriminator"] is None:
             self.discriminator_net = None
         else:
-            load_state(self.discriminator_net, state["discriminator"], "discriminator weights", path)
+            load_state(discriminator, state["discriminator"], "discriminator weights", path)
         if state["ema"] is not None:
             if self.ema_net is None:
                 self.ema_net = self._build(self.spec)[0].to(self.device).requires_grad_(False)

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
+import numpy.typing as npt
 import torch
 import torch.distributed as dist
 import torch.nn.functional as F
@@ -36,7 +37,9 @@ if TYPE_CHECKING:
 class TrainableGAN(Protocol):
     """What the training loop needs of a model (``curbench.generators.torch_gan.TorchGAN`` provides it)."""
 
-    architecture: str
+    @property
+    def architecture(self) -> str: ...  # read-only, so a class-level constant satisfies it
+
     device: torch.device
     latent_dim: int
     options: dict[str, Any]
@@ -63,7 +66,7 @@ _PHASE_CODE = {"discriminator": 0, "generator": 1}
 _RESUMABLE_OPTIONS = frozenset({"steps", "checkpoint_every", "amp", "cpu_threads"})
 
 
-def batch_indices(step: int, batch_size: int, n: int, seed: int) -> np.ndarray:
+def batch_indices(step: int, batch_size: int, n: int, seed: int) -> npt.NDArray[np.int64]:
     """Positions of step ``step``'s mini-batch: consecutive slices of per-epoch permutations."""
     positions = step * batch_size + np.arange(batch_size)
     epochs, offsets = np.divmod(positions, n)
@@ -75,15 +78,15 @@ def batch_indices(step: int, batch_size: int, n: int, seed: int) -> np.ndarray:
 
 
 def step_noise(
-    step: int, phase: str, batch_size: int, latent_dim: int, seed: int, class_probs: np.ndarray | None
-) -> tuple[np.ndarray, np.ndarray | None]:
+    step: int, phase: str, batch_size: int, latent_dim: int, seed: int, class_probs: npt.NDArray[np.float64] | None
+) -> tuple[npt.NDArray[np.float32], npt.NDArray[np.int64] | None]:
     """Latents and fake class indices for one phase of one step."""
     return _noise(np.random.default_rng([seed, streams.TRAINING_STEPS, step, _PHASE_CODE[phase]]), batch_size, latent_dim, class_probs)
 
 
 def _noise(
-    rng: np.random.Generator, batch_size: int, latent_dim: int, class_probs: np.ndarray | None
-) -> tuple[np.ndarray, np.ndarray | None]:
+    rng: np.random.Generator, batch_size: int, latent_dim: int, class_probs: npt.NDArray[np.float64] | None
+) -> tuple[npt.NDArray[np.float32], npt.NDArray[np.int64] | None]:
     latents = rng.standard_normal((batch_size, latent_dim)).astype(np.float32)
     classes = None if class_probs is None else rng.choice(len(class_probs), size=batch_size, p=class_probs)
     return latents, classes
@@ -97,10 +100,19 @@ def hinge_g_loss(fake_logits: torch.Tensor) -> torch.Tensor:
     return -fake_logits.mean()
 
 
+def _built(net: nn.Module | None, what: str) -> nn.Module:
+    """``net``, which training needs built (``fit`` builds the networks before it trains)."""
+    if net is None:
+        raise InvalidInputError(f"the {what} network is not built; build the networks (as fit does) before train_gan")
+    return net
+
+
 class _Trainer:
     """State of one run of :func:`train_gan`; split into methods to keep each phase readable."""
 
-    def __init__(self, model: TrainableGAN, dataset: Dataset, seed: int, hooks: TrainingHooks, checkpoint_dir: Path | None):
+    def __init__(
+        self, model: TrainableGAN, dataset: Dataset, seed: int, hooks: TrainingHooks, checkpoint_dir: Path | None
+    ) -> None:
         self.model, self.seed, self.hooks = model, seed, hooks
         self.options = model.options
         self.rank, self.world = rank(), world_size()
@@ -113,18 +125,28 @@ class _Trainer:
         self.device = model.device
         self.amp = bool(self.options["amp"]) and self.device.type == "cuda"
         self.checkpoint_path = None if checkpoint_dir is None else Path(checkpoint_dir) / CHECKPOINT_FILE
-        resumed = self._resumable_state()
-        if resumed is not None:  # rebuilds the networks, so before the optimisers take their parameters
-            model.load_state(resumed, self.checkpoint_path)
-        self.g_optimizer = torch.optim.Adam(model.generator_net.parameters(), lr=self.options["lr"], betas=ADAM_BETAS)
+        resumed = None
+        if self.checkpoint_path is not None:
+            resumed = self._resumable_state(self.checkpoint_path)
+            if resumed is not None:  # rebuilds the networks, so before the optimisers take their parameters
+                model.load_state(resumed, self.checkpoint_path)
+        self.g_optimizer = torch.optim.Adam(self._generator.parameters(), lr=self.options["lr"], betas=ADAM_BETAS)
         d_lr = self.options.get("d_lr", self.options["lr"])
-        self.d_optimizer = torch.optim.Adam(model.discriminator_net.parameters(), lr=d_lr, betas=ADAM_BETAS)
+        self.d_optimizer = torch.optim.Adam(self._discriminator.parameters(), lr=d_lr, betas=ADAM_BETAS)
         self.g_scaler = torch.amp.GradScaler(self.device.type, enabled=self.amp)
         self.d_scaler = torch.amp.GradScaler(self.device.type, enabled=self.amp)
         self.data = torch.from_numpy(np.ascontiguousarray(dataset.data)).to(self.device)
         classes = model.classes
-        self.real_classes = self.real_class_index = self.class_probs = None
+        self.real_classes: torch.Tensor | None = None
+        self.real_class_index: npt.NDArray[np.intp] | None = None
+        self.class_probs: npt.NDArray[np.float64] | None = None
         if classes is not None:
+            if dataset.labels is None:  # fit refuses this earlier; reached only by calling train_gan directly
+                raise InvalidInputError(
+                    f"conditional {model.architecture} needs a labelled dataset; '{dataset.name}' has no labels"
+                )
+            if model.spec is None:
+                raise InvalidInputError(f"conditional {model.architecture} has no spec; build it (as fit does) first")
             self.real_class_index = label_index(classes, dataset.labels)
             self.real_classes = torch.from_numpy(self.real_class_index).to(self.device)
             self.class_probs = np.asarray(model.spec["class_probs"], dtype=np.float64)
@@ -136,12 +158,12 @@ class _Trainer:
             self.g_scaler.load_state_dict(resumed["g_scaler"])
             self.d_scaler.load_state_dict(resumed["d_scaler"])
             self.start_step = int(resumed["step"])
-        self.g_train: nn.Module = model.generator_net
-        self.d_train: nn.Module = model.discriminator_net
+        self.g_train: nn.Module = self._generator
+        self.d_train: nn.Module = self._discriminator
         if self.world > 1:
             ids = [self.device.index] if self.device.type == "cuda" else None
-            self.g_train = DistributedDataParallel(model.generator_net, device_ids=ids)
-            self.d_train = DistributedDataParallel(model.discriminator_net, device_ids=ids)
+            self.g_train = DistributedDataParallel(self._generator, device_ids=ids)
+            self.d_train = DistributedDataParallel(self._discriminator, device_ids=ids)
         self.run = TrainRun(
             generator=model.generator_net,
             discriminator=model.discriminator_net,
@@ -154,24 +176,32 @@ class _Trainer:
                      "start_step": self.start_step, "model": model, "ema_generator": model.ema_net},
         )
 
+    @property
+    def _generator(self) -> nn.Module:
+        return _built(self.model.generator_net, "generator")
+
+    @property
+    def _discriminator(self) -> nn.Module:
+        return _built(self.model.discriminator_net, "discriminator")
+
     # --- checkpoints ---------------------------------------------------------------
-    def _resumable_state(self) -> dict | None:
-        if self.checkpoint_path is None or not self.checkpoint_path.is_file():
+    def _resumable_state(self, path: Path) -> dict[str, Any] | None:
+        if not path.is_file():
             return None
         try:
-            state = read_checkpoint(self.checkpoint_path, "training checkpoint")
+            state = read_checkpoint(path, "training checkpoint")
         except InvalidInputError:  # cut short or damaged on disk: set it aside and train from step 0
             if self.rank == 0:
-                aside = self.checkpoint_path.with_name(self.checkpoint_path.name + ".corrupt")
-                self.checkpoint_path.replace(aside)
-                warn(f"training checkpoint {self.checkpoint_path} cannot be read (cut short or damaged); "
+                aside = path.with_name(path.name + ".corrupt")
+                path.replace(aside)
+                warn(f"training checkpoint {path} cannot be read (cut short or damaged); "
                      f"moved it to {aside} and training from scratch")
             return None
         saved = {k: v for k, v in state.get("options", {}).items() if k not in _RESUMABLE_OPTIONS}
         current = {k: v for k, v in self.options.items() if k not in _RESUMABLE_OPTIONS}
         if state.get("seed") != self.seed or state.get("spec") != self.model.spec or saved != current:
             raise InvalidInputError(
-                f"{self.checkpoint_path} belongs to a different run (seed, data or options differ); "
+                f"{path} belongs to a different run (seed, data or options differ); "
                 "delete it or train into another checkpoint directory"
             )
         return state
@@ -188,7 +218,7 @@ class _Trainer:
         write_checkpoint(self.checkpoint_path, state)
 
     # --- one step ------------------------------------------------------------------
-    def _local(self, array: np.ndarray | None) -> torch.Tensor | None:
+    def _local(self, array: npt.NDArray[Any] | None) -> torch.Tensor | None:
         """This rank's slice of a global batch array, on the training device."""
         if array is None:
             return None
@@ -209,14 +239,14 @@ class _Trainer:
         fake_y = self._local(fake_classes)
         with self._autocast():
             with torch.no_grad():
-                fake = model.generator_net(self._local(latents), fake_y)
+                fake = self._generator(self._local(latents), fake_y)
             # One forward over real and fake keeps DDP to one forward per backward.
-            both_y = None if real_y is None else torch.cat([real_y, fake_y])
+            both_y = None if real_y is None or fake_y is None else torch.cat([real_y, fake_y])
             logits = self.d_train(torch.cat([real, fake.to(real.dtype)]), both_y).float()
             real_logits, fake_logits = logits[: len(real)], logits[len(real) :]
             loss = hinge_d_loss(real_logits, fake_logits)
         self.d_optimizer.zero_grad(set_to_none=True)
-        self.d_scaler.scale(loss).backward()
+        torch.autograd.backward(self.d_scaler.scale(loss))  # what Tensor.backward calls, but annotated
         self.d_scaler.step(self.d_optimizer)
         self.d_scaler.update()
         losses = {"d_loss": loss.item(), "d_real": real_logits.mean().item(), "d_fake": fake_logits.mean().item()}
@@ -231,13 +261,13 @@ class _Trainer:
         model = self.model
         latents, fake_classes = step_noise(step, "generator", self.batch_size, model.latent_dim, self.seed, self.class_probs)
         fake_y = self._local(fake_classes)
-        discriminator = model.discriminator_net
+        discriminator = self._discriminator
         discriminator.requires_grad_(False)  # the generator step needs gradients through D, not of D
         with self._autocast():
             fake = self.g_train(self._local(latents), fake_y)
             loss = hinge_g_loss(discriminator(fake, fake_y).float())
         self.g_optimizer.zero_grad(set_to_none=True)
-        self.g_scaler.scale(loss).backward()
+        torch.autograd.backward(self.g_scaler.scale(loss))
         self.g_scaler.step(self.g_optimizer)
         self.g_scaler.update()
         discriminator.requires_grad_(True)
@@ -249,8 +279,11 @@ class _Trainer:
         ))
         self.last_losses.update(losses)
 
-    def _class_labels(self, class_index: np.ndarray | None) -> np.ndarray | None:
-        return None if class_index is None else self.model.classes[class_index]
+    def _class_labels(self, class_index: npt.NDArray[np.integer[Any]] | None) -> np.ndarray | None:
+        if class_index is None:
+            return None
+        classes = self.model.classes
+        return None if classes is None else classes[class_index]
 
     def _update_ema(self, step: int) -> None:
         ema = self.model.ema_net
@@ -258,7 +291,7 @@ class _Trainer:
             return
         decay = min(self.options["ema"], (1 + step) / (EMA_WARMUP + step))
         with torch.no_grad():
-            for averaged, current in zip(ema.parameters(), self.model.generator_net.parameters(), strict=True):
+            for averaged, current in zip(ema.parameters(), self._generator.parameters(), strict=True):
                 averaged.lerp_(current, 1 - decay)
 
     # --- the loop ------------------------------------------------------------------
@@ -271,8 +304,8 @@ class _Trainer:
         bar.update(self.start_step)
         started = time.perf_counter()
         for done, step in enumerate(range(self.start_step, steps), start=1):
-            self.model.generator_net.train()
-            self.model.discriminator_net.train()
+            self._generator.train()
+            self._discriminator.train()
             self.discriminator_step(step)
             self.generator_step(step)
             if every and (step + 1) % every == 0 and step + 1 < steps:
@@ -292,14 +325,16 @@ class _Trainer:
         """Each rank's last forward updated buffers (BatchNorm stats) locally; adopt rank 0's."""
         if self.world == 1:
             return
-        for net in (self.model.generator_net, self.model.discriminator_net):
+        for net in (self._generator, self._discriminator):
             for buffer in net.buffers():
                 dist.broadcast(buffer, src=0)
 
     def _calibrate_ema_batchnorm(self) -> None:
         """Recompute the EMA generator's BatchNorm statistics for its own (averaged) weights."""
         ema = self.model.ema_net
-        norms = [m for m in (ema.modules() if ema is not None else []) if isinstance(m, nn.modules.batchnorm._BatchNorm)]
+        if ema is None:
+            return
+        norms = [m for m in ema.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)]
         if not norms:
             return
         momenta = [norm.momentum for norm in norms]

@@ -12,6 +12,8 @@ and sqrt(S_r) from ``eigh`` otherwise (n <= d); it is cached with the mean.
 
 from __future__ import annotations
 
+from typing import cast
+
 import numpy as np
 import torch
 from scipy.linalg import blas
@@ -48,7 +50,7 @@ def mean_and_covariance(features: np.ndarray, device: str | None = "cpu") -> tup
             chunk = torch.from_numpy(np.ascontiguousarray(features[start : start + rows])).to(gpu, torch.float64)
             chunk -= torch.from_numpy(mean).to(gpu)
             scatter += chunk.T @ chunk
-    if gpu.type != "cpu":
+    if isinstance(scatter, torch.Tensor):  # exactly when gpu.type != "cpu"
         scatter = scatter.cpu().numpy()
     return mean, scatter / (n - 1)
 
@@ -56,7 +58,7 @@ def mean_and_covariance(features: np.ndarray, device: str | None = "cpu") -> tup
 def symmetric_sqrt(matrix: np.ndarray) -> np.ndarray:
     """Principal square root of a symmetric PSD matrix, negative rounding-level eigenvalues clipped to 0."""
     eigenvalues, vectors = np.linalg.eigh(matrix)
-    return (vectors * np.sqrt(np.clip(eigenvalues, 0, None))) @ vectors.T
+    return cast(np.ndarray, (vectors * np.sqrt(np.clip(eigenvalues, 0, None))) @ vectors.T)
 
 
 def covariance_factor(cov: np.ndarray) -> np.ndarray:

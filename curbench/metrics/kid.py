@@ -167,10 +167,17 @@ class BlockSums:
             self.b = self.a if b is a else Coordinates.translated(b.points, b.centre)
         self.add(rows, cols, dots)
 
+    def _sides(self) -> tuple[Coordinates, Coordinates]:
+        if self.a is None or self.b is None:
+            raise RuntimeError("KID block sums have no points yet: feed them tiles or call compute()")
+        return self.a, self.b
+
     def add(self, rows: slice, cols: slice, dots: torch.Tensor) -> None:
         """Fold one tile: ``dots`` = products of the points ``rows`` x ``cols`` of the two sides."""
-        offsets = None if self.a.offsets is None else (self.a.offsets[rows, None], self.b.offsets[None, cols])
-        h = excess_kernel(dots, self.a.points.shape[1], offsets, self.workspace)
+        a, b = self._sides()
+        # Both sides are translated (fed as a tile observer) or neither (compute).
+        offsets = None if a.offsets is None or b.offsets is None else (a.offsets[rows, None], b.offsets[None, cols])
+        h = excess_kernel(dots, a.points.shape[1], offsets, self.workspace)
         diagonal = self.within and rows == cols
         if diagonal:
             h.diagonal().zero_()
@@ -202,7 +209,8 @@ class BlockSums:
     def _by_subsets(self) -> np.ndarray:
         subsets, m = self.rows_idx.shape
         group = max(1, _GROUP_ENTRIES // (m * m))
-        points_a, points_b = self.a.points, self.b.points
+        a, b = self._sides()
+        points_a, points_b = a.points, b.points
         device, d = points_a.device, points_a.shape[1]
         sums = np.empty(subsets)
         starts = range(0, subsets, group)

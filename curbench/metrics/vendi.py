@@ -16,8 +16,10 @@ from __future__ import annotations
 
 import math
 from numbers import Real
+from typing import cast
 
 import numpy as np
+import numpy.typing as npt
 import scipy.linalg
 
 from curbench.errors import InvalidInputError
@@ -32,7 +34,7 @@ _TINY_NORM = 10 * np.finfo(np.float64).eps
 def unit_rows(features: np.ndarray) -> np.ndarray:
     """float64 copy of ``features`` with every row scaled to norm 1 (rows with norm < 10 eps left unscaled)."""
     x = np.asarray(features, dtype=np.float64)
-    norms = np.sqrt(np.einsum("ij,ij->i", x, x))
+    norms: npt.NDArray[np.float64] = np.sqrt(np.einsum("ij,ij->i", x, x))
     norms[norms < _TINY_NORM] = 1.0
     return x / norms[:, None]
 
@@ -50,7 +52,7 @@ def similarity_eigenvalues(features: np.ndarray) -> np.ndarray:
     else:  # X X^T / n, n x n
         x = unit_rows(features)
         matrix = (x @ x.T) / n
-    return scipy.linalg.eigvalsh(matrix)
+    return cast(np.ndarray, scipy.linalg.eigvalsh(matrix))
 
 
 def entropy(eigenvalues: np.ndarray, q: float = 1.0) -> float:

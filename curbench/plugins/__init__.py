@@ -1,6 +1,6 @@
 """The plugin layer: typed component records, the contract per kind, discovery and the registry."""
 
-from curbench.plugins.options import accepts_option, check_options
+from curbench.plugins.options import check_options
 from curbench.plugins.records import (
     KINDS,
     DatasetRecord,
@@ -26,7 +26,6 @@ __all__ = [
     "PluginRecord",
     "Registry",
     "ScorerRecord",
-    "accepts_option",
     "check_options",
     "load_registry",
     "new_plugin_manager",

@@ -19,6 +19,7 @@ def _parameters(factory: Callable[..., Any]) -> dict[str, inspect.Parameter] | N
 
 
 def accepts_option(factory: Callable[..., Any], option: str) -> bool:
+    """Whether ``factory`` takes ``option`` (checks a record's declared runtime_options; never decides what is passed)."""
     parameters = _parameters(factory)
     if parameters is None:
         return False

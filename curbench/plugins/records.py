@@ -17,7 +17,10 @@ executor   (nothing beyond the common fields)
 ========== ==============================================================================
 
 Every kind also takes ``code_version``: bump it when the component's results change,
-and the cells that used it are recomputed.
+and the cells that used it are recomputed; and ``runtime_options``: which of the values the
+runner offers its kind (:data:`RUNTIME_VALUES`) the factory takes, e.g. ``("seed", "device")``
+for a scorer. The runner passes exactly those (where the user did not set them as options);
+nothing is inferred from the factory's signature, which is only checked against the declaration.
 """
 
 from __future__ import annotations
@@ -40,6 +43,15 @@ Modality = Literal["image", "points"]
 RESERVED_METRIC_KEYS = ("n_real", "n_fake", "step")
 # The distribution whose components are part of curbench itself (their identity is curbench's code).
 CORE_DISTRIBUTION = "curbench"
+# What the runner and the CLI offer each kind of component at creation; a record's runtime_options picks from these.
+RUNTIME_VALUES: dict[Kind, tuple[str, ...]] = {
+    "dataset": ("root",),  # the --data-root folder of on-disk datasets
+    "embedder": ("device", "weights"),  # weights: the --weights / --eval-weights file
+    "scorer": ("seed", "device"),
+    "generator": ("device",),
+    "metric": ("k", "tie", "cache", "seed", "device"),  # k and tie: the neighbourhood of precision/recall/density/coverage
+    "executor": ("workers",),
+}
 
 
 @dataclass(frozen=True)
@@ -54,6 +66,7 @@ class PluginRecord:
     distribution: str
     version: str
     code_version: str | None = None
+    runtime_options: tuple[str, ...] = ()
 
     @property
     def is_core(self) -> bool:
@@ -85,20 +98,24 @@ class PluginRecord:
                 ) from exc
         if isinstance(target, type):
             self.check_contract(target)
+        undeclared = [name for name in self.runtime_options if not accepts_option(target, name)]
+        if undeclared:
+            raise PluginError(f"{self.where()} declares runtime_options {', '.join(undeclared)} that its factory does "
+                              "not take; add the parameter or drop the declaration")
         factory: Callable[..., Any] = target
         return factory
 
-    def create(self, options: dict[str, Any] | None = None, /, **defaults: Any) -> Any:
+    def create(self, options: dict[str, Any] | None = None, /, **runtime: Any) -> Any:
         """Build the component from user ``options``, rejecting names its factory does not take.
 
-        ``defaults`` (e.g. the run's device or seed) fill in options the user left
-        out, and only where the factory accepts them.
+        ``runtime`` (values of :data:`RUNTIME_VALUES`, e.g. the run's device or seed) fills in the
+        options the user left out, for the names the record declares in ``runtime_options`` only.
         """
         factory = self.load()
         options = dict(options or {})
         check_options(factory, options, f"{self.kind} '{self.name}'")
-        for key, value in defaults.items():
-            if key not in options and accepts_option(factory, key):
+        for key, value in runtime.items():
+            if key not in options and key in self.runtime_options:
                 options[key] = value
         try:
             component = factory(**options)
@@ -180,6 +197,8 @@ def make_record(kind: Kind, name: object, factory: object, description: object, 
     if not (callable(factory) or (isinstance(factory, str) and ":" in factory)):
         raise ValueError(f"{kind} '{name}': factory must be a callable or a 'module:attribute' string, got {factory!r}")
     _check_declared(kind, name, declared)
+    if "runtime_options" in declared:  # a list is fine in a register() call; the record is frozen and hashable
+        declared = {**declared, "runtime_options": tuple(declared["runtime_options"])}
     return cls(name, factory, str(description), *source, **declared)
 
 
@@ -192,6 +211,11 @@ def _check_declared(kind: Kind, name: str, declared: dict[str, Any]) -> None:
         raise ValueError(f"{kind} '{name}': wants_context must be True or False")
     if "code_version" in declared and not isinstance(declared["code_version"], str | None):
         raise ValueError(f"{kind} '{name}': code_version must be a string")
+    if "runtime_options" in declared:
+        offered, runtime = RUNTIME_VALUES[kind], declared["runtime_options"]
+        if not isinstance(runtime, list | tuple) or not set(runtime) <= set(offered):
+            raise ValueError(f"{kind} '{name}': runtime_options must be a tuple of names among {', '.join(offered)} "
+                             f"(what curbench offers a {kind}), got {runtime!r}")
     if kind == "metric":
         directions = declared.get("higher_is_better")
         if not isinstance(directions, Mapping) or not directions or not all(

@@ -14,13 +14,24 @@ import traceback
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from importlib.metadata import EntryPoint, entry_points
-from typing import Any
+from typing import Any, Literal, overload
 
 import pluggy
 
 from curbench import PROJECT_NAME, hookspecs
 from curbench.errors import PluginError
-from curbench.plugins.records import KINDS, Kind, PluginRecord, make_record
+from curbench.plugins.records import (
+    KINDS,
+    DatasetRecord,
+    EmbedderRecord,
+    ExecutorRecord,
+    GeneratorRecord,
+    Kind,
+    MetricRecord,
+    PluginRecord,
+    ScorerRecord,
+    make_record,
+)
 from curbench.progress import warn
 
 BUILTIN_DISTRIBUTION = PROJECT_NAME  # curbench's own components: they keep their plain names
@@ -82,8 +93,23 @@ class Registry:
     def __iter__(self) -> Iterator[PluginRecord]:
         return iter(sorted(self.records.values(), key=lambda r: (KINDS.index(r.kind), r.name)))
 
-    def get(self, kind: Kind, name: str) -> Any:
-        """The typed record (e.g. a :class:`~curbench.plugins.records.ScorerRecord` for kind "scorer")."""
+    @overload
+    def get(self, kind: Literal["dataset"], name: str) -> DatasetRecord: ...
+    @overload
+    def get(self, kind: Literal["embedder"], name: str) -> EmbedderRecord: ...
+    @overload
+    def get(self, kind: Literal["scorer"], name: str) -> ScorerRecord: ...
+    @overload
+    def get(self, kind: Literal["generator"], name: str) -> GeneratorRecord: ...
+    @overload
+    def get(self, kind: Literal["metric"], name: str) -> MetricRecord: ...
+    @overload
+    def get(self, kind: Literal["executor"], name: str) -> ExecutorRecord: ...
+    @overload
+    def get(self, kind: Kind, name: str) -> PluginRecord: ...
+
+    def get(self, kind: Kind, name: str) -> PluginRecord:
+        """The typed record of that kind (a :class:`~curbench.plugins.records.ScorerRecord` for "scorer", ...)."""
         key = (kind, name)
         if key in self.qualified:
             return self.qualified[key]

@@ -52,7 +52,7 @@ class GaussianScorer(Scorer):
     def __init__(self, reg_covar: float = 1e-5) -> None:
         if not isinstance(reg_covar, Real) or not reg_covar > 0:
             raise InvalidInputError(f"gaussian reg_covar must be > 0, got {reg_covar}; pass e.g. reg_covar=1e-5")
-        self.reg_covar = float(reg_covar)
+        self.reg_covar: float = float(reg_covar)
 
     def _fit(self, features: np.ndarray, labels: np.ndarray | None) -> None:
         self.mean_, covariance = _mean_and_covariance(features)
@@ -111,7 +111,7 @@ class PPCAScorer(Scorer):
             raise InvalidInputError(
                 f"ppca variance_threshold must be in (0, 1], got {variance_threshold}; pass e.g. variance_threshold=0.95"
             )
-        self.variance_threshold = float(variance_threshold)
+        self.variance_threshold: float = float(variance_threshold)
 
     def _fit(self, features: np.ndarray, labels: np.ndarray | None) -> None:
         d = features.shape[1]

@@ -10,6 +10,8 @@ every such search reports its recall against exact search on sampled queries.
 
 from __future__ import annotations
 
+from typing import TypedDict
+
 import numpy as np
 
 from curbench import ann, knn
@@ -18,6 +20,13 @@ from curbench.scorers.base import Scorer
 from curbench.validation import check_positive_int
 
 INDEXES = ("exact", *ann.INDEXES)
+
+
+class _IndexOptions(TypedDict):
+    lists: int | None
+    probes: int
+    links: int
+    breadth: int
 
 
 class KNNScorer(Scorer):
@@ -40,7 +49,7 @@ class KNNScorer(Scorer):
             raise InvalidInputError(f"knn scorer index must be one of {', '.join(INDEXES)}, got {index!r}")
         self.device = device
         self.index = index
-        self.index_options = {
+        self.index_options: _IndexOptions = {
             "lists": None if lists is None else check_positive_int(lists, "knn scorer lists"),
             "probes": check_positive_int(probes, "knn scorer probes"),
             "links": check_positive_int(links, "knn scorer links"),
@@ -71,6 +80,8 @@ class KNNScorer(Scorer):
 
     def _is_fitted_set(self, features: np.ndarray) -> bool:
         fitted = self._fitted
+        if fitted is None:  # Scorer.score refuses an unfitted scorer before this
+            return False
         return features is fitted or (features.shape == fitted.shape and np.array_equal(features, fitted))
 
     def _score(self, features: np.ndarray) -> np.ndarray:

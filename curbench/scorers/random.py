@@ -25,7 +25,7 @@ class RandomScorer(Scorer):
     def __init__(self, seed: int = 0) -> None:
         if isinstance(seed, bool) or not isinstance(seed, Integral) or seed < 0:
             raise InvalidInputError(f"random scorer seed must be a non-negative integer, got {seed!r}")
-        self.seed = int(seed)
+        self.seed: int = int(seed)
         self._stream_key: list[int] = [self.seed]
 
     def _fit(self, features: np.ndarray, labels: np.ndarray | None) -> None:

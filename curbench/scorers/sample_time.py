@@ -7,9 +7,10 @@ samples and a dict of numbers (e.g. ``acceptance_rate``) for the result record.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Literal, cast
 
 import numpy as np
+import numpy.typing as npt
 from scipy.special import expit, logit
 from sklearn.isotonic import IsotonicRegression
 from sklearn.linear_model import LogisticRegression
@@ -40,7 +41,7 @@ class TruncationCurator:
         return generator.sample(n, seed=seed, latents=latents), {"psi": self.psi}
 
 
-def log1mexp(x: np.ndarray) -> np.ndarray:
+def log1mexp(x: np.ndarray) -> npt.NDArray[np.float64]:
     """log(1 - exp(x)) for x < 0, accurate near 0 (expm1) and for very negative x (log1p)."""
     x = np.asarray(x, dtype=np.float64)
     out = np.empty_like(x)
@@ -71,7 +72,7 @@ def fit_calibration(
 
 
 def calibrated_logit(probabilities: np.ndarray) -> np.ndarray:
-    return logit(np.clip(probabilities, PROB_CLIP, 1 - PROB_CLIP))
+    return cast(np.ndarray, logit(np.clip(probabilities, PROB_CLIP, 1 - PROB_CLIP)))
 
 
 class DRSCurator:

@@ -12,4 +12,5 @@ def curbench_register_metrics(register):
         "curbench_cinn.metric:CINNSeparation",
         "held-out AUC of predicting real vs generated from a cINN's source-specific part and from its shared latent",
         higher_is_better={"cinn_specific_auc": False, "cinn_shared_auc": False},
+        runtime_options=("seed", "device"),
     )

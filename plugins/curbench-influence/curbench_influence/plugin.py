@@ -12,4 +12,5 @@ def curbench_register_scorers(register):
         "curbench_influence.scorer:InfluenceScorer",
         "GAN influence estimation (Terashita et al.): keeps instances whose removal would worsen the metric",
         wants_context=True,
+        runtime_options=("seed", "device"),
     )

@@ -11,6 +11,7 @@ def curbench_register_scorers(register):
         "isolation-forest",
         "curbench_outliers.scorers:IsolationForestScorer",
         "scikit-learn IsolationForest score_samples (higher = more normal)",
+        runtime_options=("seed",),
     )
     register(
         "lof",
