@@ -34,6 +34,7 @@ class SearchReport:
     kth_distance_error: float  # mean |approximate - exact| / exact k-th neighbour distance
 
     def line(self) -> str:
+        """The report in one printable line: index, recall@k, k-th distance error, number of queries checked."""
         return (
             f"{self.index} index: recall@{self.k} {self.recall:.3f}, k-th distance error "
             f"{100 * self.kth_distance_error:.2f}% on {self.queries} queries checked against exact search"

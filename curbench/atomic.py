@@ -189,19 +189,23 @@ def reason(exc: OSError) -> str:
 
 
 def write_bytes(path: str | os.PathLike[str], data: bytes | memoryview) -> None:
+    """Write ``data`` to ``path`` atomically (see :func:`atomic_path`)."""
     with atomic_path(path) as tmp:
         tmp.write_bytes(data)
 
 
 def write_text(path: str | os.PathLike[str], text: str) -> None:
+    """Write ``text`` to ``path`` atomically, UTF-8 encoded."""
     write_bytes(path, text.encode("utf-8"))
 
 
 def write_json(path: str | os.PathLike[str], obj: Any) -> None:
+    """Write ``obj`` to ``path`` atomically as indented, key-sorted JSON (``str()`` of what JSON cannot hold)."""
     write_text(path, json.dumps(obj, indent=2, sort_keys=True, default=str) + "\n")
 
 
 def save_npy(path: str | os.PathLike[str], array: np.ndarray) -> None:
+    """Save ``array`` to ``path`` atomically as ``.npy``; object arrays are refused (no pickles)."""
     with atomic_path(path) as tmp, open(tmp, "wb") as handle:
         np.save(_WriteOnly(handle), array, allow_pickle=False)
 
@@ -215,5 +219,9 @@ class _WriteOnly:
 
 
 def save_npz(path: str | os.PathLike[str], **arrays: np.ndarray) -> None:
+    """Save the named ``arrays`` to ``path`` atomically as one uncompressed ``.npz``."""
     with atomic_path(path) as tmp, open(tmp, "wb") as handle:
-        np.savez(handle, allow_pickle=True, **arrays)  # the default; named so mypy does not match **arrays to it
+        # Untyped alias: numpy's stubs match **arrays against allow_pickle, and naming allow_pickle instead would
+        # save it as an array on numpy < 2.2.
+        savez: Any = np.savez
+        savez(handle, **arrays)

@@ -15,6 +15,7 @@ if TYPE_CHECKING:
 
 @hookimpl
 def curbench_register_datasets(register: Register) -> None:
+    """Register the built-in datasets: digits and its variants, toy, glyphs, npy, folder and torchvision sets."""
     register("digits", "curbench.datasets.digits:load_digits", "scikit-learn's 8x8 handwritten digits (1797 images, 10 classes, offline)")
     register(
         "toy", "curbench.datasets.toy:load_toy", "2-D Gaussian mixture on a ring with a known fraction of outliers",
@@ -47,6 +48,7 @@ def curbench_register_datasets(register: Register) -> None:
 
 @hookimpl
 def curbench_register_embedders(register: Register) -> None:
+    """Register the built-in embedders: offline (pixels, classifier, lenet, random-cnn) and pretrained ones."""
     register("pixels", "curbench.embedders.offline:PixelEmbedder", "raw pixels scaled to [0, 1], flattened (offline)", runtime_options=("device",))
     register("classifier", "curbench.embedders.offline:ClassifierEmbedder", "small CNN trained on the dataset's labels, penultimate layer (offline, cached)", runtime_options=("device",))
     register("lenet", "curbench.embedders.offline:LeNetEmbedder", "LeNet-style CNN trained on the labels with its own seed: an evaluation space unlike 'classifier' (offline, cached)", runtime_options=("device",))
@@ -60,6 +62,7 @@ def curbench_register_embedders(register: Register) -> None:
 
 @hookimpl
 def curbench_register_scorers(register: Register) -> None:
+    """Register the built-in scorers: gaussian, ppca, knn, random, and sample-time truncation and drs."""
     register("gaussian", "curbench.scorers.density:GaussianScorer", "log-density under a full-covariance Gaussian (reg 1e-5)")
     register("ppca", "curbench.scorers.density:PPCAScorer", "probabilistic PCA log-likelihood (95% explained variance)")
     register("knn", "curbench.scorers.knn:KNNScorer", "negative distance to the 5th nearest neighbour", runtime_options=("seed", "device"))
@@ -73,6 +76,7 @@ def curbench_register_scorers(register: Register) -> None:
 
 @hookimpl
 def curbench_register_generators(register: Register) -> None:
+    """Register the built-in generators: dcgan (images), mlp (points) and checkpoint (a pretrained one)."""
     register(
         "dcgan", "curbench.generators.dcgan:DCGAN",
         "DCGAN-style image GAN, hinge loss, EMA generator, optional class-conditional", checkpoint_architecture="dcgan",
@@ -88,6 +92,7 @@ def curbench_register_generators(register: Register) -> None:
 
 @hookimpl
 def curbench_register_metrics(register: Register) -> None:
+    """Register the built-in metrics fid, kid, prdc, vendi and loglik, with the direction of each output key."""
     register(
         "fid", "curbench.metrics.fid:FID", "Frechet distance between Gaussian fits of real and fake features",
         higher_is_better={"fid": False},
@@ -117,6 +122,7 @@ def curbench_register_metrics(register: Register) -> None:
 
 @hookimpl
 def curbench_register_executors(register: Register) -> None:
+    """Register the built-in executors: local (a process pool, the default), serial and ray."""
     register("local", "curbench.bench.executors:LocalExecutor", "a local process pool (default; one cell per worker)", runtime_options=("workers",))
     register("serial", "curbench.bench.executors:SerialExecutor", "one cell after another in this process (debugging)", runtime_options=("workers",))
     register("ray", "curbench.bench.executors:RayExecutor", "a Ray cluster (pip install 'curbench[ray]'; address=auto)", runtime_options=("workers",))

@@ -98,9 +98,11 @@ class ArrayCache:
         self.directory = Path(root or cache_root()) / namespace
 
     def path(self, key: str) -> Path:
+        """Where the entry for ``key`` lives: ``<directory>/<key>.npz``."""
         return self.directory / f"{key}.npz"
 
     def get(self, key: str) -> dict[str, np.ndarray] | None:
+        """The arrays under ``key``, or None on a miss; a corrupt entry is deleted (where possible) and misses."""
         path = self.path(key)
         if not path.exists():
             return None
@@ -115,6 +117,7 @@ class ArrayCache:
         return None
 
     def put(self, key: str, arrays: Mapping[str, np.ndarray]) -> None:
+        """Store ``arrays`` under ``key`` atomically with a checksum; an unwritable cache is warned about once."""
         path = self.path(key)
         if path.exists() and not path.is_file():  # get() warned about it already
             return
@@ -126,6 +129,7 @@ class ArrayCache:
     def get_or_compute(
         self, key: str, compute: Callable[[], Mapping[str, np.ndarray]]
     ) -> dict[str, np.ndarray]:
+        """The arrays cached under ``key``, else ``compute()``'s, stored for next time."""
         cached = self.get(key)
         if cached is not None:
             return cached

@@ -9,7 +9,7 @@ import sys
 import traceback
 from collections.abc import Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Optional, cast
+from typing import TYPE_CHECKING, Annotated, cast
 
 import numpy as np
 import typer
@@ -30,7 +30,7 @@ app = typer.Typer(
     help="Benchmark data-curation methods for generative models.",
 )
 
-ConfigOpt = Annotated[Optional[Path], typer.Option("--config", help="YAML file whose keys are these flags (dashes -> underscores).")]  # noqa: UP045
+ConfigOpt = Annotated[Path | None, typer.Option("--config", help="YAML file whose keys are these flags (dashes -> underscores).")]
 QuietOpt = Annotated[bool, typer.Option("--quiet", "-q", help="No progress bars.")]
 
 
@@ -83,33 +83,33 @@ def _quiet(quiet: bool) -> None:
 @app.command()
 def run(
     config: ConfigOpt = None,
-    dataset: Annotated[Optional[str], typer.Option(help=f"Dataset plugin name (default: digits). Installed: {installed('dataset')}.")] = None,  # noqa: UP045
+    dataset: Annotated[str | None, typer.Option(help=f"Dataset plugin name (default: digits). Installed: {installed('dataset')}.")] = None,
     dataset_option: Annotated[OptionList, typer.Option(help="Dataset option key=value (repeatable).")] = None,
-    data_root: Annotated[Optional[str], typer.Option(help="Root folder of on-disk datasets.")] = None,  # noqa: UP045
-    embedder: Annotated[Optional[str], typer.Option(help=f"Selection embedder (default: classifier; pixels for point data). Installed: {installed('embedder')}.")] = None,  # noqa: UP045
+    data_root: Annotated[str | None, typer.Option(help="Root folder of on-disk datasets.")] = None,
+    embedder: Annotated[str | None, typer.Option(help=f"Selection embedder (default: classifier; pixels for point data). Installed: {installed('embedder')}.")] = None,
     embedder_option: Annotated[OptionList, typer.Option(help="Selection-embedder option key=value.")] = None,
-    weights: Annotated[Optional[str], typer.Option(help="Weights file of the selection embedder.")] = None,  # noqa: UP045
-    scorer: Annotated[Optional[str], typer.Option(help=f"Scorer plugin name (default: knn). Installed: {installed('scorer')}.")] = None,  # noqa: UP045
+    weights: Annotated[str | None, typer.Option(help="Weights file of the selection embedder.")] = None,
+    scorer: Annotated[str | None, typer.Option(help=f"Scorer plugin name (default: knn). Installed: {installed('scorer')}.")] = None,
     scorer_option: Annotated[OptionList, typer.Option("--scorer-option", "--option", help="Scorer option key=value.")] = None,
-    stage: Annotated[Optional[str], typer.Option(help="Curate the training data ('data') or generated samples ('sample').")] = None,  # noqa: UP045
-    retention: Annotated[Optional[float], typer.Option(help="Percent of instances kept, in (0, 100] (default: 50).")] = None,  # noqa: UP045
-    selection: Annotated[Optional[str], typer.Option(help="'per-class' (default when labelled) or 'global'.")] = None,  # noqa: UP045
-    selection_mode: Annotated[Optional[str], typer.Option(help="'percentile' (paper's rule) or 'count' (exact count).")] = None,  # noqa: UP045
-    generator: Annotated[Optional[str], typer.Option(help=f"Generator plugin name (default: dcgan; mlp for point data). Installed: {installed('generator')}.")] = None,  # noqa: UP045
+    stage: Annotated[str | None, typer.Option(help="Curate the training data ('data') or generated samples ('sample').")] = None,
+    retention: Annotated[float | None, typer.Option(help="Percent of instances kept, in (0, 100] (default: 50).")] = None,
+    selection: Annotated[str | None, typer.Option(help="'per-class' (default when labelled) or 'global'.")] = None,
+    selection_mode: Annotated[str | None, typer.Option(help="'percentile' (paper's rule) or 'count' (exact count).")] = None,
+    generator: Annotated[str | None, typer.Option(help=f"Generator plugin name (default: dcgan; mlp for point data). Installed: {installed('generator')}.")] = None,
     generator_option: Annotated[OptionList, typer.Option(help="Generator option key=value, e.g. steps=2000.")] = None,
-    eval_embedder: Annotated[Optional[str], typer.Option(help=f"Embedder for the metrics (default: lenet, a space unlike the selection one; pixels for point data). Installed: {installed('embedder')}.")] = None,  # noqa: UP045
+    eval_embedder: Annotated[str | None, typer.Option(help=f"Embedder for the metrics (default: lenet, a space unlike the selection one; pixels for point data). Installed: {installed('embedder')}.")] = None,
     eval_embedder_option: Annotated[OptionList, typer.Option(help="Eval-embedder option key=value.")] = None,
-    eval_weights: Annotated[Optional[str], typer.Option(help="Weights file of the eval embedder.")] = None,  # noqa: UP045
-    samples: Annotated[Optional[int], typer.Option(help="Generated samples to evaluate (default: dataset size).")] = None,  # noqa: UP045
-    eval_every: Annotated[Optional[int], typer.Option(help="Evaluate the sampler every N training steps and record the training curve (default: 0, none).")] = None,  # noqa: UP045
+    eval_weights: Annotated[str | None, typer.Option(help="Weights file of the eval embedder.")] = None,
+    samples: Annotated[int | None, typer.Option(help="Generated samples to evaluate (default: dataset size).")] = None,
+    eval_every: Annotated[int | None, typer.Option(help="Evaluate the sampler every N training steps and record the training curve (default: 0, none).")] = None,
     metric: Annotated[OptionList, typer.Option("--metric", help=f"Metric plugin (repeatable; default: fid, kid, prdc). Installed: {installed('metric')}.")] = None,
-    k: Annotated[Optional[int], typer.Option(help="Neighbourhood size of precision/recall/density/coverage (default: 5).")] = None,  # noqa: UP045
-    tie: Annotated[Optional[str], typer.Option(help="Ball membership: 'lt' (prdc, default) or 'le' (torch-fidelity).")] = None,  # noqa: UP045
-    seed: Annotated[Optional[int], typer.Option(help="Seed of selection, training and sampling (default: 0).")] = None,  # noqa: UP045
-    baselines: Annotated[Optional[bool], typer.Option("--baselines/--no-baselines", help="Also run the full-data and random baselines.")] = None,  # noqa: UP045
-    output_dir: Annotated[Optional[str], typer.Option(help="Where cells and tables are written (default: runs).")] = None,  # noqa: UP045
-    save_features: Annotated[Optional[Path], typer.Option(help="Also write the evaluation features here: real.npy and one .npy per row (method.npy, full.npy, random.npy).")] = None,  # noqa: UP045
-    device: Annotated[Optional[str], typer.Option(help="auto, cpu, cuda or cuda:N (default: auto).")] = None,  # noqa: UP045
+    k: Annotated[int | None, typer.Option(help="Neighbourhood size of precision/recall/density/coverage (default: 5).")] = None,
+    tie: Annotated[str | None, typer.Option(help="Ball membership: 'lt' (prdc, default) or 'le' (torch-fidelity).")] = None,
+    seed: Annotated[int | None, typer.Option(help="Seed of selection, training and sampling (default: 0).")] = None,
+    baselines: Annotated[bool | None, typer.Option("--baselines/--no-baselines", help="Also run the full-data and random baselines.")] = None,
+    output_dir: Annotated[str | None, typer.Option(help="Where cells and tables are written (default: runs).")] = None,
+    save_features: Annotated[Path | None, typer.Option(help="Also write the evaluation features here: real.npy and one .npy per row (method.npy, full.npy, random.npy).")] = None,
+    device: Annotated[str | None, typer.Option(help="auto, cpu, cuda or cuda:N (default: auto).")] = None,
     quiet: QuietOpt = False,
 ) -> None:
     """Run one cell plus its baselines; print and write the comparison table."""
@@ -202,13 +202,13 @@ def _save_features(output_dir: Path, records: Mapping[Role, ResultRecord], targe
 def embed(
     out: Annotated[Path, typer.Option(help="Output .npy file of float32 features (N x D).")],
     embedder: Annotated[str, typer.Option(help="Embedder plugin name.")] = "pixels",
-    dataset: Annotated[Optional[str], typer.Option(help="Dataset plugin name.")] = None,  # noqa: UP045
-    images: Annotated[Optional[Path], typer.Option(help="uint8 N x C x H x W .npy file instead of --dataset.")] = None,  # noqa: UP045
-    labels: Annotated[Optional[Path], typer.Option(help="Labels .npy for --images (trainable embedders use them).")] = None,  # noqa: UP045
-    data_root: Annotated[Optional[str], typer.Option(help="Root folder of on-disk datasets.")] = None,  # noqa: UP045
-    weights: Annotated[Optional[str], typer.Option(help="Embedder weights file.")] = None,  # noqa: UP045
+    dataset: Annotated[str | None, typer.Option(help="Dataset plugin name.")] = None,
+    images: Annotated[Path | None, typer.Option(help="uint8 N x C x H x W .npy file instead of --dataset.")] = None,
+    labels: Annotated[Path | None, typer.Option(help="Labels .npy for --images (trainable embedders use them).")] = None,
+    data_root: Annotated[str | None, typer.Option(help="Root folder of on-disk datasets.")] = None,
+    weights: Annotated[str | None, typer.Option(help="Embedder weights file.")] = None,
     embedder_option: Annotated[OptionList, typer.Option(help="Embedder option key=value.")] = None,
-    batch_size: Annotated[Optional[int], typer.Option(help="Images per forward pass.")] = None,  # noqa: UP045
+    batch_size: Annotated[int | None, typer.Option(help="Images per forward pass.")] = None,
     device: Annotated[str, typer.Option(help="auto, cpu, cuda or cuda:N.")] = "auto",
     no_cache: Annotated[bool, typer.Option("--no-cache", help="Do not read or write the feature cache.")] = False,
     quiet: QuietOpt = False,
@@ -249,9 +249,9 @@ def score(
     out: Annotated[Path, typer.Option(help="Output .npy of one score per instance (higher = keep).")],
     scorer: Annotated[str, typer.Option(help="Scorer plugin name.")] = "knn",
     scorer_option: Annotated[OptionList, typer.Option("--option", "--scorer-option", help="Scorer option key=value.")] = None,
-    labels: Annotated[Optional[Path], typer.Option(help="Labels .npy: scores and selection per class.")] = None,  # noqa: UP045
-    retention: Annotated[Optional[float], typer.Option(help="Also select this percent; writes --kept-out.")] = None,  # noqa: UP045
-    kept_out: Annotated[Optional[Path], typer.Option(help="Output .npy of kept indices (with --retention).")] = None,  # noqa: UP045
+    labels: Annotated[Path | None, typer.Option(help="Labels .npy: scores and selection per class.")] = None,
+    retention: Annotated[float | None, typer.Option(help="Also select this percent; writes --kept-out.")] = None,
+    kept_out: Annotated[Path | None, typer.Option(help="Output .npy of kept indices (with --retention).")] = None,
     selection: Annotated[str, typer.Option(help="'per-class' or 'global'.")] = "per-class",
     selection_mode: Annotated[str, typer.Option(help="'percentile' or 'count'.")] = "percentile",
     seed: Annotated[int, typer.Option(help="Seed for stochastic scorers.")] = 0,
@@ -303,7 +303,7 @@ def metrics(
     k: Annotated[int, typer.Option(help="Neighbourhood size for precision/recall/density/coverage.")] = 5,
     tie: Annotated[str, typer.Option(help="'lt' (prdc) or 'le' (torch-fidelity) ball membership.")] = "lt",
     metric: Annotated[OptionList, typer.Option("--metric", help=f"Metric to compute (repeatable; default: fid, kid, prdc). Installed: {installed('metric')}.")] = None,
-    seed: Annotated[Optional[int], typer.Option(help="Seed of the KID subsets (default: 2020, torch-fidelity's).")] = None,  # noqa: UP045
+    seed: Annotated[int | None, typer.Option(help="Seed of the KID subsets (default: 2020, torch-fidelity's).")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
     no_cache: Annotated[bool, typer.Option("--no-cache", help="Do not cache reference statistics.")] = False,
     quiet: QuietOpt = False,
@@ -330,9 +330,9 @@ def metrics(
 def show(
     scorer: Annotated[OptionList, typer.Option(help="Scorer to draw (repeatable; default: gaussian, ppca, knn).")] = None,
     dataset: Annotated[str, typer.Option(help="Image dataset plugin name.")] = "digits",
-    data_root: Annotated[Optional[str], typer.Option(help="Root folder of on-disk datasets.")] = None,  # noqa: UP045
+    data_root: Annotated[str | None, typer.Option(help="Root folder of on-disk datasets.")] = None,
     embedder: Annotated[str, typer.Option(help="Selection embedder.")] = "classifier",
-    weights: Annotated[Optional[str], typer.Option(help="Weights file of the embedder.")] = None,  # noqa: UP045
+    weights: Annotated[str | None, typer.Option(help="Weights file of the embedder.")] = None,
     selection: Annotated[str, typer.Option(help="Score 'per-class' or 'global'.")] = "per-class",
     out_dir: Annotated[Path, typer.Option(help="Folder for the PNG grids.")] = Path("runs/show"),
     seed: Annotated[int, typer.Option(help="Seed of stochastic scorers (embedders are seeded by their own recipes).")] = 0,

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any, Optional
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
@@ -12,17 +12,17 @@ from curbench.errors import CurbenchError, InvalidInputError
 if TYPE_CHECKING:
     pass
 
-OptionList = Optional[list[str]]  # noqa: UP045 - typer needs Optional at runtime
+OptionList = list[str] | None
 
 
 def sweep(
     config: Annotated[Path, typer.Option("--config", help="Suite YAML: fixed run settings, a grid: of lists, a track: name.")],
-    output_dir: Annotated[Optional[str], typer.Option(help="Where cells are cached (default: runs/<track>); rerun to resume.")] = None,  # noqa: UP045
+    output_dir: Annotated[str | None, typer.Option(help="Where cells are cached (default: runs/<track>); rerun to resume.")] = None,
     executor: Annotated[str, typer.Option(help="A registered executor: 'local' (process pool), 'serial', 'ray', or one a plugin adds.")] = "local",
-    workers: Annotated[Optional[int], typer.Option(help="Parallel cells (default: GPUs if any, else CPU cores).")] = None,  # noqa: UP045
+    workers: Annotated[int | None, typer.Option(help="Parallel cells (default: GPUs if any, else CPU cores).")] = None,
     executor_option: Annotated[OptionList, typer.Option(help="Executor option key=value, e.g. address=auto for a Ray cluster.")] = None,
-    data_root: Annotated[Optional[str], typer.Option(help="Root folder of on-disk datasets (overrides the suite).")] = None,  # noqa: UP045
-    device: Annotated[Optional[str], typer.Option(help="auto, cpu, cuda or cuda:N (default: auto).")] = None,  # noqa: UP045
+    data_root: Annotated[str | None, typer.Option(help="Root folder of on-disk datasets (overrides the suite).")] = None,
+    device: Annotated[str | None, typer.Option(help="auto, cpu, cuda or cuda:N (default: auto).")] = None,
     publish: Annotated[bool, typer.Option("--publish", help="Publish each record to leaderboards/<track>/records/ as its cell finishes, resume from the records published there, and regenerate the boards.")] = False,
     leaderboards: Annotated[Path, typer.Option(help="Root folder of the leaderboard tracks.")] = Path("leaderboards"),
     dry_run: Annotated[bool, typer.Option("--dry-run", help="List the cells (with baselines) and exit.")] = False,
@@ -102,8 +102,8 @@ def leaderboard(
     root: Annotated[Path, typer.Option(help="Root folder of the leaderboard tracks.")] = Path("leaderboards"),
     configs: Annotated[Path, typer.Option(help="Folder of the suite files (configs/<track>.yaml).")] = Path("configs"),
     readme: Annotated[Path, typer.Option(help="README whose <!-- leaderboard:digits:start/end --> region is regenerated.")] = Path("README.md"),
-    findings: Annotated[Optional[Path], typer.Option(help="Folder of the generated findings page (default: docs/ beside the --root folder).")] = None,  # noqa: UP045
-    html: Annotated[Optional[Path], typer.Option("--html", help="Folder of the static HTML site (default: site/ in the findings folder).")] = None,  # noqa: UP045
+    findings: Annotated[Path | None, typer.Option(help="Folder of the generated findings page (default: docs/ beside the --root folder).")] = None,
+    html: Annotated[Path | None, typer.Option("--html", help="Folder of the static HTML site (default: site/ in the findings folder).")] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bars.")] = False,
 ) -> None:
     """Regenerate the leaderboard tables (Markdown + CSV + curves), the README region, the findings page and the HTML site from the committed records, or --check them."""
@@ -146,7 +146,7 @@ def leaderboard(
 
 def report(
     directory: Annotated[Path, typer.Argument(help="A folder of records: a sweep's output (cells/*/result.json) or a track's records/.")],
-    out: Annotated[Optional[Path], typer.Option(help="Where the page, CSV and curves go (default: DIRECTORY/board).")] = None,  # noqa: UP045
+    out: Annotated[Path | None, typer.Option(help="Where the page, CSV and curves go (default: DIRECTORY/board).")] = None,
     track: Annotated[str, typer.Option(help="Title of the board.")] = "report",
 ) -> None:
     """Render leaderboard tables (Markdown, CSV, curves) from any folder of result records."""
@@ -174,9 +174,9 @@ def submit(
     scorer_option: Annotated[OptionList, typer.Option("--scorer-option", "--option", help="Scorer option key=value (repeatable).")] = None,
     leaderboards: Annotated[Path, typer.Option(help="Root folder of the leaderboard tracks.")] = Path("leaderboards"),
     configs: Annotated[Path, typer.Option(help="Folder of the suite files.")] = Path("configs"),
-    output_dir: Annotated[Optional[str], typer.Option(help="Where the new cells run (default: runs/submit-<track>).")] = None,  # noqa: UP045
-    workers: Annotated[Optional[int], typer.Option(help="Parallel cells (default: GPUs if any, else CPU cores).")] = None,  # noqa: UP045
-    device: Annotated[Optional[str], typer.Option(help="auto, cpu, cuda or cuda:N (default: auto).")] = None,  # noqa: UP045
+    output_dir: Annotated[str | None, typer.Option(help="Where the new cells run (default: runs/submit-<track>).")] = None,
+    workers: Annotated[int | None, typer.Option(help="Parallel cells (default: GPUs if any, else CPU cores).")] = None,
+    device: Annotated[str | None, typer.Option(help="auto, cpu, cuda or cuda:N (default: auto).")] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bars.")] = False,
 ) -> None:
     """Run a new scorer on an existing track's grid, reusing the track's committed records for everything else.

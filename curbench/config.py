@@ -129,6 +129,7 @@ class RunConfig:
         return cell
 
     def replace(self, **changes: Any) -> RunConfig:
+        """A copy with ``changes`` applied, validated again like a new config."""
         return dataclasses.replace(self, **changes)
 
 
@@ -155,6 +156,7 @@ _NAME_FIELDS = ("dataset", "embedder", "scorer", "generator", "eval_embedder")
 
 
 def check_keys(keys: Any, allowed: tuple[str, ...], where: str) -> None:
+    """Raise :class:`InvalidInputError` at the first key not in ``allowed`` (suggesting close matches)."""
     for key in keys:
         if key not in allowed:
             close = difflib.get_close_matches(str(key), allowed, n=3)
@@ -274,6 +276,7 @@ def yaml_problem(exc: yaml.YAMLError) -> str:
 
 
 def load_yaml(path: str | Path) -> dict[str, Any]:
+    """The mapping in a YAML config file (bounded safe loader, fixed-type keys checked); errors name the file."""
     path = Path(path)
     if not path.is_file():
         raise InvalidInputError(f"config file not found: {path}; pass an existing YAML file to --config")

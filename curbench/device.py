@@ -6,6 +6,7 @@ from curbench.errors import InvalidInputError
 
 
 def resolve_device(requested: str = "auto") -> str:
+    """``auto``: CUDA when available, else CPU; any other device name is validated and returned as given."""
     import torch  # here, so that reading finished cells never loads torch
 
     if requested == "auto":

@@ -48,22 +48,27 @@ def shutdown() -> None:
 
 
 def is_active() -> bool:
+    """True in an initialised process group of more than one rank; the helpers act single-process otherwise."""
     return dist.is_available() and dist.is_initialized() and dist.get_world_size() > 1
 
 
 def rank() -> int:
+    """This process's rank; 0 outside a multi-rank process group."""
     return dist.get_rank() if is_active() else 0
 
 
 def world_size() -> int:
+    """The number of ranks; 1 outside a multi-rank process group."""
     return dist.get_world_size() if is_active() else 1
 
 
 def is_main() -> bool:
+    """True on rank 0, and in a single process: the rank that writes shared files."""
     return rank() == 0
 
 
 def barrier() -> None:
+    """Wait for every rank; a no-op in a single process."""
     if is_active():
         dist.barrier()
 

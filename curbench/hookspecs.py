@@ -29,7 +29,8 @@ if TYPE_CHECKING:
 
 
 class Register(Protocol):
-    def __call__(self, name: str, factory: object, description: str = "", **declared: Any) -> None: ...
+    def __call__(self, name: str, factory: object, description: str = "", **declared: Any) -> None:
+        """Register component ``name``: its factory (callable or ``module:attribute``), description, declared fields."""
 
 
 @hookspec

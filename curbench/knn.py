@@ -87,9 +87,11 @@ class ExactArithmetic(Arithmetic):
     name = "exact"
 
     def unit_roundoff(self, a: np.ndarray, b: np.ndarray) -> float:
+        """Float64's unit roundoff, whatever the input dtypes: every pair is computed in float64."""
         return _U64
 
     def pairs(self, a: np.ndarray, b: np.ndarray, rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
+        """float64 sqrt(sum((a_i - b_j)^2)) per pair, in chunks; exactly 0 for duplicates."""
         out = np.empty(len(rows))
         for chunk in _pair_chunks(len(rows), a.shape[1]):
             diff = a[rows[chunk]].astype(np.float64) - b[cols[chunk]]
@@ -111,9 +113,11 @@ class PRDCArithmetic(Arithmetic):
     name = "prdc"
 
     def unit_roundoff(self, a: np.ndarray, b: np.ndarray) -> float:
+        """Float64's unit roundoff: scikit-learn forms squared distances in float64, whatever the dtypes."""
         return _U64
 
     def pairs(self, a: np.ndarray, b: np.ndarray, rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
+        """Per pair, float64 ``-2 x.y + |x|^2 + |y|^2`` (float32 for float32 inputs), clipped at 0, square-rooted."""
         single = a.dtype == np.float32 and b.dtype == np.float32
         norms_a, norms_b = _squared_norms_at(a, rows), _squared_norms_at(b, cols)
         out = np.empty(len(rows))
@@ -144,9 +148,11 @@ class TorchFidelityArithmetic(Arithmetic):
         return np.float32 if a.dtype == np.float32 and b.dtype == np.float32 else np.float64
 
     def unit_roundoff(self, a: np.ndarray, b: np.ndarray) -> float:
+        """Float32's unit roundoff when both inputs are float32 (cdist then runs in float32), else float64's."""
         return _U32 if self._dtype(a, b) is np.float32 else _U64
 
     def pairs(self, a: np.ndarray, b: np.ndarray, rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
+        """``torch.cdist`` per pair, in padded blocks of at least 32 x 32 so each pair gets torch-fidelity's bits."""
         dtype = self._dtype(a, b)
         out = np.empty(len(rows))
         order = np.argsort(rows, kind="stable")
@@ -176,6 +182,7 @@ ARITHMETICS: dict[str, Arithmetic] = {
 
 
 def get_arithmetic(name: str | Arithmetic) -> Arithmetic:
+    """The :class:`Arithmetic` named ``name`` (exact, prdc or torch-fidelity); an instance passes through."""
     if isinstance(name, Arithmetic):
         return name
     if name not in ARITHMETICS:
@@ -197,6 +204,7 @@ def _screen_roundoff(device: torch.device) -> float:
 
 
 def tile_size(device: torch.device) -> int:
+    """Distance-tile side: 1024 on CPU; on CUDA, fitted to a quarter of free memory (1024 to 16384)."""
     if device.type != "cuda":
         return _CPU_TILE
     free, _ = torch.cuda.mem_get_info(device)

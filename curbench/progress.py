@@ -31,10 +31,12 @@ _cell = ""
 
 
 def quiet() -> bool:
+    """True when ``--quiet`` (``CURBENCH_QUIET`` set, and not to 0) silences bars and notes."""
     return os.environ.get(QUIET_ENV, "") not in ("", "0")
 
 
 def enabled() -> bool:
+    """Whether to draw bars: not quiet, and stderr is a terminal."""
     return not quiet() and sys.stderr.isatty()
 
 
@@ -192,6 +194,7 @@ class SweepDisplay:
             self._live.__exit__(None, None, None)
 
     def finished(self, label: str, error: str | None) -> None:
+        """Count a finished cell (failed when ``error`` is set); without the live panel, also log it unless quiet."""
         self.done += 1
         self.failed += error is not None
         if self._live is None and not quiet():
@@ -205,6 +208,7 @@ class SweepDisplay:
                 self._log(line)
 
     def summary(self) -> str:
+        """The head line: cells finished out of the total, and how many were reused or failed."""
         return f"cells {self.done}/{self.total} finished ({self.reused} reused, {self.failed} failed)"
 
     def _worker_lines(self) -> list[str]:

@@ -32,10 +32,12 @@ class Interval:
 
     @property
     def low(self) -> float:
+        """Lower end of the confidence interval (NaN below two seeds)."""
         return self.mean - self.half_width
 
     @property
     def high(self) -> float:
+        """Upper end of the confidence interval (NaN below two seeds)."""
         return self.mean + self.half_width
 
 
@@ -115,6 +117,7 @@ class Comparison:
 
     @property
     def paired(self) -> bool:
+        """Whether the test was a paired t-test on per-seed differences (else Welch or a slope)."""
         return self.test == "paired t"
 
 

@@ -52,6 +52,7 @@ def check_features(features: np.ndarray, what: str = "features", *, min_rows: in
 
 
 def check_same_dim(real: np.ndarray, fake: np.ndarray) -> None:
+    """Raise :class:`InvalidInputError` unless the real and fake (N, D) features have the same D."""
     if real.shape[1] != fake.shape[1]:
         raise InvalidInputError(
             f"real features have {real.shape[1]} dimensions but fake features have {fake.shape[1]}; "
@@ -66,6 +67,7 @@ def check_labels(labels: np.ndarray, n: int, what: str = ...) -> np.ndarray: ...
 @overload
 def check_labels(labels: np.ndarray | None, n: int, what: str = ...) -> np.ndarray | None: ...
 def check_labels(labels: np.ndarray | None, n: int, what: str = "labels") -> np.ndarray | None:
+    """``labels`` as an array if 1-D with ``n`` entries (one per sample), else one clear error; None stays None."""
     if labels is None:
         return None
     array = np.asarray(labels)

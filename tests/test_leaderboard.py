@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
+import os
 import shutil
 from pathlib import Path
 
@@ -290,6 +291,21 @@ def test_cpu_track_reruns_within_tolerance(track, tmp_path):
     scratch = tmp_path / "leaderboards"
     shutil.copytree(REPO / "leaderboards" / track, scratch / track)
     assert board.drift(scratch, track, REPO / "configs", tmp_path / "runs") == []
+
+
+@pytest.mark.slow
+def test_the_drift_rerun_starts_from_an_empty_cache(tmp_path, monkeypatch):
+    """What the rerun trains or caches never comes from (nor goes to) the user's cache: it reproduces from scratch."""
+    from curbench.cache import CACHE_ENV
+
+    users = tmp_path / "users-cache"
+    monkeypatch.setenv(CACHE_ENV, str(users))
+    scratch = tmp_path / "leaderboards"
+    shutil.copytree(REPO / "leaderboards" / "toy", scratch / "toy")
+    assert board.drift(scratch, "toy", REPO / "configs", tmp_path / "runs") == []
+    assert not users.exists()
+    assert (tmp_path / "runs" / "cells").is_dir()  # the rerun did run, elsewhere
+    assert os.environ[CACHE_ENV] == str(users)
 
 
 def test_check_that_would_compare_nothing_fails(tmp_path):

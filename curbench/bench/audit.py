@@ -23,6 +23,7 @@ CLASS_GROUPING = "class"
 
 
 def groupings(dataset: Dataset) -> dict[str, np.ndarray]:
+    """The dataset's groupings: its class labels under ``class`` (when labelled), then each of ``dataset.groups``."""
     found = {CLASS_GROUPING: dataset.labels} if dataset.labels is not None else {}
     found.update(dataset.groups)
     return found

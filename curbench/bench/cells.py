@@ -37,6 +37,7 @@ class Role(str, Enum):
 
     @property
     def label(self) -> str:
+        """How tables and reports name the role, e.g. "random subset" or "real data (ceiling)"."""
         return _LABELS[self]
 
     def __str__(self) -> str:
@@ -111,6 +112,7 @@ def with_baselines(configs: Sequence[RunConfig]) -> list[RunConfig]:
 
 
 def cell_dir(config: RunConfig, registry: Registry | None = None) -> Path:
+    """The cell's folder: ``<output_dir>/cells/<cell id>``, the id covering its plugins and input files."""
     return Path(config.output_dir) / CELLS_DIR / cell_key(config, registry)
 
 
@@ -120,6 +122,7 @@ def finished_record(config: RunConfig, registry: Registry | None = None) -> Resu
 
 
 def is_finished(config: RunConfig) -> bool:
+    """Whether the cell has a valid record of its own (default registry); see :func:`finished_record`."""
     return finished_record(config) is not None
 
 
@@ -187,4 +190,5 @@ def cell_of(config: RunConfig, registry: Registry | None = None) -> dict[str, An
 
 
 def cell_key(config: RunConfig, registry: Registry | None = None) -> str:
+    """The cell's id (:func:`cell_id` of :func:`cell_of`), which also names its folder."""
     return cell_id(cell_of(config, registry))

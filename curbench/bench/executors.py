@@ -46,6 +46,7 @@ class SerialExecutor:
         self.status: dict[str, str] | None = None
 
     def map(self, fn: Callable[[Any], Any], items: Sequence[Any]) -> Iterator[Outcome]:
+        """Run the items in order in this process, yielding each outcome as soon as its item is done."""
         from curbench import progress
 
         self.status = {}
@@ -152,6 +153,10 @@ class LocalExecutor:
         self.status: Any = None  # while mapping: the workers' status lines, shared through a manager
 
     def map(self, fn: Callable[[Any], Any], items: Sequence[Any]) -> Iterator[Outcome]:
+        """Run the items in a ``spawn`` process pool, yielding outcomes as they finish.
+
+        A dead worker fails only the item it ran; the pool is replaced and the other items go on.
+        """
         if not items:
             return
         context = multiprocessing.get_context("spawn")
@@ -266,6 +271,10 @@ class RayExecutor:
         self.resources = {"num_cpus": cpus_per_cell, "num_gpus": gpus_per_cell}
 
     def map(self, fn: Callable[[Any], Any], items: Sequence[Any]) -> Iterator[Outcome]:
+        """One Ray task per item, outcomes as they finish; without ``address``, a local Ray reaped with the sweep.
+
+        Tasks still pending when the caller stops iterating are cancelled.
+        """
         ray = self.ray
         if not ray.is_initialized():
             local = {"num_cpus": self.workers} if self.address is None else {}

@@ -41,6 +41,7 @@ class Provenance:
 
     @classmethod
     def collect(cls, device: str, wall_time_s: float) -> Provenance:
+        """This run's provenance: curbench, Python and tracked package versions, git commit, device, wall time."""
         packages = {}
         for name in _TRACKED_PACKAGES:
             try:
@@ -59,6 +60,7 @@ class Provenance:
 
 
 def git_commit() -> str | None:
+    """The commit of the checkout curbench runs from, or None outside one (uncommitted edits are not noted)."""
     try:
         out = subprocess.run(
             ["git", "rev-parse", "HEAD"], capture_output=True, text=True, timeout=5, cwd=Path(__file__).parent
@@ -133,6 +135,7 @@ class ResultRecord:
         )
 
     def write(self, directory: str | Path) -> Path:
+        """Write the record atomically as ``result.json`` in ``directory``; returns its path."""
         path = Path(directory) / RECORD_FILE
         atomic.write_json(path, self.to_dict())
         return path

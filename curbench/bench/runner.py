@@ -37,6 +37,7 @@ class CellRunner:
         self._sizes: dict[str, int] = {}
 
     def cell_dir(self, config: RunConfig) -> Path:
+        """The cell's folder, its id computed with this runner's registry."""
         return cells.cell_dir(config, self.registry)
 
     def finished(self, config: RunConfig) -> ResultRecord | None:
@@ -224,6 +225,7 @@ class CellRunner:
         return self._sizes[key]
 
     def scorer_record(self, config: RunConfig) -> ScorerRecord:
+        """The registry's record of the cell's scorer (its declared stage and whether it wants a scoring context)."""
         record: ScorerRecord = self.registry.get("scorer", config.scorer)
         return record
 

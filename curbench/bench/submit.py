@@ -28,6 +28,7 @@ class Submission:
 
     @property
     def todo(self) -> list[RunConfig]:
+        """The cells without a valid finished record yet (published cells, once adopted, count as finished)."""
         return [config for config in self.configs if not cells.is_finished(config)]
 
     def new_records(self) -> list[ResultRecord]:
@@ -37,6 +38,7 @@ class Submission:
         return [record for record in found if record is not None]
 
     def records(self) -> list[ResultRecord]:
+        """The finished records of all the submission's cells, published ones included."""
         found = [cells.finished_record(config) for config in self.configs]
         return [record for record in found if record is not None]
 

@@ -47,6 +47,7 @@ class Suite:
 
 
 def load_suite(path: str | Path) -> Suite:
+    """Parse a suite YAML file, checking every key and every cell's settings now rather than mid-sweep."""
     values = load_yaml(path)
     check_keys(values, SUITE_FIELDS + RUN_FIELDS, str(path))
     grid = values.pop("grid", None) or {}

@@ -195,6 +195,7 @@ def publish(records: Iterable[ResultRecord], records_dir: str | Path) -> list[Pa
 
 
 def failure_summary(failures: Sequence[tuple[RunConfig, str]]) -> CurbenchError:
+    """A :class:`CurbenchError` to raise for failed cells: how many, and the first one's cell, settings and error."""
     first_config, first_error = failures[0]
     return CurbenchError(
         f"{len(failures)} cell(s) failed, first {cells.cell_key(first_config)} ({first_config.scorer}, "

@@ -57,6 +57,7 @@ class Gain:
 
     @property
     def interval(self) -> Interval:
+        """Mean and 95% CI of the paired per-seed gains, FID(full data) - FID(this row): positive = better."""
         return mean_ci(self.gains)
 
 

@@ -30,10 +30,12 @@ from curbench.plugins.registry import default_registry
 
 
 def tracks(root: str | Path) -> list[str]:
+    """The tracks under ``root``: the sorted names of its folders that hold a ``records/`` folder."""
     return sorted(p.parent.name for p in Path(root).glob(f"*/{RECORDS_DIR}") if p.is_dir())
 
 
 def track_suite(track: str, configs_dir: str | Path) -> Suite | None:
+    """The suite of ``track`` (``<configs_dir>/<track>.yaml``), or None when there is no such file."""
     path = Path(configs_dir) / f"{track}.yaml"
     return load_suite(path) if path.is_file() else None
 
@@ -155,6 +157,7 @@ def plugin_problems(record: ResultRecord, registry: Registry) -> list[str]:
     return problems
 
 def generated_files(root: str | Path, track: str, configs_dir: str | Path = "configs") -> dict[Path, str]:
+    """The track's generated files as its records render them, path -> text (what ``--check`` compares)."""
     directory = Path(root) / track
     records = load_records(directory / RECORDS_DIR)
     files = render_track(track, records, track_suite(track, configs_dir))

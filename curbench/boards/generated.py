@@ -9,6 +9,7 @@ from curbench import atomic
 
 
 def write_all(files: Mapping[Path, str]) -> list[Path]:
+    """Write each file's text atomically; returns the paths."""
     for path, text in files.items():
         atomic.write_text(path, text)
     return list(files)

@@ -30,10 +30,12 @@ class Outputs:
 
     @property
     def findings_dir(self) -> Path:
+        """``findings``, or ``docs/`` beside ``root`` when unset."""
         return self.findings or self.root.parent / "docs"
 
     @property
     def site_dir(self) -> Path:
+        """``site``, or ``site/`` inside :attr:`findings_dir` when unset."""
         return self.site or self.findings_dir / "site"
 
 

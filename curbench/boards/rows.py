@@ -51,6 +51,7 @@ class Row:
     source_key: str = ""  # reference rows: the generator row they were derived from
 
     def values(self, get: Callable[[ResultRecord], Any]) -> list[float]:
+        """``get`` of each record as a float (NaN where it is not a number)."""
         return [number(get(record)) for record in self.records]
 
     def metric_values(self, metric: str) -> list[float]:
@@ -59,10 +60,12 @@ class Row:
 
     @property
     def label(self) -> str:
+        """The role's display label."""
         return self.role.label
 
 
 def number(value: Any) -> float:
+    """``value`` as a float if it is an int or a float (bools excluded), else NaN: a missing or malformed metric."""
     return float(value) if isinstance(value, int | float) and not isinstance(value, bool) else math.nan
 
 
@@ -175,6 +178,7 @@ def _row_order(row: Row) -> tuple[Any, ...]:
 
 
 def generator_rows(rows: Sequence[Row]) -> list[Row]:
+    """The rows of trained generators (full data, random subset, method), without the reference rows."""
     return [row for row in rows if row.role in GENERATOR_ROLES]
 
 
@@ -197,4 +201,5 @@ def directions(rows: Sequence[Row]) -> dict[str, bool]:
 
 
 def metric_names(rows: Sequence[Row]) -> list[str]:
+    """The ranked metric keys of the rows' records, in declaration order (see :func:`directions`)."""
     return list(directions(rows))

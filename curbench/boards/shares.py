@@ -36,6 +36,7 @@ def _shares(record: Any, grouping: str) -> dict[str, Any]:
 
 
 def groupings(rows: Sequence[Row]) -> list[str]:
+    """The sorted groupings any of the rows' records has shares for."""
     return sorted({g for row in rows for r in row.records for g in r.audit.get("shares", {})})
 
 

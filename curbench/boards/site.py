@@ -88,6 +88,7 @@ def _markdown_inline(text: str) -> str:
 
 
 def track_page(root: Path, track: str, configs_dir: Path) -> str:
+    """One track's HTML page: the suite's description, the feature spaces, the results table and the curve images."""
     suite = track_suite(track, configs_dir)
     rows = group_rows(load_records(root / track / RECORDS_DIR))
     body = [f'<p><a href="{INDEX}">← all tracks and findings</a></p>', f"<h1><code>{html.escape(track)}</code></h1>"]
@@ -108,6 +109,7 @@ def track_page(root: Path, track: str, configs_dir: Path) -> str:
 
 
 def index_page(root: Path, names: Sequence[str], configs_dir: Path) -> str:
+    """The site's index page: a link per track in ``names`` and the findings table (claim, verdict, our numbers)."""
     found = claims.findings(root, configs_dir)
     frame = pd.DataFrame([{"paper": f.paper, "claim": f.claim, "track": f.track, "verdict": f.verdict,
                            "our numbers": f.evidence} for f in found])

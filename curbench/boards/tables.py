@@ -143,6 +143,7 @@ def format_cell(value: object, digits: int = SIGNIFICANT) -> str:
 
 
 def to_markdown(frame: pd.DataFrame, digits: int = SIGNIFICANT) -> str:
+    """``frame`` as a Markdown table, every value through :func:`format_cell` (NaN as a dash)."""
     header = "| " + " | ".join(str(c) for c in frame.columns) + " |"
     rule = "|" + "|".join("---" for _ in frame.columns) + "|"
     rows = ["| " + " | ".join(format_cell(v, digits) for v in row) + " |" for row in frame.itertuples(index=False)]

@@ -41,6 +41,7 @@ class Margin:
     why: str = ""
 
     def of(self, baseline_mean: float) -> float:
+        """The margin in the metric's units: ``value`` times ``baseline_mean`` when relative, else ``value``."""
         return self.value * baseline_mean if self.relative else self.value
 
     def __str__(self) -> str:
@@ -71,6 +72,7 @@ class Test:
 
     @property
     def significant(self) -> bool:
+        """Whether the Holm-adjusted p is below :data:`ALPHA`; NaN (untestable, not yet adjusted) never is."""
         return self.holm < ALPHA  # nan (untestable) is never significant
 
 
@@ -91,9 +93,16 @@ class Part:
 
     @property
     def tests(self) -> list[Test]:
+        """The part's p-values for the page's Holm family: the difference test, and TOST when there is a margin."""
         return [self.difference] + ([self.equivalence] if self.equivalence is not None else [])
 
     def outcome(self) -> str:
+        """The part's outcome by its Holm-adjusted tests and kind.
+
+        BETTER needs a significant difference the claimed way, SAME a significant equivalence, DIFFER a significant
+        difference; a significant difference contradicts SAME, a significant equivalence contradicts BETTER and
+        DIFFER.
+        """
         differs = self.difference.significant
         equivalent = self.equivalence is not None and self.equivalence.significant
         if self.kind == BETTER and differs:
@@ -126,10 +135,16 @@ class Finding:
 
     @property
     def deciding(self) -> list[Part]:
+        """The parts that decide the verdict (context contrasts left out)."""
         return [part for part in self.tested.parts if part.decides]
 
     @property
     def verdict(self) -> str:
+        """Every deciding part supported: supported; one contradicted: contradicted; else inconclusive.
+
+        An any-claim is supported by one supported part and contradicted only when every part is. Without deciding
+        parts: ``tested.unrun``.
+        """
         outcomes = [part.outcome() for part in self.deciding]
         if not outcomes:
             return self.tested.unrun
@@ -141,6 +156,7 @@ class Finding:
 
     @property
     def evidence(self) -> str:
+        """``label: numbers → outcome`` per part, joined by semicolons, then the caveat; ``tested.missing`` if none."""
         parts = self.tested.parts
         if not parts:
             return self.tested.missing
@@ -150,6 +166,7 @@ class Finding:
 
     @property
     def cells(self) -> list[str]:
+        """The sorted ids of the cells whose records the tested rows pool."""
         return sorted({record.cell_id for row in self.tested.rows if row is not None for record in row.records})
 
 
@@ -165,6 +182,7 @@ class Board:
     rows: list[Row]
 
     def find(self, role: str, scorer: str | None = None, retention: float | None = None, **fields: object) -> Row | None:
+        """The first row with ``role`` (and ``scorer``, ``retention`` and config ``fields`` where given), or None."""
         for row in self.rows:
             if row.role != role or (scorer is not None and row.config["scorer"] != scorer):
                 continue
@@ -178,10 +196,12 @@ class Board:
 # --- parts -----------------------------------------------------------------------------------------------------
 
 def by_seed(row: Row, metric: str) -> dict[int, float]:
+    """``metric`` of the row's records keyed by seed (NaN where a record lacks it)."""
     return {record.config["seed"]: number(record.metrics.get(metric)) for record in row.records}
 
 
 def row_mean(row: Row, metric: str) -> float:
+    """Mean of ``metric`` over the row's seeds, non-finite values dropped (NaN when none is left)."""
     return mean_ci(list(by_seed(row, metric).values())).mean
 
 
@@ -230,6 +250,7 @@ def better_sign(rows: Sequence[Row], metric: str) -> int:
 
 
 def outcomes(parts: Iterable[Part]) -> str:
+    """``label outcome`` of each part, comma-separated."""
     return ", ".join(f"{part.label} {part.outcome()}" for part in parts)
 
 

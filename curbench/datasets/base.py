@@ -42,6 +42,7 @@ class Dataset:
 
     @property
     def is_image(self) -> bool:
+        """True for images (N, C, H, W); False for points (N, D)."""
         return self.data.ndim == 4
 
     def __len__(self) -> int:
@@ -69,6 +70,7 @@ class Dataset:
         return self.splits.get("evaluator", self)
 
     def subset(self, indices: np.ndarray) -> Dataset:
+        """The instances at ``indices`` with their annotations; the held-out ``splits`` are not carried over."""
         return Dataset(
             name=self.name,
             data=self.data[indices],

@@ -109,12 +109,14 @@ def font_paths(names: tuple[str, ...]) -> list[Path]:
 
 
 def zipf_probabilities(count: int, exponent: float) -> np.ndarray:
+    """Zipf weights rank^-exponent for ranks 1..count, normalised to sum to 1 (exponent 0: uniform)."""
     weights = np.arange(1, count + 1, dtype=np.float64) ** -exponent
     total: float = weights.sum()
     return weights / total
 
 
 def sample_factors(n: int, font_probabilities: np.ndarray, rng: np.random.Generator) -> Factors:
+    """``n`` independent draws of the factors: uniform class, font by ``font_probabilities``, stroke, jitter."""
     return Factors(
         classes=rng.integers(0, len(CHARACTERS), n),
         fonts=rng.choice(len(font_probabilities), n, p=font_probabilities),
@@ -169,6 +171,7 @@ def render(char: str, font_path: Path, stroke: int, jitter: dict[str, float], si
 
 
 def render_all(factors: Factors, fonts: list[Path], size: int, desc: str) -> np.ndarray:
+    """Render every glyph ``factors`` describe: uint8 (N, 1, size, size), white on black, with a progress bar."""
     images = np.empty((len(factors.classes), 1, size, size), dtype=np.uint8)
     for i in progress(range(len(images)), desc=desc, unit="glyph"):
         jitter = {name: float(values[i]) for name, values in factors.jitter.items()}

@@ -52,6 +52,7 @@ class Embedder:
 
     # -- what subclasses provide -------------------------------------------------------
     def build_model(self) -> nn.Module:
+        """Build the module mapping preprocessed float images to features; :attr:`model` calls it once."""
         raise NotImplementedError
 
     def preprocess(self, images: torch.Tensor) -> torch.Tensor:
@@ -73,6 +74,7 @@ class Embedder:
     # -- the contract ------------------------------------------------------------------
     @property
     def model(self) -> nn.Module:
+        """The network, built on first use: on the device, in eval mode, without gradients (channels-last on CUDA)."""
         if self._model is None:
             model = self.build_model().to(self.device).eval().requires_grad_(False)
             if self.device.type == "cuda":
@@ -82,6 +84,7 @@ class Embedder:
 
     @property
     def feature_dim(self) -> int:
+        """Width D of the (N, D) features; subclasses provide it."""
         raise NotImplementedError
 
     def to(self, device: str) -> Embedder:
@@ -92,6 +95,7 @@ class Embedder:
         return self
 
     def fingerprint(self) -> str:
+        """Digest of name, code version, weights and preprocessing: keys the feature cache for this space."""
         return key_digest(
             embedder=self.name, code=self.code_version, weights=self.weights_digest(), preprocessing=self.preprocessing()
         )
@@ -102,6 +106,7 @@ class Embedder:
         return self
 
     def check_data(self, data: np.ndarray, what: str) -> None:
+        """Raise :class:`InvalidInputError` if ``data`` holds 2-D points and this embedder needs images."""
         if data.ndim == 2 and not self.accepts_points:
             raise InvalidInputError(
                 f"embedder '{self.name}' needs images (N, C, H, W) but {what} holds {data.shape[1]}-D points; "
@@ -185,5 +190,6 @@ class PretrainedEmbedder(Embedder):
         self.weights_path = resolve_weights(self.weight_spec, weights)
 
     def weights_digest(self) -> str | None:
+        """sha256 of the weights file actually loaded, not of the pinned spec."""
         # The actual file's hash, so a user's fine-tuned weights never share cache entries with the originals.
         return file_sha256(self.weights_path)

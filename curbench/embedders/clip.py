@@ -35,12 +35,15 @@ class CLIPEmbedder(PretrainedEmbedder):
 
     @property
     def feature_dim(self) -> int:
+        """The projection width (512 for ViT-B/32); builds the model, loading the weights, on first call."""
         return cast(int, self.model.output_dim)  # an int attribute of torch-fidelity's ViT
 
     def preprocessing(self) -> dict[str, object]:
+        """TF1 bilinear resize to the model's input size, CLIP normalisation, projected visual features."""
         return {"resize": "tf1-bilinear-input", "normalize": "clip", "layer": "visual-proj"}
 
     def build_model(self) -> nn.Module:
+        """The fp32 visual tower, built by torch-fidelity from a full CLIP checkpoint; any other file is refused."""
         state = self._state_dict()
         if "visual.proj" not in state or "text_projection" not in state:
             raise InvalidInputError(
@@ -59,6 +62,7 @@ class CLIPEmbedder(PretrainedEmbedder):
             return load_state_dict(self.weights_path)
 
     def preprocess(self, images: torch.Tensor) -> torch.Tensor:
+        """TF1-compatible bilinear resize to the model's input size, then CLIP's mean/std on the 0..255 scale."""
         size = self.model.input_resolution
         x = interpolate_bilinear_2d_like_tensorflow1x(images, size=(size, size), align_corners=False)
         return cast(torch.Tensor, torchvision.transforms.functional.normalize(x, CLIP_MEAN, CLIP_STD))

@@ -183,9 +183,11 @@ class DINOv2Embedder(PretrainedEmbedder):
 
     @property
     def feature_dim(self) -> int:
+        """1024 for ViT-L/14, or the ``embed_dim`` a subclass's ``architecture`` sets."""
         return self.architecture.get("embed_dim", 1024)
 
     def preprocessing(self) -> dict[str, object]:
+        """dgm-eval's resize and normalisation, the pos_embed resampling, the layer and the architecture's sizes."""
         return {
             "resize": "pil-bicubic-224",
             "normalize": "imagenet-totensor",
@@ -195,10 +197,12 @@ class DINOv2Embedder(PretrainedEmbedder):
         }
 
     def build_model(self) -> nn.Module:
+        """timm's ViT for 224 x 224, the official checkpoint mapped on (:func:`dinov2_to_timm`), loaded strictly."""
         model = build_vit(self.architecture)
         depth = len(cast(nn.Sequential, model.blocks))  # timm's ViT holds its blocks in a Sequential
         checkpoint = load_state_dict(self.weights_path)
         return load_strict(model, dinov2_to_timm(checkpoint, depth, self.weights_path), self.weights_path, "DINOv2 ViT/14")
 
     def preprocess(self, images: torch.Tensor) -> torch.Tensor:
+        """dgm-eval's transform (see :func:`dgm_eval_preprocess`)."""
         return dgm_eval_preprocess(images)

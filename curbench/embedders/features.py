@@ -30,6 +30,7 @@ class _Batches(torch.utils.data.Dataset[torch.Tensor]):
 
 
 def feature_cache_key(embedder: Embedder, dataset: Dataset) -> str:
+    """Feature-cache key: the dataset's content hash and the embedder's fingerprint (so: call after fitting)."""
     return key_digest(dataset=dataset.content_hash, embedder=embedder.fingerprint())
 
 

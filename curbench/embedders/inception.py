@@ -64,17 +64,21 @@ class FIDInceptionEmbedder(PretrainedEmbedder):
 
     @property
     def feature_dim(self) -> int:
+        """2048: the pool3 features."""
         return 2048
 
     def preprocessing(self) -> dict[str, object]:
+        """torch-fidelity's ``inception-v3-compat``: TF1 bilinear resize to 299, (x - 128) / 128, pool3."""
         return {"resize": "tf1-bilinear-299", "normalize": "(x-128)/128", "layer": "pool3-2048"}
 
     def build_model(self) -> nn.Module:
+        """The FID trunk up to the 2048-d pool, loaded strictly (the file's unused logits layer dropped)."""
         state = load_state_dict(self.weights_path)
         state = {k: v for k, v in state.items() if not k.startswith(_FID_UNUSED_PREFIXES)}
         return load_strict(_fid_inception_trunk(), state, self.weights_path, "the FID Inception-v3")
 
     def preprocess(self, images: torch.Tensor) -> torch.Tensor:
+        """TF1-compatible bilinear resize to 299 x 299, then (x - 128) / 128."""
         x: torch.Tensor = interpolate_bilinear_2d_like_tensorflow1x(
             images, size=(FID_INPUT_SIZE, FID_INPUT_SIZE), align_corners=False
         )
@@ -93,16 +97,20 @@ class TorchvisionInceptionEmbedder(PretrainedEmbedder):
 
     @property
     def feature_dim(self) -> int:
+        """2048: the average-pool features."""
         return 2048
 
     def preprocessing(self) -> dict[str, object]:
+        """Bilinear resize to 299, ImageNet normalisation, ``transform_input`` on, average-pool layer."""
         return {"resize": "bilinear-299", "normalize": "imagenet", "transform_input": True, "layer": "avgpool-2048"}
 
     def build_model(self) -> nn.Module:
+        """torchvision's Inception-v3, loaded strictly, ``fc`` replaced by the identity: 2048-d pool features."""
         model: nn.Module = torchvision.models.inception_v3(weights=None, aux_logits=True, transform_input=True, init_weights=False)
         load_strict(model, load_state_dict(self.weights_path), self.weights_path, "torchvision's Inception-v3")
         model.fc = nn.Identity()
         return model
 
     def preprocess(self, images: torch.Tensor) -> torch.Tensor:
+        """Bilinear resize to 299 x 299, then ImageNet normalisation."""
         return imagenet_normalize(resize_bilinear(images, TORCHVISION_INPUT_SIZE))

@@ -42,30 +42,37 @@ class PixelEmbedder(Embedder):
 
     @property
     def feature_dim(self) -> int:
+        """C*H*W (or D for points) of the last data seen; raises until :meth:`fit` or :meth:`embed` has set it."""
         if self._dim is None:
             raise InvalidInputError("pixels embedder: the feature size is set by the data; call fit or embed first")
         return self._dim
 
     def preprocessing(self) -> dict[str, object]:
+        """Pixel scaling and layout: no weights and no options."""
         return {"scale": "x/255", "layout": "CHW flattened"}
 
     def fit(self, dataset: Dataset) -> PixelEmbedder:
+        """Record the feature size (the product of the dataset's per-item shape); nothing is trained."""
         self._dim = int(np.prod(dataset.data.shape[1:]))
         return self
 
     def build_model(self) -> nn.Module:
+        """A bare ``nn.Flatten``: pixels need no network."""
         return nn.Flatten()
 
     def preprocess(self, images: torch.Tensor) -> torch.Tensor:
+        """Scale 0..255 to [0, 1]."""
         return images / 255
 
     def embed_batch(self, images: torch.Tensor) -> torch.Tensor:
+        """uint8 (N, C, H, W) -> float (N, C*H*W) in [0, 1], keeping the native channels (grayscale stays 1)."""
         # Unlike RGB networks, keep the native channel count: grayscale stays 1 x H x W.
         if images.dtype != torch.uint8 or images.ndim != 4:
             raise InvalidInputError(f"pixels embedder takes uint8 images (N, C, H, W), got {tuple(images.shape)} {images.dtype}")
         return images.to(self.device).flatten(1).float() / 255
 
     def embed(self, images: np.ndarray) -> np.ndarray:
+        """uint8 images -> float32 (N, C*H*W) in [0, 1]; numeric points (N, D) pass through as float32, unscaled."""
         array = np.asarray(images)
         if array.ndim == 2:
             if array.dtype.kind not in "fiu":
@@ -96,6 +103,7 @@ class SmallCNN(nn.Module):
         self.head = nn.Linear(feature_dim, num_classes) if num_classes else nn.Identity()
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Trunk, neck, then the class head (the identity when ``num_classes`` is 0)."""
         return cast(torch.Tensor, self.head(self.neck(self.trunk(x))))
 
 
@@ -117,6 +125,7 @@ class LeNet(nn.Module):
         self.head = nn.Linear(feature_dim, num_classes) if num_classes else nn.Identity()
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Trunk, neck, then the class head (the identity when ``num_classes`` is 0)."""
         return cast(torch.Tensor, self.head(self.neck(self.trunk(x))))
 
 
@@ -145,15 +154,19 @@ class RandomCNNEmbedder(Embedder):
 
     @property
     def feature_dim(self) -> int:
+        """8 * width: the trunk's last 2 * width channels pooled to 2 x 2."""
         return 8 * self.width
 
     def preprocessing(self) -> dict[str, object]:
+        """Scaling, width, seed and architecture version: everything that fixes the random features."""
         return {"scale": "x/127.5-1", "width": self.width, "seed": self.seed, "arch": "SmallCNN-v1"}
 
     def build_model(self) -> nn.Module:
+        """The trunk of a :class:`SmallCNN` initialised under ``seed`` (neck and head dropped)."""
         return _seeded(self.seed, SmallCNN, self.width, 4 * self.width).trunk
 
     def preprocess(self, images: torch.Tensor) -> torch.Tensor:
+        """Scale 0..255 to [-1, 1]."""
         return _to_unit_range(images)
 
 
@@ -205,26 +218,33 @@ class ClassifierEmbedder(Embedder):
 
     @property
     def feature_dim(self) -> int:
+        """``feature_size``, the width of the neck."""
         return self.options["feature_size"]
 
     def preprocessing(self) -> dict[str, object]:
+        """Scaling, layer and architecture; the training options and dataset enter through :meth:`weights_digest`."""
         return {"scale": "x/127.5-1", "layer": "penultimate", "arch": self.architecture}
 
     def weights_digest(self) -> str | None:
+        """The training key (dataset hash, architecture, options) of the fitted weights; None before :meth:`fit`."""
         return self._trained_key
 
     def quality(self) -> dict[str, float]:
+        """Held-out accuracy measured at training time (NaN before :meth:`fit` or with too few examples per class)."""
         return {"heldout_accuracy": self.heldout_accuracy}
 
     def preprocess(self, images: torch.Tensor) -> torch.Tensor:
+        """Scale 0..255 to [-1, 1], as in training."""
         return _to_unit_range(images)
 
     def build_model(self) -> nn.Module:
+        """Trunk and neck of the trained network (penultimate-layer features); raises before :meth:`fit`."""
         if self._network is None:
             raise InvalidInputError(f"{self.name} embedder is not trained yet; call fit(dataset) (embed_dataset does)")
         return nn.Sequential(self._network.trunk, self._network.neck)
 
     def fit(self, dataset: Dataset) -> ClassifierEmbedder:
+        """Train on the labels or load cached weights for this dataset and recipe; a no-op if already fitted to them."""
         self.check_data(dataset.data, f"dataset '{dataset.name}'")
         if dataset.labels is None:
             raise InvalidInputError(

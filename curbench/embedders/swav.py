@@ -36,16 +36,20 @@ class SwAVEmbedder(PretrainedEmbedder):
 
     @property
     def feature_dim(self) -> int:
+        """2048: the globally pooled ResNet-50 features."""
         return 2048
 
     def preprocessing(self) -> dict[str, object]:
+        """Bilinear resize to 224, ImageNet normalisation, average-pool layer."""
         return {"resize": "bilinear-224", "normalize": "imagenet", "layer": "avgpool-2048"}
 
     def build_model(self) -> nn.Module:
+        """torchvision's ResNet-50 without ``fc``, loaded strictly with the checkpoint's backbone (heads dropped)."""
         model = torchvision.models.resnet50(weights=None)
         model.fc = nn.Identity()
         state = swav_backbone_state(load_state_dict(self.weights_path))
         return load_strict(model, state, self.weights_path, "a SwAV ResNet-50 backbone")
 
     def preprocess(self, images: torch.Tensor) -> torch.Tensor:
+        """Bilinear resize to 224 x 224, then ImageNet normalisation."""
         return imagenet_normalize(resize_bilinear(images, SWAV_INPUT_SIZE))

@@ -47,6 +47,7 @@ class WeightSpec:
     sha256: str | None = None
 
     def matches(self, digest: str) -> bool:
+        """True if ``digest`` (lowercase hex) starts with the pinned digest or prefix, or if none is pinned."""
         return self.sha256 is None or digest.startswith(self.sha256.lower())
 
 

@@ -151,6 +151,7 @@ class CheckpointGenerator(Generator):
 
     @property
     def has_discriminator(self) -> bool:  # type: ignore[override]
+        """True only for a full curbench checkpoint, which rebuilds the discriminator too."""
         return self.inner is not None and self._pending_state is None and self.inner.discriminator_net is not None
 
     def fit(
@@ -161,6 +162,11 @@ class CheckpointGenerator(Generator):
         hooks: TrainingHooks | None = None,
         checkpoint_dir: Path | None = None,
     ) -> CheckpointGenerator:
+        """Check that the dataset fits the file; no training.
+
+        A plain state dict is loaded here, once the data shape is known; a conditional TorchScript module takes its
+        class frequencies from the labels.
+        """
         kind = _data_kind(dataset)
         if kind != self.data_kind:
             raise InvalidInputError(
@@ -202,6 +208,7 @@ class CheckpointGenerator(Generator):
             raise InvalidInputError("a state-dict checkpoint needs fit(dataset) first, to learn the data shape")
 
     def sample_labels(self, n: int, *, seed: int) -> np.ndarray | None:
+        """Labels for ``seed``: the inner GAN's, or TorchScript's from the class frequencies (uniform before fit)."""
         if self.script is None:
             self._ready()
             return self._gan().sample_labels(n, seed=seed)
@@ -212,6 +219,7 @@ class CheckpointGenerator(Generator):
     def sample(
         self, n: int, *, seed: int, labels: np.ndarray | None = None, latents: np.ndarray | None = None
     ) -> np.ndarray:
+        """``n`` samples: the inner GAN's, or the TorchScript module's on seeded (or given) latents and labels."""
         if self.script is None:
             self._ready()
             return self._gan().sample(n, seed=seed, labels=labels, latents=latents)
@@ -233,11 +241,13 @@ class CheckpointGenerator(Generator):
         return np.concatenate(chunks)
 
     def discriminate(self, x: np.ndarray, labels: np.ndarray | None = None) -> np.ndarray:
+        """The rebuilt discriminator's raw logits; raises unless the file was a full curbench checkpoint."""
         if not self.has_discriminator:
             raise InvalidInputError(f"checkpoint {self.path} has no discriminator; drs needs a full curbench checkpoint")
         return self._gan().discriminate(x, labels)
 
     def save(self, path: str | Path) -> None:
+        """Save a TorchScript module as TorchScript, anything else as a curbench checkpoint of the inner GAN."""
         if self.script is not None:
             with atomic.atomic_path(path) as tmp:
                 self.script.save(str(tmp))
@@ -246,5 +256,6 @@ class CheckpointGenerator(Generator):
         self._gan().save(path)
 
     def load(self, path: str | Path) -> CheckpointGenerator:
+        """Read ``path`` with the arguments this generator was built with; returns self."""
         type(self).__init__(self, str(path), **self._arguments)  # the same reading rules, applied to another file
         return self

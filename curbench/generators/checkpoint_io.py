@@ -31,6 +31,7 @@ def read_checkpoint(path: str | Path, what: str = "generator checkpoint") -> dic
 
 
 def write_checkpoint(path: str | Path, state: dict[str, Any]) -> None:
+    """Write ``state`` as a torch checkpoint at ``path``, atomically."""
     # Serialised in memory first: torch's file writer turns a full disk into an opaque RuntimeError,
     # a plain write raises the OSError that atomic turns into one line naming the file.
     buffer = io.BytesIO()

@@ -74,7 +74,9 @@ class Generator(ABC):
         raise InvalidInputError(f"{type(self).__name__} has no discriminator; use a generator that trains one")
 
     @abstractmethod
-    def save(self, path: str | Path) -> None: ...
+    def save(self, path: str | Path) -> None:
+        """Save the trained generator to ``path`` so that :meth:`load` can restore it."""
 
     @abstractmethod
-    def load(self, path: str | Path) -> Generator: ...
+    def load(self, path: str | Path) -> Generator:
+        """Restore the generator saved at ``path`` by :meth:`save`; returns it."""

@@ -32,6 +32,7 @@ def resolution_plan(height: int, width: int) -> tuple[int, int, int]:
 
 
 def channels(width: int, level: int) -> int:
+    """Feature channels at ``level`` (0: full resolution): ``width`` doubled per level, capped at 8 x ``width``."""
     multiplier: int = 2**level  # typeshed cannot tell an int power from a float one
     return width * min(multiplier, MAX_WIDTH_MULTIPLIER)
 
@@ -45,6 +46,7 @@ class ProjectionHead(nn.Module):
         self.embed = None if num_classes is None else spectral_norm(nn.Embedding(num_classes, features))
 
     def forward(self, h: torch.Tensor, y: torch.Tensor | None) -> torch.Tensor:
+        """Logits (N,) from features ``h`` (N, F); with classes, plus the projection <embed(y), h>."""
         logits: torch.Tensor = self.linear(h).squeeze(1)
         if self.embed is not None:
             logits = logits + (self.embed(y) * h).sum(dim=1)
@@ -60,6 +62,7 @@ class LabelConcat(nn.Module):
         self.out_features = latent_dim * (1 if num_classes is None else 2)
 
     def forward(self, z: torch.Tensor, y: torch.Tensor | None) -> torch.Tensor:
+        """``z``, with the class embedding of ``y`` appended along dim 1 when conditional."""
         return z if self.embed is None else torch.cat([z, self.embed(y)], dim=1)
 
 
@@ -81,6 +84,7 @@ class ConvGenerator(nn.Module):
         self.body = nn.Sequential(*layers)
 
     def forward(self, z: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
+        """Latents (N, latent_dim) and class indices (or None) -> images (N, C, H, W) in [-1, 1]."""
         h = self.project(self.condition(z, y)).view(len(z), self.top, self.start_h, self.start_w)
         images: torch.Tensor = self.body(h)
         return images
@@ -100,6 +104,7 @@ class ConvDiscriminator(nn.Module):
         self.head = ProjectionHead(channels(width, blocks) * start_h * start_w, num_classes)
 
     def forward(self, x: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
+        """Images (N, C, H, W) in [-1, 1] and class indices (or None) -> raw logits (N,)."""
         logits: torch.Tensor = self.head(self.body(x), y)
         return logits
 
@@ -154,6 +159,7 @@ class DCGAN(TorchGAN):
         )
 
     def to_model(self, data: torch.Tensor) -> torch.Tensor:
+        """uint8 images of the fitted shape -> floats in [-1, 1]; raises on any other dtype or shape."""
         spec = self._fitted_spec()
         if data.dtype != torch.uint8 or data.ndim != 4 or list(data.shape[1:]) != spec["shape"]:
             raise InvalidInputError(
@@ -163,6 +169,7 @@ class DCGAN(TorchGAN):
         return data.float() / 127.5 - 1
 
     def from_model(self, output: torch.Tensor) -> np.ndarray:
+        """Generator output in [-1, 1] -> uint8 images (see :func:`images_from_model`)."""
         return images_from_model(output)
 
 

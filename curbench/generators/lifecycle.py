@@ -58,13 +58,16 @@ class TrainingHooks:
         self._pm = plugin_manager
 
     def start(self, run: TrainRun) -> None:
+        """Call the plugins' ``curbench_train_start`` hooks; nothing without a plugin manager."""
         if self._pm is not None:
             self._pm.hook.curbench_train_start(run=run)
 
     def step(self, run: TrainRun, step: TrainStep) -> None:
+        """Call the plugins' ``curbench_train_step`` hooks; nothing without a plugin manager."""
         if self._pm is not None:
             self._pm.hook.curbench_train_step(run=run, step=step)
 
     def end(self, run: TrainRun) -> None:
+        """Call the plugins' ``curbench_train_end`` hooks; nothing without a plugin manager."""
         if self._pm is not None:
             self._pm.hook.curbench_train_end(run=run)

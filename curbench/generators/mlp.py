@@ -32,6 +32,7 @@ class MLPNetG(nn.Module):
         self.body = nn.Sequential(*body, nn.Linear(hidden, dim))
 
     def forward(self, z: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
+        """Latents (N, latent_dim) and class indices (or None) -> standardised points (N, D)."""
         out: torch.Tensor = self.body(self.condition(z, y))
         return out
 
@@ -47,6 +48,7 @@ class MLPNetD(nn.Module):
         self.head = ProjectionHead(hidden, num_classes)
 
     def forward(self, x: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
+        """Standardised points (N, D) and class indices (or None) -> raw logits (N,)."""
         logits: torch.Tensor = self.head(self.body(x), y)
         return logits
 
@@ -111,6 +113,7 @@ class MLPGAN(TorchGAN):
         return mean, std
 
     def to_model(self, data: torch.Tensor) -> torch.Tensor:
+        """Float points (N, D) -> float32, standardised by the training data's per-dimension mean and std."""
         spec = self._fitted_spec()
         if data.ndim != 2 or data.shape[1] != spec["dim"] or not data.dtype.is_floating_point:
             raise InvalidInputError(
@@ -120,5 +123,6 @@ class MLPGAN(TorchGAN):
         return (data.float() - mean) / std
 
     def from_model(self, output: torch.Tensor) -> np.ndarray:
+        """Standardised output -> float32 points (N, D) in the data's coordinates."""
         mean, std = self._scale(output)
         return (output * std + mean).cpu().numpy().astype(np.float32)

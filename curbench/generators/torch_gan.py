@@ -114,6 +114,7 @@ class TorchGAN(Generator):
         hooks: TrainingHooks | None = None,
         checkpoint_dir: Path | None = None,
     ) -> TorchGAN:
+        """Build seeded networks for ``dataset`` and train them, resuming from ``checkpoint_dir``; returns self."""
         self._check_kind(dataset)
         self.spec = self._spec(dataset)
         self._init_networks(seed)
@@ -164,15 +165,18 @@ class TorchGAN(Generator):
     # --- sampling ------------------------------------------------------------------
     @property
     def classes(self) -> np.ndarray | None:
+        """The class labels of a conditional model, in index order; None if unconditional. Raises before training."""
         self._require_trained()
         classes = self._fitted_spec()["classes"]
         return None if classes is None else np.asarray(classes)
 
     def sampler_net(self) -> nn.Module:
+        """The network that samples: the EMA generator when there is one, else the trained generator."""
         generator = self._trained_generator()
         return self.ema_net if self.ema_net is not None else generator
 
     def sample_labels(self, n: int, *, seed: int) -> np.ndarray | None:
+        """``n`` labels drawn for ``seed`` with the training class frequencies; None for unconditional models."""
         classes = self.classes
         if classes is None:
             return None
@@ -182,6 +186,7 @@ class TorchGAN(Generator):
     def sample(
         self, n: int, *, seed: int, labels: np.ndarray | None = None, latents: np.ndarray | None = None
     ) -> np.ndarray:
+        """``n`` samples from :meth:`sampler_net` in batches, from seeded latents and labels unless given."""
         if not isinstance(n, (int, np.integer)) or n < 1:
             raise InvalidInputError(f"number of samples must be a positive integer, got {n!r}")
         latents = self.sample_latents(n, seed=seed) if latents is None else np.asarray(latents, dtype=np.float32)
@@ -211,6 +216,7 @@ class TorchGAN(Generator):
         return label_index(classes, labels).astype(np.int64)
 
     def discriminate(self, x: np.ndarray, labels: np.ndarray | None = None) -> np.ndarray:
+        """Raw discriminator logits, float64, one per row of ``x``; a conditional one needs the ``labels``."""
         self._require_trained()
         if self.discriminator_net is None:
             raise InvalidInputError(f"this {self.architecture} was loaded without a discriminator; drs needs one")
@@ -260,15 +266,18 @@ class TorchGAN(Generator):
         }
 
     def save(self, path: str | Path) -> None:
+        """Write :meth:`state` to ``path`` as a curbench checkpoint, atomically."""
         write_checkpoint(path, self.state())
 
     def load(self, path: str | Path) -> TorchGAN:
+        """Load a curbench checkpoint of this architecture; its saved options replace the constructor's."""
         state = read_checkpoint(path)
         self.load_state(state, path)
         self.options.update(state.get("options") or {})  # describe the loaded model, not the constructor defaults
         return self
 
     def load_state(self, state: dict[str, Any], path: str | Path) -> None:
+        """Rebuild the networks from a checkpoint's spec; load its weights strictly (discriminator, EMA if saved)."""
         if state.get("format") != CHECKPOINT_FORMAT:
             raise InvalidInputError(
                 f"{path} is not a curbench generator checkpoint; use --generator checkpoint with architecture= for raw state dicts"

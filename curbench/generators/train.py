@@ -38,7 +38,8 @@ class TrainableGAN(Protocol):
     """What the training loop needs of a model (``curbench.generators.torch_gan.TorchGAN`` provides it)."""
 
     @property
-    def architecture(self) -> str: ...  # read-only, so a class-level constant satisfies it
+    def architecture(self) -> str:  # read-only, so a class-level constant satisfies it
+        """The architecture name checkpoints carry."""
 
     device: torch.device
     latent_dim: int
@@ -49,13 +50,17 @@ class TrainableGAN(Protocol):
     ema_net: nn.Module | None
 
     @property
-    def classes(self) -> np.ndarray | None: ...
+    def classes(self) -> np.ndarray | None:
+        """The class labels of a conditional model, in index order; None if unconditional."""
 
-    def to_model(self, data: torch.Tensor) -> torch.Tensor: ...
+    def to_model(self, data: torch.Tensor) -> torch.Tensor:
+        """Training data (uint8 images or raw points) -> the float tensors the networks see."""
 
-    def state(self) -> dict[str, Any]: ...
+    def state(self) -> dict[str, Any]:
+        """The model part of a checkpoint (architecture, spec, weights); the loop adds step, seed and optimisers."""
 
-    def load_state(self, state: dict[str, Any], path: str | Path) -> None: ...
+    def load_state(self, state: dict[str, Any], path: str | Path) -> None:
+        """Rebuild the networks from checkpoint ``state`` and load its weights; ``path`` names it in errors."""
 
 CHECKPOINT_FILE = "last.pt"
 ADAM_BETAS = (0.0, 0.9)  # the usual choice for hinge-loss GANs with spectral norm
@@ -93,10 +98,12 @@ def _noise(
 
 
 def hinge_d_loss(real_logits: torch.Tensor, fake_logits: torch.Tensor) -> torch.Tensor:
+    """The discriminator's hinge loss: mean relu(1 - D(real)) + mean relu(1 + D(fake))."""
     return F.relu(1 - real_logits).mean() + F.relu(1 + fake_logits).mean()
 
 
 def hinge_g_loss(fake_logits: torch.Tensor) -> torch.Tensor:
+    """The generator's hinge loss: -mean D(fake)."""
     return -fake_logits.mean()
 
 

@@ -107,6 +107,7 @@ class FID:
         self.device = device
 
     def __call__(self, real: np.ndarray | ReferenceStatistics, fake: np.ndarray) -> dict[str, float]:
+        """FID of fake (M, D) against real (N, D) features; the real mean and covariance factor are cached."""
         reference, fake = checked_inputs(real, fake, min_rows=2, use_cache=self.cache, why="a covariance")
         stats = fid_reference(reference, self.device)
         mean_fake, cov_fake = mean_and_covariance(fake, self.device)

@@ -96,6 +96,7 @@ class Coordinates:
 
     @classmethod
     def raw(cls, x: np.ndarray, dtype: torch.dtype, device: torch.device) -> Coordinates:
+        """The features themselves (no offsets), as a ``dtype`` tensor on ``device``."""
         return cls(torch.from_numpy(x).to(device=device, dtype=dtype))
 
     @classmethod
@@ -149,6 +150,7 @@ class BlockSums:
 
     @property
     def complete(self) -> bool:
+        """Whether the tiles fed so far covered every ordered pair, so that :attr:`sums` is final."""
         return self.covered == self.n_rows * self.n_cols
 
     def _member_table(self, side: str, device: torch.device) -> torch.Tensor:
@@ -276,6 +278,7 @@ class SharedKID:
         return block.sums if block.complete else block.compute(self._side(a), self._side(b))
 
     def result(self) -> dict[str, float]:
+        """Mean and population std of the subsets' MMD^2, computing the blocks the fed tiles left incomplete."""
         with full_float32_products():
             within_fake = self._sums(self.fake, "fake", "fake")
             across = self._sums(self.cross, "real", "fake")
@@ -320,4 +323,5 @@ class KID:
         return SharedKID(self, reference, fake)
 
     def __call__(self, real: np.ndarray | ReferenceStatistics, fake: np.ndarray) -> dict[str, float]:
+        """KID of fake (M, D) against real (N, D) features over the subsets; the real x real sums are cached."""
         return self.shared(real, fake).result()

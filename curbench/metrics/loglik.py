@@ -45,6 +45,7 @@ class HeldOutLikelihood:
     """``HeldOutLikelihood()(real, fake) -> {"all": …, "outlier_mass": …}`` (see the module docstring)."""
 
     def __call__(self, real: np.ndarray | ReferenceStatistics, fake: np.ndarray) -> dict[str, float]:
+        """``all`` and ``outlier_mass`` (see the module docstring), for features of at most 10 dimensions."""
         reference = real.real if isinstance(real, ReferenceStatistics) else np.asarray(real)
         reference, fake = np.asarray(reference, dtype=np.float64), np.asarray(fake, dtype=np.float64)
         if reference.shape[1] > MAX_DIMENSIONS:

@@ -25,6 +25,7 @@ TIE_ARITHMETIC = {"lt": "prdc", "le": "torch-fidelity"}
 
 
 def check_tie(tie: str) -> str:
+    """``tie`` if it is ``lt`` (prdc's strict <) or ``le`` (torch-fidelity's <=), else one clear error."""
     if tie not in TIE_ARITHMETIC:
         raise InvalidInputError(f"tie must be 'lt' (prdc, strict <) or 'le' (torch-fidelity, <=), got {tie!r}")
     return tie
@@ -40,6 +41,7 @@ class PRDCPoints:
     k: int
 
     def metrics(self) -> dict[str, float]:
+        """Precision, recall, density and coverage: the means of the per-point outcomes."""
         return {
             "precision": float(np.mean(self.fake_in_real_balls > 0)),
             "recall": float(np.mean(self.real_in_fake_balls)),
@@ -112,4 +114,5 @@ class PRDC:
         return PRDCPoints(members.b_in_a_balls, members.a_in_b_balls, members.a_ball_hit, self.k)
 
     def __call__(self, real: np.ndarray | ReferenceStatistics, fake: np.ndarray) -> dict[str, float]:
+        """The four metrics of fake (M, D) against real (N, D) features; the real k-NN radii are cached."""
         return self.per_point(real, fake).metrics()

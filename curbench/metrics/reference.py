@@ -31,13 +31,16 @@ class ReferenceStatistics:
 
     @cached_property
     def magnitude(self) -> float:
+        """max |x| over the real features, computed once."""
         return largest_magnitude(self.real)
 
     @cached_property
     def digest(self) -> str:
+        """Content digest of the real features, computed once: every cache key of this reference includes it."""
         return array_digest(self.real)
 
     def key(self, kind: str, **params: object) -> str:
+        """Cache key of statistic ``kind`` with ``params`` for these real features (and :data:`FORMAT_VERSION`)."""
         return key_digest(kind=kind, real=self.digest, version=FORMAT_VERSION, **params)
 
     def get(

@@ -71,6 +71,7 @@ def vendi_score(features: np.ndarray, q: float = 1.0) -> float:
 
 
 def check_order(q: object) -> float:
+    """``q`` as a float if it is a number >= 0; the string ``inf`` (any case) gives infinity."""
     if isinstance(q, str) and q.strip().lower() == "inf":
         return math.inf
     if isinstance(q, bool) or not isinstance(q, Real) or math.isnan(q) or q < 0:
@@ -90,6 +91,7 @@ class Vendi:
         self.cache = bool(cache)
 
     def __call__(self, real: np.ndarray | ReferenceStatistics, fake: np.ndarray) -> dict[str, float]:
+        """``vendi`` of the fake features and ``vendi_real`` of the real ones (whose eigenvalues are cached)."""
         reference, fake = checked_inputs(real, fake, min_rows=1, use_cache=self.cache, why="the Vendi score")
         real_eigenvalues = reference.get("vendi", lambda: {"eigenvalues": similarity_eigenvalues(reference.real)})
         return {

@@ -20,52 +20,63 @@ if TYPE_CHECKING:
 class DatasetContract(Protocol):
     """A dataset factory returns a :class:`curbench.datasets.base.Dataset`."""
 
-    def subset(self, indices: np.ndarray) -> Any: ...
+    def subset(self, indices: np.ndarray) -> Any:
+        """The dataset restricted to the rows at ``indices`` (how the runner trains on a selection)."""
 
 
 @runtime_checkable
 class EmbedderContract(Protocol):
     """Subclass :class:`curbench.embedders.base.Embedder` (or :class:`PretrainedEmbedder`) to get all of these."""
 
-    def fit(self, dataset: Dataset) -> Any: ...
+    def fit(self, dataset: Dataset) -> Any:
+        """Adapt to the dataset (a no-op for most embedders); returns the embedder."""
 
-    def embed(self, images: np.ndarray) -> np.ndarray: ...
+    def embed(self, images: np.ndarray) -> np.ndarray:
+        """uint8 images (N, C, H, W) -> float32 features (N, D), without the feature cache."""
 
-    def embed_batches(self, batches: Any, total: int, desc: str = "") -> np.ndarray: ...
+    def embed_batches(self, batches: Any, total: int, desc: str = "") -> np.ndarray:
+        """Embed an iterable of uint8 batches holding ``total`` images into one float32 (total, D) array."""
 
-    def fingerprint(self) -> str: ...
+    def fingerprint(self) -> str:
+        """A digest of everything that determines the features; keys the feature cache."""
 
 
 @runtime_checkable
 class DataScorer(Protocol):
     """A data-stage scorer: ``fit`` on the instances' features, then one score per instance (higher = keep)."""
 
-    def fit(self, features: np.ndarray, labels: np.ndarray | None = None) -> DataScorer: ...
+    def fit(self, features: np.ndarray, labels: np.ndarray | None = None) -> DataScorer:
+        """Fit on the (N, D) features of the training set (and its labels, if any); returns the scorer."""
 
-    def score(self, features: np.ndarray) -> np.ndarray: ...
+    def score(self, features: np.ndarray) -> np.ndarray:
+        """One score per row of ``features`` (shape (N,)); higher = keep."""
 
 
 @runtime_checkable
 class SampleTimeCurator(Protocol):
     """A sample-time curator: draws ``n`` curated samples from a trained generator."""
 
-    def curate(self, generator: Any, n: int, *, seed: int, real: Dataset) -> tuple[np.ndarray, dict[str, float]]: ...
+    def curate(self, generator: Any, n: int, *, seed: int, real: Dataset) -> tuple[np.ndarray, dict[str, float]]:
+        """``n`` curated samples from ``generator`` and numbers on the curation (e.g. its acceptance rate)."""
 
 
 @runtime_checkable
 class GeneratorContract(Protocol):
     """Subclass :class:`curbench.generators.contract.Generator` to get the optional methods."""
 
-    def fit(self, dataset: Dataset, *, seed: int = 0, hooks: Any = None, checkpoint_dir: Any = None) -> Any: ...
+    def fit(self, dataset: Dataset, *, seed: int = 0, hooks: Any = None, checkpoint_dir: Any = None) -> Any:
+        """Train on ``dataset``, resuming from ``checkpoint_dir`` if it holds a checkpoint; returns the generator."""
 
-    def sample(self, n: int, *, seed: int, labels: np.ndarray | None = None, latents: np.ndarray | None = None) -> np.ndarray: ...
+    def sample(self, n: int, *, seed: int, labels: np.ndarray | None = None, latents: np.ndarray | None = None) -> np.ndarray:
+        """``n`` samples for ``seed``: uint8 (n, C, H, W) images or float32 (n, D) points."""
 
 
 @runtime_checkable
 class Metric(Protocol):
     """``metric(real, fake)``: (N, D) and (M, D) feature arrays -> the keys its record declares, as floats."""
 
-    def __call__(self, real: np.ndarray, fake: np.ndarray) -> Mapping[str, float]: ...
+    def __call__(self, real: np.ndarray, fake: np.ndarray) -> Mapping[str, float]:
+        """Compare real (N, D) and fake (M, D) features; one float per key the metric's record declares."""
 
 
 @dataclass(frozen=True)
@@ -81,7 +92,8 @@ class Outcome:
 class Executor(Protocol):
     """Runs independent items; yields one Outcome per item as it finishes, failures included."""
 
-    def map(self, fn: Callable[[Any], Any], items: Sequence[Any]) -> Iterator[Outcome]: ...
+    def map(self, fn: Callable[[Any], Any], items: Sequence[Any]) -> Iterator[Outcome]:
+        """Run ``fn`` on every item; yield an :class:`Outcome` for each as it finishes, failures included."""
 
 
 # Optional capabilities: a component that has one is used for more; the runner asks with isinstance, never getattr.
@@ -89,7 +101,8 @@ class Executor(Protocol):
 class ReportsQuality(Protocol):
     """An embedder that knows how good its space is (a trained one's held-out accuracy), recorded per cell."""
 
-    def quality(self) -> Mapping[str, float]: ...
+    def quality(self) -> Mapping[str, float]:
+        """Named quality figures of the space, e.g. ``{"heldout_accuracy": 0.97}``."""
 
 
 @runtime_checkable

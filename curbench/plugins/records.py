@@ -70,9 +70,11 @@ class PluginRecord:
 
     @property
     def is_core(self) -> bool:
+        """True for components that ship with curbench itself (their identity is curbench's code)."""
         return self.distribution == CORE_DISTRIBUTION
 
     def where(self) -> str:
+        """How error messages name this component: ``kind 'name' from distribution version``."""
         return f"{self.kind} '{self.name}' from {self.distribution} {self.version}"
 
     def identity(self) -> dict[str, str]:
@@ -127,6 +129,7 @@ class PluginRecord:
         return component
 
     def check_contract(self, component: Any) -> None:
+        """Raise :class:`PluginError` naming what ``component`` (a class or an instance) lacks for its contract."""
         absent = missing(self.contract(), component)
         if absent:
             raise PluginError(
@@ -135,6 +138,7 @@ class PluginRecord:
             )
 
     def contract(self) -> type:
+        """The Protocol of :mod:`curbench.plugins.contracts` that components of this kind must satisfy."""
         return CONTRACTS[self.kind]
 
 
@@ -156,6 +160,7 @@ class ScorerRecord(PluginRecord):
     wants_context: bool = False
 
     def contract(self) -> type:
+        """:class:`SampleTimeCurator` for a sample-stage scorer, :class:`DataScorer` otherwise."""
         return SampleTimeCurator if self.stage == "sample" else DataScorer
 
 

@@ -138,6 +138,7 @@ class Registry:
         raise PluginError(f"unknown {kind} '{name}'; {suggestion}available: {', '.join(known) or 'none'}{hint}")
 
     def create(self, kind: Kind, name: str, options: dict[str, Any] | None = None, /, **defaults: Any) -> Any:
+        """Build component ``name`` of ``kind`` from user ``options``, as :meth:`PluginRecord.create` does."""
         return self.get(kind, name).create(options, **defaults)
 
 
@@ -149,6 +150,7 @@ def _distribution_of(entry_point: EntryPoint) -> tuple[str, str]:
 
 
 def new_plugin_manager() -> pluggy.PluginManager:
+    """A pluggy manager for the ``curbench`` project with curbench's hook specs added."""
     manager = pluggy.PluginManager(PROJECT_NAME)
     manager.add_hookspecs(hookspecs)
     return manager

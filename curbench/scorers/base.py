@@ -27,6 +27,7 @@ class Scorer(ABC):
     _n_features: int | None = None
 
     def fit(self, features: np.ndarray, labels: np.ndarray | None = None) -> Scorer:
+        """Check the (N, D) ``features`` and per-row ``labels``, fit with :meth:`_fit`, remember D; returns self."""
         features = check_features(features, f"{self.name} fit features")
         labels = check_labels(labels, len(features))
         self._fit(features, labels)
@@ -34,6 +35,7 @@ class Scorer(ABC):
         return self
 
     def score(self, features: np.ndarray) -> np.ndarray:
+        """float64 scores (N,) from :meth:`_score` for features of the fitted D; raises before :meth:`fit`."""
         if self._n_features is None:
             raise InvalidInputError(f"{self.name} scorer is not fitted; call fit(features) before score(features)")
         features = check_features(features, f"{self.name} score features")

@@ -37,6 +37,7 @@ class TruncationCurator:
         self.psi = float(psi)
 
     def curate(self, generator: Generator, n: int, *, seed: int, real: Dataset) -> tuple[np.ndarray, dict[str, float]]:
+        """``n`` samples from latents truncated to [-psi, psi], drawn with ``seed``; ``real`` is not used."""
         latents = generator.sample_latents(n, seed=seed, psi=self.psi)
         return generator.sample(n, seed=seed, latents=latents), {"psi": self.psi}
 
@@ -72,6 +73,7 @@ def fit_calibration(
 
 
 def calibrated_logit(probabilities: np.ndarray) -> np.ndarray:
+    """Logit of calibrated probabilities, clipped to [1e-14, 1 - 1e-14] so that 0 and 1 map to finite values."""
     return cast(np.ndarray, logit(np.clip(probabilities, PROB_CLIP, 1 - PROB_CLIP)))
 
 
@@ -110,6 +112,10 @@ class DRSCurator:
         self.max_rounds = max_rounds
 
     def curate(self, generator: Generator, n: int, *, seed: int, real: Dataset) -> tuple[np.ndarray, dict[str, float]]:
+        """``n`` samples accepted by DRS, with the acceptance rate, the rounds used and the final D_M.
+
+        Raises :class:`InvalidInputError` without a discriminator, or when ``max_rounds`` rounds fall short.
+        """
         if not generator.has_discriminator:
             raise InvalidInputError(f"drs needs a generator with a discriminator; {type(generator).__name__} has none")
         real_logits = self._real_logits(generator, real, seed)

@@ -38,6 +38,7 @@ class CINNSeparation:
         self.device = device
 
     def __call__(self, real: np.ndarray, fake: np.ndarray) -> dict[str, float]:
+        """Fit a cINN on the real and fake (N, D) features, conditioned on which is which; the two held-out AUCs."""
         real, fake = check_features(real, "real features"), check_features(fake, "fake features")
         check_same_dim(real, fake)
         fit = fit_sources({"real": real, "fake": fake}, seed=self.seed, device=self.device, **asdict(self.settings))

@@ -46,6 +46,7 @@ class Whitening:
         self.explained_variance = float(variance[: self.n_components].sum() / variance.sum())
 
     def transform(self, features: np.ndarray) -> np.ndarray:
+        """Features (N, D) -> whitened (N, n_components): centred, projected, divided by each direction's std."""
         return ((features - self.mean) @ self.components.T) / self.scale
 
     def displacement(self, whitened_delta: np.ndarray) -> np.ndarray:
@@ -149,5 +150,6 @@ class ConditionalINN:
 
     @torch.no_grad()
     def decode(self, z: np.ndarray, sources: np.ndarray) -> np.ndarray:
+        """``y = f^{-1}(z | source)``: whitened features for latents ``z`` under each row's source."""
         y, _ = self.net(torch.as_tensor(z, dtype=torch.float32, device=self.device), c=[self._condition(sources)], rev=True)
         return y.double().cpu().numpy()

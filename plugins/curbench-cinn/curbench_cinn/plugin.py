@@ -7,6 +7,7 @@ from curbench import hookimpl
 
 @hookimpl
 def curbench_register_metrics(register):
+    """Register the ``cinn`` metric: real-vs-generated AUCs from a cINN's source-specific part and shared latent."""
     register(
         "cinn",
         "curbench_cinn.metric:CINNSeparation",

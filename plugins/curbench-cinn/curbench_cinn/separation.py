@@ -287,6 +287,7 @@ class SourceFit:
 
 
 def check_seed(seed: object) -> int:
+    """``seed`` as an int if it is a non-negative integer (bools excluded), else one clear error."""
     if isinstance(seed, bool) or not isinstance(seed, Integral) or seed < 0:
         raise InvalidInputError(f"cinn seed must be a non-negative integer, got {seed!r}")
     return int(seed)

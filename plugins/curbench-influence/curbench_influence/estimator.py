@@ -57,10 +57,12 @@ class TargetEvaluator:
         return cls(replayer, target, latents, class_index)
 
     def value(self, params: list[Tensor]) -> Tensor:
+        """The target of the samples drawn from the fixed latents with generator ``params`` (differentiable)."""
         samples = self.replayer.call(GENERATOR, params, self.replayer.generator_buffers(), self.latents, self.class_index)
         return self.target(samples)
 
     def gradient(self, params: list[Tensor]) -> tuple[float, list[Tensor]]:
+        """The target's value and its gradient with respect to each of ``params`` (zeros where unused)."""
         leaves = [p.detach().requires_grad_(True) for p in params]
         with torch.enable_grad():
             value = self.value(leaves)

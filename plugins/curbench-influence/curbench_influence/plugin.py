@@ -7,6 +7,7 @@ from curbench import hookimpl
 
 @hookimpl
 def curbench_register_scorers(register):
+    """Register the ``influence`` scorer (Terashita et al.'s GAN influence estimation; needs the context)."""
     register(
         "influence",
         "curbench_influence.scorer:InfluenceScorer",

@@ -50,10 +50,12 @@ class NetState:
     @classmethod
     def capture(cls, module: nn.Module, optimizer: torch.optim.Optimizer, spec: OptimizerSpec, step: int,
                 dtype: torch.dtype | None) -> NetState:
+        """Copies of ``module``'s parameters and optimiser slots (in ``dtype`` when given) after ``step`` updates."""
         return cls(_copy(list(module.parameters()), dtype), [_copy(s, dtype) for s in read_slots(optimizer, spec)], step)
 
     @property
     def nbytes(self) -> int:
+        """Bytes held by the parameters and optimiser slots."""
         return _nbytes(self.params) + sum(_nbytes(s) for s in self.slots)
 
     def working_copy(self, device: torch.device, dtype: torch.dtype) -> NetState:
@@ -81,6 +83,7 @@ class StepRecord:
 
     @property
     def nbytes(self) -> int:
+        """Bytes held by the state after the step, the latents and the buffers."""
         return self.after.nbytes + _nbytes([self.latents]) + sum(_nbytes(b) for b in self.buffers_after.values())
 
 
@@ -102,10 +105,12 @@ class Recording:
 
     @property
     def nbytes(self) -> int:
+        """Bytes held by the base states and buffers and by every recorded step."""
         base = sum(s.nbytes for s in self.base.values()) + sum(_nbytes(b) for b in self.base_buffers.values())
         return base + sum(r.nbytes for r in self.records)
 
     def module(self, net: str) -> nn.Module:
+        """The recording's private copy of the generator for ``generator``, else of the discriminator."""
         return self.generator if net == GENERATOR else self.discriminator
 
 
@@ -130,6 +135,7 @@ class TrainingRecorder:
 
     @hookimpl
     def curbench_train_start(self, run: TrainRun) -> None:
+        """Check the run can be replayed (hinge loss, step 0, fresh optimisers); capture networks and base state."""
         loss = run.options.get("loss")
         if loss not in SUPPORTED_LOSSES:
             raise InfluenceError(f"influence replay supports losses {', '.join(SUPPORTED_LOSSES)}; this generator trains with {loss!r}")
@@ -153,6 +159,7 @@ class TrainingRecorder:
 
     @hookimpl
     def curbench_train_step(self, run: TrainRun, step: TrainStep) -> None:
+        """Record this step's updated state, buffers, batch, latents and labels; evict steps past ``window``."""
         recording = self.recording
         if recording is None:
             return
@@ -184,6 +191,7 @@ class TrainingRecorder:
 
     @hookimpl
     def curbench_train_end(self, run: TrainRun) -> None:
+        """Keep the final EMA generator's parameters (when training keeps one) and mark the recording finished."""
         if self.recording is None:
             return
         ema = run.options.get("ema_generator")

@@ -170,6 +170,7 @@ class Replayer:
         return self.cast(last.after.params)
 
     def generator_buffers(self) -> list[Tensor]:
+        """Copies of the generator's buffers at the start of the recorded window, in the replay's precision."""
         return self.cast(self.recording.base_buffers[GENERATOR])
 
     def influence(self, target_grad: list[Tensor], damping: float = 0.0) -> np.ndarray:

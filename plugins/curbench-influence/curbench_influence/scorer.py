@@ -86,6 +86,10 @@ class InfluenceScorer:
         self.summary_: dict[str, object] = {}
 
     def fit(self, features: np.ndarray, labels: np.ndarray | None = None, *, context: ScoringContext | None = None) -> InfluenceScorer:
+        """Train the configured GAN on the context's dataset, record it and estimate each instance's influence.
+
+        Cached on disk; needs the runner's ``context`` and writes a summary into ``context.work_dir``.
+        """
         if context is None:
             raise InfluenceError(
                 "the influence scorer trains a GAN, so it needs the runner's context; "
@@ -108,6 +112,7 @@ class InfluenceScorer:
         return self
 
     def score(self, features: np.ndarray) -> np.ndarray:
+        """The fitted scores, one per training instance; ``features`` must be the fitted rows (only counted)."""
         if self.scores_ is None:
             raise InvalidInputError("influence scorer is not fitted; call fit(features, context=...) first")
         features = check_features(features, "influence score features")

@@ -48,6 +48,7 @@ class KDELogLikelihood:
         self.chunk = chunk
 
     def __call__(self, generated: Tensor) -> Tensor:
+        """Mean log-density of the real points under an isotropic Gaussian KDE of the generated samples (float64)."""
         if self.feature_map is not None:
             generated = self.feature_map(generated)
         generated = generated.reshape(len(generated), -1).double()
@@ -83,6 +84,7 @@ class FrechetDistance:
         self.trace_sigma = float(np.trace(sigma))
 
     def __call__(self, generated: Tensor) -> Tensor:
+        """FID between the real features and the generated samples' features, a differentiable float64 scalar."""
         features = self.feature_map(generated).reshape(len(generated), -1).double()
         if len(features) < 2:
             raise InfluenceError("the FID target needs at least 2 generated samples; raise eval_samples")

@@ -33,6 +33,10 @@ class Memorization:
     """``Memorization()(real, fake) -> {"memorization": fraction, "nn_distance_ratio": median ratio}``."""
 
     def __call__(self, real: np.ndarray, fake: np.ndarray) -> dict[str, float]:
+        """``memorization``: fraction of fake samples within their nearest real instance's nearest-neighbour radius.
+
+        ``nn_distance_ratio``: the median of those distances over the radius.
+        """
         real, fake = np.asarray(real, dtype=np.float64), np.asarray(fake, dtype=np.float64)
         if real.ndim != 2 or fake.ndim != 2 or real.shape[1] != fake.shape[1] or len(real) < 2 or len(fake) < 1:
             raise InvalidInputError(

@@ -7,6 +7,7 @@ from curbench import hookimpl
 
 @hookimpl
 def curbench_register_metrics(register):
+    """Register the ``memorization`` metric (``nn_distance_ratio`` is reported, not ranked)."""
     register(
         "memorization",
         "curbench_memorization.metric:Memorization",

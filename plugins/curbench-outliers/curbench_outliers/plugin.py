@@ -7,6 +7,7 @@ from curbench import hookimpl
 
 @hookimpl
 def curbench_register_scorers(register):
+    """Register the ``isolation-forest`` and ``lof`` outlier scorers (higher = more normal)."""
     register(
         "isolation-forest",
         "curbench_outliers.scorers:IsolationForestScorer",
