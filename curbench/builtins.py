@@ -95,28 +95,28 @@ def curbench_register_metrics(register: Register) -> None:
     """Register the built-in metrics fid, kid, prdc, vendi and loglik, with the direction of each output key."""
     register(
         "fid", "curbench.metrics.fid:FID", "Frechet distance between Gaussian fits of real and fake features",
-        higher_is_better={"fid": False},
+        higher_is_better={"fid": False}, takes_reference=True,
         runtime_options=("cache", "device"),
     )
     register(
         "kid", "curbench.metrics.kid:KID", "kernel inception distance: unbiased MMD^2, cubic polynomial kernel",
-        higher_is_better={"kid": False, "kid_std": None},
+        higher_is_better={"kid": False, "kid_std": None}, takes_reference=True,
         runtime_options=("cache", "seed", "device"),
     )
     register(
         "prdc", "curbench.metrics.prdc:PRDC", "precision, recall (Kynkaanniemi) and density, coverage (Naeem)",
-        higher_is_better={"precision": True, "recall": True, "density": True, "coverage": True},
+        higher_is_better={"precision": True, "recall": True, "density": True, "coverage": True}, takes_reference=True,
         runtime_options=("k", "tie", "cache", "device"),
     )
     register(
         "vendi", "curbench.metrics.vendi:Vendi", "Vendi score of the generated features (cosine kernel; diversity), with the real set's",
-        higher_is_better={"vendi": True, "vendi_real": None},
+        higher_is_better={"vendi": True, "vendi_real": None}, takes_reference=True,
         runtime_options=("cache",),
     )
     register(
         "loglik", "curbench.metrics.loglik:HeldOutLikelihood",
         "point data: log-likelihood of the reference under a KDE of the samples (ALL), and the samples' outlier mass",
-        higher_is_better={"all": True, "outlier_mass": False},
+        higher_is_better={"all": True, "outlier_mass": False}, takes_reference=True,
     )
 
 

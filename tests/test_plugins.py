@@ -239,3 +239,34 @@ def test_every_installed_component_declares_the_runtime_values_its_factory_takes
             record = registry.get(kind, name)
             taken = {value for value in offered if accepts_option(record.load(), value)}
             assert set(record.runtime_options) == taken, f"{kind} '{name}' from {record.distribution}"
+
+
+class _SeesReference:
+    """Reports whether it was handed the cached reference statistics (1) or the plain real array (0)."""
+
+    key = "saw"
+
+    def __call__(self, real, fake):
+        from curbench.metrics.reference import ReferenceStatistics
+
+        return {self.key: float(isinstance(real, ReferenceStatistics))}
+
+
+class _SeesReferenceToo(_SeesReference):
+    key = "saw_too"
+
+
+def test_a_metric_gets_the_reference_statistics_only_when_it_declares_takes_reference(fake_plugins):
+    import numpy as np
+
+    from curbench.bench.evaluation import MetricSet
+
+    def register_metrics(register):
+        register("plain", _SeesReference, higher_is_better={"saw": None})
+        register("cached", _SeesReferenceToo, higher_is_better={"saw_too": None}, takes_reference=True)
+
+    fake_plugins("ref_metrics", curbench_register_metrics=register_metrics)
+    registry = load_registry([_entry_point("ref_metrics", "ref_metrics")])
+    real, fake = np.random.default_rng(0).normal(size=(2, 40, 3)).astype(np.float32)
+    result = MetricSet.build(registry, ["plain", "cached"], k=3, tie="lt", cache=False)(real, fake, cache=False)
+    assert (result["saw"], result["saw_too"]) == (0.0, 1.0)

@@ -79,7 +79,7 @@ class MetricSet:
             elif metric is kid and shared is not None:
                 values = shared
             else:
-                values = metric(reference if record.is_core else reference.real, fake)
+                values = metric(reference if record.takes_reference else reference.real, fake)
             result.update(_checked(record, values))
         result.update(n_real=len(reference.real), n_fake=len(fake))
         if prdc_points is None:

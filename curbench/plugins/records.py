@@ -12,7 +12,9 @@ embedder   ``code_version``
 scorer     ``stage``: "data" (default) or "sample" (a sample-time curator);
            ``wants_context``: fit receives the :class:`~curbench.scorers.context.ScoringContext`
 generator  ``modality``; ``checkpoint_architecture``: the name its checkpoints are saved under
-metric     ``higher_is_better``: output key -> True, False or None (reported, not ranked)
+metric     ``higher_is_better``: output key -> True, False or None (reported, not ranked);
+           ``takes_reference``: called with the cached
+           :class:`~curbench.metrics.reference.ReferenceStatistics` of the real features instead of the array
 executor   (nothing beyond the common fields)
 ========== ==============================================================================
 
@@ -175,6 +177,7 @@ class GeneratorRecord(PluginRecord):
 class MetricRecord(PluginRecord):
     kind: ClassVar[Kind] = "metric"
     higher_is_better: Mapping[str, bool | None] = field(default_factory=dict)
+    takes_reference: bool = False
 
 
 @dataclass(frozen=True)
@@ -212,8 +215,9 @@ def _check_declared(kind: Kind, name: str, declared: dict[str, Any]) -> None:
     for key, allowed in choices.items():
         if key in declared and declared[key] not in allowed:
             raise ValueError(f"{kind} '{name}': {key} must be one of {', '.join(allowed)}, got {declared[key]!r}")
-    if "wants_context" in declared and not isinstance(declared["wants_context"], bool):
-        raise ValueError(f"{kind} '{name}': wants_context must be True or False")
+    for flag in ("wants_context", "takes_reference"):
+        if flag in declared and not isinstance(declared[flag], bool):
+            raise ValueError(f"{kind} '{name}': {flag} must be True or False")
     if "code_version" in declared and not isinstance(declared["code_version"], str | None):
         raise ValueError(f"{kind} '{name}': code_version must be a string")
     if "runtime_options" in declared:
