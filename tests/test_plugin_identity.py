@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from curbench.bench.cells import cell_key, cell_of, finished_record, plugin_identity
 from curbench.bench.evaluation import declared_directions
 from curbench.bench.records import Provenance, ResultRecord, Selection, cell_id
@@ -53,3 +55,31 @@ def test_bumping_code_version_recomputes_too(tmp_path):
     _write_record(config, _registry("1.0"))
     assert finished_record(config, _registry("1.0", code_version="2")) is None
     assert _registry("1.0", "2").get("scorer", "alpha").identity()["code_version"] == "2"
+
+
+def _editable_install(tmp_path, installed: str, declared: str | None, editable: bool = True):
+    """A dist-info as pip writes it for ``pip install -e <source>``, with ``installed`` as its recorded version."""
+    import json
+    from importlib.metadata import PathDistribution
+
+    source = tmp_path / "source"
+    source.mkdir()
+    if declared is not None:
+        (source / "pyproject.toml").write_text(f'[project]\nname = "curbench-demo"\nversion = "{declared}"\n')
+    info = tmp_path / f"curbench_demo-{installed}.dist-info"
+    info.mkdir()
+    (info / "METADATA").write_text(f"Metadata-Version: 2.1\nName: curbench-demo\nVersion: {installed}\n")
+    (info / "direct_url.json").write_text(json.dumps({"url": source.as_uri(), "dir_info": {"editable": editable}}))
+    return PathDistribution(info)
+
+
+@pytest.mark.parametrize(("declared", "editable", "expected"), [
+    ("0.2.0", True, "0.2.0"),   # bumped in the source after `pip install -e`: the bump names new cells at once
+    ("0.1.0", True, "0.1.0"),
+    (None, True, "0.1.0"),      # no static version in the source: what pip recorded
+    ("0.2.0", False, "0.1.0"),  # a regular install from a folder is a snapshot: its recorded version stands
+])
+def test_an_editable_plugin_is_named_by_the_version_its_source_declares(tmp_path, declared, editable, expected):
+    from curbench.plugins.installs import effective_version
+
+    assert effective_version(_editable_install(tmp_path, "0.1.0", declared, editable)) == expected

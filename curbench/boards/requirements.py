@@ -8,13 +8,11 @@ from a VCS, else ``name==version`` (which must then be on PyPI).
 
 from __future__ import annotations
 
-import json
 from importlib.metadata import Distribution, PackageNotFoundError, distribution
 from pathlib import Path
-from typing import Any
-from urllib.parse import unquote, urlparse
 
 from curbench import atomic
+from curbench.plugins.installs import direct_url, source_folder
 
 REQUIREMENTS_FILE = "requirements.txt"
 HEADER = """\
@@ -24,23 +22,18 @@ HEADER = """\
 """
 
 
-def _direct_url(dist: Distribution) -> dict[str, Any]:
-    text = dist.read_text("direct_url.json")
-    return json.loads(text) if text else {}
-
-
 def installed_from(dist: Distribution, repository: Path) -> bool:
     """Whether the distribution was installed from a folder inside ``repository`` (a bundled plugin)."""
-    url = _direct_url(dist).get("url", "")
-    if not url.startswith("file://"):
+    folder = source_folder(dist)
+    if folder is None:
         return False
-    source = Path(unquote(urlparse(url).path)).resolve()
+    source = folder.resolve()
     return source == repository.resolve() or repository.resolve() in source.parents
 
 
 def requirement_line(dist: Distribution) -> str:
     """How CI installs the distribution as it is installed here."""
-    name, direct = dist.metadata["Name"], _direct_url(dist)
+    name, direct = dist.metadata["Name"], direct_url(dist)
     vcs = direct.get("vcs_info", {})
     if vcs.get("vcs") == "git" and vcs.get("commit_id"):
         return f"{name} @ git+{direct['url']}@{vcs['commit_id']}"

@@ -20,6 +20,7 @@ import pluggy
 
 from curbench import PROJECT_NAME, hookspecs
 from curbench.errors import PluginError
+from curbench.plugins.installs import effective_version
 from curbench.plugins.records import (
     KINDS,
     DatasetRecord,
@@ -146,7 +147,7 @@ def _distribution_of(entry_point: EntryPoint) -> tuple[str, str]:
     dist = getattr(entry_point, "dist", None)
     if dist is None:
         return "unknown", "?"
-    return dist.metadata["Name"], dist.version
+    return dist.metadata["Name"], effective_version(dist)
 
 
 def new_plugin_manager() -> pluggy.PluginManager:
