@@ -364,6 +364,19 @@ _BEATS_FULL = "Each of gaussian, ppca and knn (retention 50) beats full data on 
 _BEATS_RANDOM = ("Each of gaussian, ppca and knn (retention 50) beats the random 50% subset on FID (selection does more "
                  "than training on less data).")
 _PRECISION_RECALL = "Selection raises precision and lowers recall (each density scorer vs the random 50% subset)."
+_CAPACITY = ("Selection's FID gain over the random subset of the same size grows as generator capacity shrinks "
+             "(interaction of selection × capacity).")
+_CAPACITY_BEYOND_RANDOM = ("With the smallest generator, selection beats a random subset of the same size on FID (the "
+                           "gain is more than training on less data).")
+_LOWERS_CAPACITY = ("Selection lowers capacity requirements: the smallest generator trained on the selected subset is "
+                    "as good as the largest generator on full data (FID).")
+
+
+def _dose_response_claim(low: int) -> str:
+    return (f"Dose-response: FID moves steadily with retention for each density scorer (linear trend of per-seed FID on "
+            f"retention {low}–100, full data as 100).")
+
+
 CLAIMS: tuple[ClaimSpec, ...] = (
     ClaimSpec("digits", _BEATS_FULL, _beats("full", "fid")),
     ClaimSpec("digits", _BEATS_RANDOM, _beats("random", "fid")),
@@ -371,19 +384,15 @@ CLAIMS: tuple[ClaimSpec, ...] = (
     ClaimSpec("digits", _PRECISION_RECALL, _moves(("precision", 1), ("recall", -1))),
     ClaimSpec("digits", "Selection raises density and coverage (each density scorer vs the random 50% subset).",
               _moves(("density", 1), ("coverage", 1))),
-    ClaimSpec("digits", "Dose-response: FID moves steadily with retention for each density scorer (linear trend of "
-              "per-seed FID on retention 20–100, full data as 100).", _dose_response),
+    ClaimSpec("digits", _dose_response_claim(20), _dose_response),
     ClaimSpec("digits", "The density scorers differ in FID at retention 50 (pairwise, paired by seed).", _scorers_differ),
     ClaimSpec("digits-embedding", "Selection in a randomly initialised embedding (`random-cnn`) gives no FID gain over "
               "the random subset at retention 50.", _random_embedding),
     ClaimSpec("digits", "Curated training converges faster: fewer training steps until the FID reaches the full-data "
               "model's final FID (same seed) than the full-data model needs.", _converges_faster),
-    ClaimSpec("digits-capacity", "Selection's FID gain over the random subset of the same size grows as generator "
-              "capacity shrinks (interaction of selection × capacity).", _capacity),
-    ClaimSpec("digits-capacity", "With the smallest generator, selection beats a random subset of the same size on FID "
-              "(the gain is more than training on less data).", _capacity_beyond_random),
-    ClaimSpec("digits-capacity", "Selection lowers capacity requirements: the smallest generator trained on the "
-              "selected subset is as good as the largest generator on full data (FID).", _lowers_capacity),
+    ClaimSpec("digits-capacity", _CAPACITY, _capacity),
+    ClaimSpec("digits-capacity", _CAPACITY_BEYOND_RANDOM, _capacity_beyond_random),
+    ClaimSpec("digits-capacity", _LOWERS_CAPACITY, _lowers_capacity),
     ClaimSpec("digits", "At matched precision, selection (retention 50) beats the truncation trick on FID.",
               _selection_vs_truncation),
     ClaimSpec("toy-influence", "Removing the instances the influence scorer flags beats removing the same number at "
@@ -398,6 +407,10 @@ CLAIMS: tuple[ClaimSpec, ...] = (
     ClaimSpec("glyphs", _PRECISION_RECALL, _moves(("precision", 1), ("recall", -1))),
     ClaimSpec("glyphs", "The density scorers give the least typical images the lowest scores (AUROC above chance at "
               "finding the tenth of the training glyphs with the lowest true log-density).", _finds_atypical),
+    ClaimSpec("glyphs-retention", _dose_response_claim(30), _dose_response),
+    ClaimSpec("glyphs-capacity", _CAPACITY, _capacity),
+    ClaimSpec("glyphs-capacity", _CAPACITY_BEYOND_RANDOM, _capacity_beyond_random),
+    ClaimSpec("glyphs-capacity", _LOWERS_CAPACITY, _lowers_capacity),
     ClaimSpec("imagenet64", "Each density scorer beats full data on FID at ImageNet 64 × 64, the paper's main setting.",
               _beats("full", "fid"), gpu=True),
     ClaimSpec("cifar10", "Each density scorer beats full data on FID on CIFAR-10.", _beats("full", "fid"), gpu=True),
