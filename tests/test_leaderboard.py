@@ -459,3 +459,13 @@ def test_a_suite_in_progress_shows_its_progress_and_is_graded_only_once_complete
     assert graded and all(f.verdict == "in progress" and f"{total - 3} of {total} cells recorded" in f.evidence for f in graded)
     # Without the mark, the same records are graded (the suite's own file is not in this configs folder).
     assert all(f.verdict != "in progress" for f in findings.findings(root, tmp_path / "no-configs") if f.track == "digits")
+
+    # --drift leaves it alone: its tolerances need every seed, and its ci_slice may not be published yet.
+    app = typer.Typer()
+    app.command()(leaderboard)
+    board.write_track(root, "digits", configs)
+    result = CliRunner().invoke(app, ["--check", "--drift", "--track", "digits", "--root", str(root), "--configs",
+                                      str(configs), "--readme", str(tmp_path / "none.md"), "--findings", str(tmp_path / "docs"),
+                                      "--html", str(tmp_path / "site")])
+    assert "digits: in progress, not rerun by --drift until its grid is complete" in result.output
+    assert "curbench-drift" not in result.output and not (tmp_path / "runs").exists()
