@@ -128,6 +128,11 @@ class RunConfig:
                 cell[spec.name] = values[spec.name]
         return cell
 
+    @property
+    def selects_data(self) -> bool:
+        """Whether the cell trains on a subset of the data: data-stage curation below 100% retention."""
+        return self.stage == "data" and self.retention < 100
+
     def replace(self, **changes: Any) -> RunConfig:
         """A copy with ``changes`` applied, validated again like a new config."""
         return dataclasses.replace(self, **changes)

@@ -92,7 +92,7 @@ class Baselines:
 def baselines_for(config: RunConfig) -> Baselines:
     """Sample-time curation is compared with the uncurated sampler, which is the full-data cell."""
     full = config.replace(scorer="random", scorer_options={}, retention=100.0, stage="data")
-    if config.retention >= 100 or config.stage == "sample":
+    if not config.selects_data:
         return Baselines(full=full, random=None)
     random = config.replace(scorer="random", scorer_options={}, stage="data")
     return Baselines(full=full, random=random)

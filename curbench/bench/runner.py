@@ -67,7 +67,7 @@ class CellRunner:
 
         kept = np.arange(len(dataset))
         diagnostics: dict[str, dict[str, float]] = {}
-        if not is_curator and config.stage == "data" and config.retention < 100:
+        if not is_curator and config.selects_data:
             from curbench.scorers.selection import select
             from curbench.visualize import save_typicality_grid
 

@@ -107,7 +107,7 @@ def detection_for(config: RunConfig) -> dict[str, float] | None:
     stored = read_side_file(path, "detection score file", _is_detection)
     if stored is not None:
         return stored
-    if config.stage != "data" or config.retention >= 100:
+    if not config.selects_data:
         return None
     dataset = runner.registry.create("dataset", config.dataset, config.dataset_options, root=config.data_root)
     truth = next((name for name in GROUND_TRUTH_GROUPS if name in dataset.groups), None)
