@@ -129,3 +129,20 @@ def test_a_cell_is_evaluated_against_the_heldout_reference_in_both_spaces(tmp_pa
     held_atypical = data.reference.groups[glyphs.ATYPICAL_GROUPING]
     assert set(record.audit["per_group"]["atypical"]) == {str(v) for v in np.unique(held_atypical)}
     assert record.selection.retention_by_group["font"].keys() == {str(f) for f in np.unique(data.groups["font"])}
+
+
+def test_a_rendering_other_than_the_published_one_is_warned_about(monkeypatch, capsys):
+    """Other font packages or Pillow draw other pixels: the published glyphs cells would not reproduce."""
+    import hashlib
+
+    from curbench.progress import WARNED_ENV
+
+    images = {split: np.full((2, 1, 32, 32), value, dtype=np.uint8) for value, split in enumerate(("train", "reference", "evaluator"))}
+    monkeypatch.delenv(WARNED_ENV, raising=False)
+    glyphs._compare_with_published(images)
+    assert "differ from those behind the published glyphs records" in capsys.readouterr().err
+    same = hashlib.sha256(b"".join(images[split].tobytes() for split in ("train", "reference", "evaluator"))).hexdigest()
+    monkeypatch.setattr(glyphs, "PUBLISHED_RENDERING", same)
+    monkeypatch.delenv(WARNED_ENV, raising=False)
+    glyphs._compare_with_published(images)
+    assert capsys.readouterr().err == ""

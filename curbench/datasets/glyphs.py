@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import hashlib
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
@@ -40,7 +41,7 @@ from curbench import streams
 from curbench.cache import ArrayCache, key_digest
 from curbench.datasets.base import Dataset
 from curbench.errors import InvalidInputError
-from curbench.progress import progress
+from curbench.progress import progress, warn
 
 if TYPE_CHECKING:
     from PIL.ImageFont import FreeTypeFont
@@ -75,6 +76,10 @@ ATYPICAL_GROUPING = "atypical"
 SUPERSAMPLE = 4
 _GLYPH_EXTENT = 0.72  # the longer side of a glyph's box, as a fraction of the image side
 _RENDER_VERSION = 1  # bump when the rendering changes, so cached renderings are not reused
+# sha256 of the default rendering (train, reference and evaluator images in that order) behind the published glyphs
+# records: Debian 12's fonts-liberation 1:1.07.4-11, fonts-freefont-ttf 20120503-10, fonts-urw-base35 20200910-7,
+# matplotlib 3.11.2's bundled fonts, Pillow 13.0.0. Other font or Pillow versions draw other pixels.
+PUBLISHED_RENDERING = "e28e1b9313b5050fd8dbd9d172f5dff7d735a8ee837bd00b2be85811e4338f90"
 
 
 @dataclass(frozen=True)
@@ -221,6 +226,8 @@ def load_glyphs(
                 for split, (_, _, fonts) in plan.items()}
 
     images = ArrayCache("datasets").get_or_compute(key, render_splits)
+    if (n, n_reference, n_evaluator, size, zipf, seed) == load_glyphs.__defaults__:  # the rendering the tracks use
+        _compare_with_published(images)
     splits = {
         split: _split(f"glyphs-{split}", images[split], factors[split], probabilities)
         for split, (_, probabilities, _) in plan.items()
@@ -230,6 +237,17 @@ def load_glyphs(
         name="glyphs", data=train.data, labels=train.labels, groups=train.groups, class_names=train.class_names,
         typicality=train.typicality, splits={"reference": splits["reference"], "evaluator": splits["evaluator"]},
     )
+
+
+def _compare_with_published(images: Mapping[str, np.ndarray]) -> None:
+    """Warn once when the default rendering differs from the one behind the published records."""
+    digest = hashlib.sha256()
+    for split in ("train", "reference", "evaluator"):
+        digest.update(np.ascontiguousarray(images[split]).tobytes())
+    if digest.hexdigest() != PUBLISHED_RENDERING:
+        warn("the glyphs images rendered here differ from those behind the published glyphs records (other font "
+             "packages or Pillow than curbench.datasets.glyphs.PUBLISHED_RENDERING names): its cells will not "
+             "reproduce the leaderboard", key="glyphs-rendering")
 
 
 def _split(name: str, images: np.ndarray, factors: Factors, font_probabilities: np.ndarray) -> Dataset:
