@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import dataclasses
 import functools
+import inspect
 import json
 import os
 import sys
 import traceback
+import types
 from collections.abc import Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, cast
+from typing import TYPE_CHECKING, Annotated, Any, Literal, cast, get_args, get_origin, get_type_hints
 
 import numpy as np
 import typer
@@ -80,57 +83,83 @@ def _quiet(quiet: bool) -> None:
     set_quiet(quiet)
 
 
-@app.command()
-def run(
-    config: ConfigOpt = None,
-    dataset: Annotated[str | None, typer.Option(help=f"Dataset plugin name (default: digits). Installed: {installed('dataset')}.")] = None,
-    dataset_option: Annotated[OptionList, typer.Option(help="Dataset option key=value (repeatable).")] = None,
-    data_root: Annotated[str | None, typer.Option(help="Root folder of on-disk datasets.")] = None,
-    embedder: Annotated[str | None, typer.Option(help=f"Selection embedder (default: classifier; pixels for point data). Installed: {installed('embedder')}.")] = None,
-    embedder_option: Annotated[OptionList, typer.Option(help="Selection-embedder option key=value.")] = None,
-    weights: Annotated[str | None, typer.Option(help="Weights file of the selection embedder.")] = None,
-    scorer: Annotated[str | None, typer.Option(help=f"Scorer plugin name (default: knn). Installed: {installed('scorer')}.")] = None,
-    scorer_option: Annotated[OptionList, typer.Option("--scorer-option", "--option", help="Scorer option key=value.")] = None,
-    stage: Annotated[str | None, typer.Option(help="Curate the training data ('data') or generated samples ('sample').")] = None,
-    retention: Annotated[float | None, typer.Option(help="Percent of instances kept, in (0, 100] (default: 50).")] = None,
-    selection: Annotated[str | None, typer.Option(help="'per-class' (default when labelled) or 'global'.")] = None,
-    selection_mode: Annotated[str | None, typer.Option(help="'percentile' (paper's rule) or 'count' (exact count).")] = None,
-    generator: Annotated[str | None, typer.Option(help=f"Generator plugin name (default: dcgan; mlp for point data). Installed: {installed('generator')}.")] = None,
-    generator_option: Annotated[OptionList, typer.Option(help="Generator option key=value, e.g. steps=2000.")] = None,
-    eval_embedder: Annotated[str | None, typer.Option(help=f"Embedder for the metrics (default: lenet, a space unlike the selection one; pixels for point data). Installed: {installed('embedder')}.")] = None,
-    eval_embedder_option: Annotated[OptionList, typer.Option(help="Eval-embedder option key=value.")] = None,
-    eval_weights: Annotated[str | None, typer.Option(help="Weights file of the eval embedder.")] = None,
-    samples: Annotated[int | None, typer.Option(help="Generated samples to evaluate (default: dataset size).")] = None,
-    eval_every: Annotated[int | None, typer.Option(help="Evaluate the sampler every N training steps and record the training curve (default: 0, none).")] = None,
-    metric: Annotated[OptionList, typer.Option("--metric", help=f"Metric plugin (repeatable; default: fid, kid, prdc). Installed: {installed('metric')}.")] = None,
-    k: Annotated[int | None, typer.Option(help="Neighbourhood size of precision/recall/density/coverage (default: 5).")] = None,
-    tie: Annotated[str | None, typer.Option(help="Ball membership: 'lt' (prdc, default) or 'le' (torch-fidelity).")] = None,
-    seed: Annotated[int | None, typer.Option(help="Seed of selection, training and sampling (default: 0).")] = None,
-    baselines: Annotated[bool | None, typer.Option("--baselines/--no-baselines", help="Also run the full-data and random baselines.")] = None,
-    output_dir: Annotated[str | None, typer.Option(help="Where cells and tables are written (default: runs).")] = None,
-    save_features: Annotated[Path | None, typer.Option(help="Also write the evaluation features here: real.npy and one .npy per row (method.npy, full.npy, random.npy).")] = None,
-    device: Annotated[str | None, typer.Option(help="auto, cpu, cuda or cuda:N (default: auto).")] = None,
-    quiet: QuietOpt = False,
-) -> None:
+def _flag_name(field: dataclasses.Field[Any]) -> str:
+    """The keyword of a RunConfig field's flag: singular for the repeatable ones (``--scorer-option``, ``--metric``)."""
+    if field.name.endswith("_options"):
+        return field.name[: -len("s")]
+    return "metric" if field.name == "metrics" else field.name
+
+
+def _flag_type(hint: Any) -> type:
+    """The command-line type of a field: the non-None member of an optional, and str for a closed set of strings
+    (RunConfig checks the value and names the choices)."""
+    members = [arg for arg in get_args(hint) if arg is not type(None)] if isinstance(hint, types.UnionType) else [hint]
+    scalar = members[0]
+    return str if get_origin(scalar) is Literal else cast(type, scalar)
+
+
+def _run_flag(field: dataclasses.Field[Any], hint: Any) -> inspect.Parameter:
+    """``curbench run``'s flag for a RunConfig field, with the help its metadata holds."""
+    help_text = field.metadata["help"]
+    if field.metadata["plugin"]:
+        help_text += f" Installed: {installed(field.metadata['plugin'])}."
+    annotation: Any
+    if field.name == "scorer_options":
+        option, annotation = typer.Option("--scorer-option", "--option", help=help_text), OptionList
+    elif field.name == "metrics":
+        option, annotation = typer.Option("--metric", help=help_text), OptionList
+    elif field.name.endswith("_options"):
+        option, annotation = typer.Option(help=help_text), OptionList
+    elif field.name == "baselines":
+        option, annotation = typer.Option("--baselines/--no-baselines", help=help_text), bool | None
+    else:
+        option, annotation = typer.Option(help=help_text), _flag_type(hint) | None
+    return inspect.Parameter(_flag_name(field), inspect.Parameter.KEYWORD_ONLY, default=None,
+                             annotation=Annotated[annotation, option])
+
+
+def _run_signature() -> inspect.Signature:
+    """``--config``, one flag per RunConfig field (generated, so a new field is a new flag), then the output actions."""
+    from curbench.config import RunConfig
+
+    hints = get_type_hints(RunConfig)
+    keyword = inspect.Parameter.KEYWORD_ONLY
+    return inspect.Signature([
+        inspect.Parameter("config", keyword, default=None, annotation=ConfigOpt),
+        *(_run_flag(field, hints[field.name]) for field in dataclasses.fields(RunConfig)),
+        inspect.Parameter("save_features", keyword, default=None, annotation=Annotated[Path | None, typer.Option(
+            help="Also write the evaluation features here: real.npy and one .npy per row (method.npy, full.npy, "
+                 "random.npy).")]),
+        inspect.Parameter("quiet", keyword, default=False, annotation=QuietOpt),
+    ], return_annotation=None)
+
+
+def _run_flags(values: dict[str, Any]) -> dict[str, Any]:
+    """The RunConfig fields the flags set (None: not given), with key=value options parsed."""
+    from curbench.config import RunConfig, parse_options
+
+    flags = {}
+    for field in dataclasses.fields(RunConfig):
+        value = values[_flag_name(field)]
+        if field.name.endswith("_options"):
+            value = parse_options(value, "--option" if field.name == "scorer_options" else f"--{_flag_name(field).replace('_', '-')}")
+        flags[field.name] = value
+    return flags
+
+
+def run(**values: Any) -> None:
     """Run one cell plus its baselines; print and write the comparison table."""
     from curbench import atomic
     from curbench.bench.sweep import run_with_baselines
     from curbench.boards.report import comparison_frame, comparison_markdown
     from curbench.boards.tables import write_table
-    from curbench.config import build_run_config, parse_options
+    from curbench.config import build_run_config
 
-    _quiet(quiet)
+    config, save_features = values["config"], values["save_features"]
+    _quiet(values["quiet"])
     if save_features is not None:
         atomic.check_writable(save_features, "--save-features", folder=True)
-    flags = dict(
-        dataset=dataset, dataset_options=parse_options(dataset_option, "--dataset-option"), data_root=data_root,
-        embedder=embedder, embedder_options=parse_options(embedder_option, "--embedder-option"), weights=weights,
-        scorer=scorer, scorer_options=parse_options(scorer_option, "--option"), stage=stage, retention=retention,
-        selection=selection, selection_mode=selection_mode, generator=generator,
-        generator_options=parse_options(generator_option, "--generator-option"), eval_embedder=eval_embedder,
-        eval_embedder_options=parse_options(eval_embedder_option, "--eval-embedder-option"), eval_weights=eval_weights,
-        samples=samples, eval_every=eval_every, metrics=metric, k=k, tie=tie, seed=seed, baselines=baselines, output_dir=output_dir, device=device,
-    )
+    flags = _run_flags(values)
     run_config = build_run_config(config, flags)
     atomic.check_writable(run_config.output_dir, "--output-dir", folder=True)  # before any worker starts
     from curbench.bench.cells import finished_record
@@ -158,6 +187,10 @@ def run(
         reused = ", ".join(role.label for role in records if role in results.reused)
         typer.echo(f"reused from earlier runs (not recomputed): {reused}")
     typer.echo(f"table: {md_path}")
+
+
+run.__signature__ = _run_signature()  # type: ignore[attr-defined]  # typer reads the flags from it
+app.command()(run)
 
 
 def _same_file(first: Path, second: Path) -> bool:

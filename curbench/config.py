@@ -1,4 +1,5 @@
-"""Typed run configuration. YAML keys are the CLI flag names with dashes as underscores."""
+"""Typed run configuration. Each field carries the help of its ``curbench run`` flag, which the CLI generates from
+the fields; YAML keys are the flag names with dashes as underscores."""
 
 from __future__ import annotations
 
@@ -32,36 +33,51 @@ MAX_SEED = 2**32 - 1  # numpy's legacy seeding and scikit-learn's random_state s
 DEVICE = re.compile(r"auto|cpu|mps|cuda(:\d+)?")
 
 
+def _flag(default: Any, help: str, *, plugin: str | None = None) -> Any:
+    """A RunConfig field with its command-line help (``plugin``: the kind whose installed names the help lists).
+
+    ``curbench run``'s flags are generated from these fields, so a field is declared, documented and exposed once.
+    A callable ``default`` is a default factory (a fresh dict or list per config).
+    """
+    metadata = {"help": help, "plugin": plugin}
+    if callable(default):
+        return field(default_factory=default, metadata=metadata)
+    return field(default=default, metadata=metadata)
+
+
 @dataclass(frozen=True)
 class RunConfig:
     """One cell of the benchmark grid, plus how to execute it."""
 
-    dataset: str = "digits"
-    dataset_options: dict[str, Any] = field(default_factory=dict)
-    data_root: str | None = None
-    embedder: str = "classifier"
-    embedder_options: dict[str, Any] = field(default_factory=dict)
-    weights: str | None = None
-    scorer: str = "knn"
-    scorer_options: dict[str, Any] = field(default_factory=dict)
-    stage: Stage = "data"
-    retention: float = 50.0
-    selection: Selection = "per-class"
-    selection_mode: SelectionMode = "percentile"
-    generator: str = "dcgan"
-    generator_options: dict[str, Any] = field(default_factory=dict)
-    eval_embedder: str = "lenet"
-    eval_embedder_options: dict[str, Any] = field(default_factory=dict)
-    eval_weights: str | None = None
-    samples: int | None = None
-    eval_every: int = 0
-    metrics: list[str] = field(default_factory=lambda: list(DEFAULT_METRICS))
-    k: int = 5
-    tie: Tie = "lt"
-    seed: int = 0
-    baselines: bool = True
-    output_dir: str = "runs"
-    device: str = "auto"
+    dataset: str = _flag("digits", "Dataset plugin name (default: digits).", plugin="dataset")
+    dataset_options: dict[str, Any] = _flag(dict, "Dataset option key=value (repeatable).")
+    data_root: str | None = _flag(None, "Root folder of on-disk datasets.")
+    embedder: str = _flag("classifier", "Selection embedder (default: classifier; pixels for point data).", plugin="embedder")
+    embedder_options: dict[str, Any] = _flag(dict, "Selection-embedder option key=value.")
+    weights: str | None = _flag(None, "Weights file of the selection embedder.")
+    scorer: str = _flag("knn", "Scorer plugin name (default: knn).", plugin="scorer")
+    scorer_options: dict[str, Any] = _flag(dict, "Scorer option key=value.")
+    stage: Stage = _flag("data", "Curate the training data ('data') or generated samples ('sample').")
+    retention: float = _flag(50.0, "Percent of instances kept, in (0, 100] (default: 50).")
+    selection: Selection = _flag("per-class", "'per-class' (default when labelled) or 'global'.")
+    selection_mode: SelectionMode = _flag("percentile", "'percentile' (paper's rule) or 'count' (exact count).")
+    generator: str = _flag("dcgan", "Generator plugin name (default: dcgan; mlp for point data).", plugin="generator")
+    generator_options: dict[str, Any] = _flag(dict, "Generator option key=value, e.g. steps=2000.")
+    eval_embedder: str = _flag("lenet", "Embedder for the metrics (default: lenet, a space unlike the selection one; "
+                               "pixels for point data).", plugin="embedder")
+    eval_embedder_options: dict[str, Any] = _flag(dict, "Eval-embedder option key=value.")
+    eval_weights: str | None = _flag(None, "Weights file of the eval embedder.")
+    samples: int | None = _flag(None, "Generated samples to evaluate (default: dataset size).")
+    eval_every: int = _flag(0, "Evaluate the sampler every N training steps and record the training curve (default: "
+                            "0, none).")
+    metrics: list[str] = _flag(lambda: list(DEFAULT_METRICS), "Metric plugin (repeatable; default: fid, kid, prdc).",
+                               plugin="metric")
+    k: int = _flag(5, "Neighbourhood size of precision/recall/density/coverage (default: 5).")
+    tie: Tie = _flag("lt", "Ball membership: 'lt' (prdc, default) or 'le' (torch-fidelity).")
+    seed: int = _flag(0, "Seed of selection, training and sampling (default: 0).")
+    baselines: bool = _flag(True, "Also run the full-data and random baselines.")
+    output_dir: str = _flag("runs", "Where cells and tables are written (default: runs).")
+    device: str = _flag("auto", "auto, cpu, cuda or cuda:N (default: auto).")
 
     def __post_init__(self) -> None:
         for name in _OPTION_FIELDS:
