@@ -80,7 +80,7 @@ class _Recorder(_Scorer):
         self.received = received
 
 
-def test_lazy_factory_options_and_declared_runtime_options(fake_plugins):
+def test_lazy_factory_options_and_declared_runtime_options(fake_plugins, monkeypatch, capsys):
     def register_scorers(register):
         register("alpha", f"{__name__}:_Scorer", "demo", runtime_options=["seed"])
         register("silent", f"{__name__}:_Scorer", "takes a seed, declares none")
@@ -91,7 +91,10 @@ def test_lazy_factory_options_and_declared_runtime_options(fake_plugins):
     scorer = registry.create("scorer", "alpha", {"alpha": 2.5}, seed=7, device="cpu")
     assert (scorer.alpha, scorer.seed) == (2.5, 7) and registry.get("scorer", "alpha").runtime_options == ("seed",)
     assert registry.create("scorer", "alpha", {"seed": 3}, seed=7).seed == 3  # user options win over runtime values
-    assert registry.create("scorer", "silent", seed=7).seed == 0  # nothing is inferred from the signature
+    monkeypatch.delenv("CURBENCH_WARNED", raising=False)
+    assert registry.create("scorer", "silent", seed=7).seed == 0  # nothing is inferred from the signature...
+    assert ("scorer 'silent' from unknown ? takes seed but does not declare it in runtime_options, so it gets its own "
+            "default; add runtime_options=('seed',)") in capsys.readouterr().err  # ...but the author is told
     assert registry.create("scorer", "any", {"alpha": 1}, seed=7, device="cpu").received == {"alpha": 1, "device": "cpu"}
     with pytest.raises(PluginError, match="unknown option 'beta' for scorer 'alpha'; valid options: alpha, seed"):
         registry.create("scorer", "alpha", {"beta": 1})

@@ -26,6 +26,12 @@ def accepts_option(factory: Callable[..., Any], option: str) -> bool:
     return option in parameters or any(p.kind is inspect.Parameter.VAR_KEYWORD for p in parameters.values())
 
 
+def names_parameter(factory: Callable[..., Any], option: str) -> bool:
+    """Whether ``factory`` has a parameter called ``option`` (a ``**kwargs`` catch-all does not count)."""
+    parameters = _parameters(factory)
+    return parameters is not None and option in parameters
+
+
 def check_options(factory: Callable[..., Any], options: dict[str, Any], what: str) -> None:
     """Raise a one-line PluginError for an option ``factory`` does not take (suggesting close names), a value that
     is not finite, or a value whose type the factory's annotation rules out (``'false'`` for a ``bool``)."""

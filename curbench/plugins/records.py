@@ -36,7 +36,8 @@ from curbench.atomic import SAFE_NAME_RULE, is_safe_name
 from curbench.choices import Stage
 from curbench.errors import CurbenchError, PluginError
 from curbench.plugins.contracts import CONTRACTS, DataScorer, SampleTimeCurator, missing
-from curbench.plugins.options import accepts_option, check_options
+from curbench.plugins.options import accepts_option, check_options, names_parameter
+from curbench.progress import warn
 
 Kind = Literal["dataset", "embedder", "scorer", "generator", "metric", "executor"]
 KINDS: tuple[Kind, ...] = ("dataset", "embedder", "scorer", "generator", "metric", "executor")
@@ -102,10 +103,16 @@ class PluginRecord:
                 ) from exc
         if isinstance(target, type):
             self.check_contract(target)
-        undeclared = [name for name in self.runtime_options if not accepts_option(target, name)]
-        if undeclared:
-            raise PluginError(f"{self.where()} declares runtime_options {', '.join(undeclared)} that its factory does "
+        untaken = [name for name in self.runtime_options if not accepts_option(target, name)]
+        if untaken:
+            raise PluginError(f"{self.where()} declares runtime_options {', '.join(untaken)} that its factory does "
                               "not take; add the parameter or drop the declaration")
+        undeclared = [name for name in RUNTIME_VALUES[self.kind]
+                      if name not in self.runtime_options and names_parameter(target, name)]
+        if undeclared:  # e.g. a scorer written before runtime_options existed: it would run unseeded without a word
+            warn(f"{self.where()} takes {', '.join(undeclared)} but does not declare it in runtime_options, so it gets "
+                 f"its own default; add runtime_options={tuple(undeclared)!r} to its register() call",
+                 key=f"undeclared:{self.kind}:{self.name}")
         factory: Callable[..., Any] = target
         return factory
 
