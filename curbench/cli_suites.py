@@ -10,7 +10,7 @@ import typer
 from curbench.errors import CurbenchError, InvalidInputError
 
 if TYPE_CHECKING:
-    pass
+    from curbench.bench.records import ResultRecord
 
 OptionList = list[str] | None
 
@@ -69,16 +69,17 @@ def sweep(
         adopted = adopt_published(configs, [records_dir, *sorted(leaderboards.glob("*/records"))])
         if adopted:
             typer.echo(f"{len(adopted)} cells already published under {leaderboards}: not rerun")
-    published: list[Path] = []
-    try:
-        result = run_sweep(configs, make_executor(executor, workers, executor_options),
-                           on_record=(lambda record: published.extend(publish_records([record], records_dir))) if publish else None)
-    finally:
-        if published:  # interrupted or not, the boards match the records published so far
-            from curbench.boards.regenerate import Outputs, write_all
+    from curbench.boards.regenerate import Outputs, write_all
 
-            write_all(Outputs(root=leaderboards, configs=Path(config).parent, readme=leaderboards.parent / "README.md"), [suite.track])
-            typer.echo(f"published {len(published)} records to {records_dir} and regenerated the boards")
+    outputs = Outputs(root=leaderboards, configs=Path(config).parent, readme=leaderboards.parent / "README.md")
+
+    def publish_record(record: ResultRecord) -> None:
+        """Each new record lands with its boards regenerated, so the tree passes --check whenever the sweep stops."""
+        if publish_records([record], records_dir):
+            write_all(outputs, [suite.track])
+
+    result = run_sweep(configs, make_executor(executor, workers, executor_options),
+                       on_record=publish_record if publish else None)
     typer.echo(f"{len(result.records)} cells finished ({result.cached} reused), {len(result.failures)} failed, "
                f"{result.wall_time_s:.1f} s")
     if result.records:

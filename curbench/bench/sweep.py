@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import json
 import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
@@ -185,13 +186,23 @@ def run_sweep(
 
 
 def publish(records: Iterable[ResultRecord], records_dir: str | Path) -> list[Path]:
-    """Copy records into a track's ``records/`` folder, one ``<cell_id>.json`` each (commit-ready)."""
+    """Copy records into a track's ``records/`` folder, one ``<cell_id>.json`` each (commit-ready); the paths
+    written. A record that is there already, unchanged, is left alone (a resumed sweep re-reads its cells)."""
     paths = []
     for record in records:
         path = Path(records_dir) / f"{record.cell_id}.json"
+        if _holds(path, record.to_dict()):
+            continue
         atomic.write_json(path, record.to_dict())
         paths.append(path)
     return paths
+
+
+def _holds(path: Path, data: dict[str, Any]) -> bool:
+    try:
+        return bool(json.loads(path.read_text()) == data)
+    except (OSError, ValueError):
+        return False
 
 
 def failure_summary(failures: Sequence[tuple[RunConfig, str]]) -> CurbenchError:
