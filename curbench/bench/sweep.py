@@ -190,10 +190,10 @@ def publish(records: Iterable[ResultRecord], records_dir: str | Path) -> list[Pa
     written. A record that is there already, unchanged, is left alone (a resumed sweep re-reads its cells)."""
     paths = []
     for record in records:
-        path = Path(records_dir) / f"{record.cell_id}.json"
-        if _holds(path, record.to_dict()):
+        path, data = Path(records_dir) / f"{record.cell_id}.json", record.to_dict()
+        if _holds(path, data):
             continue
-        atomic.write_json(path, record.to_dict())
+        atomic.write_json(path, data)
         paths.append(path)
     return paths
 
