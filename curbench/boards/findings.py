@@ -20,6 +20,7 @@ import curbench.boards.generated as generated
 from curbench.bench.suites import missing_cells
 from curbench.boards.check import track_suite, tracks
 from curbench.boards.claims import CLAIMS
+from curbench.boards.learned import NOT_LEARNED, RULE, checks_frame, main_check
 from curbench.boards.rows import RECORDS_DIR, group_rows, load_records
 from curbench.boards.tables import to_markdown
 from curbench.boards.verdicts import (
@@ -39,23 +40,33 @@ FINDINGS_FILE = "findings.md"
 FINDINGS_TABLE = "findings.csv"
 
 
-def findings(root: str | Path, configs_dir: str | Path = "configs") -> list[Finding]:
+def load_boards(root: str | Path) -> dict[str, Board]:
+    """Every track under ``root`` with its rows."""
+    return {name: Board(name, group_rows(load_records(Path(root) / name / RECORDS_DIR))) for name in tracks(root)}
+
+
+def findings(root: str | Path, configs_dir: str | Path = "configs", boards: dict[str, Board] | None = None) -> list[Finding]:
     """Every claim tested on its track, with Holm's correction over all the p-values of the page.
 
     A track whose suite is still ``in_progress`` is not graded: a verdict on part of a grid would be read
-    before the data are in (and change as cells arrive)."""
-    available = set(tracks(root))
-    boards = {name: Board(name, group_rows(load_records(Path(root) / name / RECORDS_DIR))) for name in available}
+    before the data are in (and change as cells arrive). Nor is a track whose full-data generator did not
+    learn its data (:mod:`curbench.boards.learned`): its comparisons would measure the failure.
+    ``boards`` (from :func:`load_boards`) saves reading the records again."""
+    boards = load_boards(root) if boards is None else boards
     found = []
     for spec in CLAIMS:
         board = boards.get(spec.track)
         rows = board.rows if board is not None else []
         suite = track_suite(spec.track, configs_dir) if rows else None
+        check = main_check(rows)
         if suite is not None and suite.in_progress:
             records = [record for row in rows for record in row.records]
             total, missing = len(missing_cells(suite, [])), len(missing_cells(suite, records))
             evidence = Evidence(missing=f"{total - missing} of {total} cells recorded; graded once the grid is complete",
                                 unrun=IN_PROGRESS)
+        elif check is not None and not check.learned:
+            evidence = Evidence(missing=f"the full-data generator ({check.generator}) did not learn its data: "
+                                        f"{check.reason}; fix its recipe before the track is graded", unrun=NOT_LEARNED)
         elif board is not None and rows:
             evidence = spec.test(board)
         elif spec.gpu:
@@ -67,6 +78,16 @@ def findings(root: str | Path, configs_dir: str | Path = "configs") -> list[Find
     for test, adjusted in zip(tests, holm([test.p for test in tests]), strict=True):
         test.holm = float(adjusted)
     return found
+
+
+def generators_frame(boards: dict[str, Board]) -> pd.DataFrame:
+    """Per track, its largest full-data generator against the real-data ceiling (see :mod:`curbench.boards.learned`)."""
+    frames = [checks_frame([check]).assign(track=f"[`{name}`](../leaderboards/{name}/leaderboard.md)")
+              for name, board in sorted(boards.items()) if (check := main_check(board.rows)) is not None]
+    if not frames:
+        return pd.DataFrame()
+    table = pd.concat(frames, ignore_index=True)
+    return table[["track", *[column for column in table.columns if column != "track"]]]
 
 
 # --- the page --------------------------------------------------------------------------------------------------
@@ -139,7 +160,9 @@ def _header(found: Sequence[Finding]) -> list[str]:
         "degrees of freedom), in the metric's units, before Holm's correction. *n* is the number of seeds (pairs), or "
         "of (seed, setting) points for a slope.",
         "- **In progress**: a track whose sweep is published cell by cell (its suite says `in_progress: true`) is graded "
-        "only once its grid is complete, so that no verdict is read off part of the seeds.", "",
+        "only once its grid is complete, so that no verdict is read off part of the seeds.",
+        f"- **{NOT_LEARNED.capitalize()}**: a track whose full-data generator has not learned its data is not graded "
+        "either, since its comparisons would measure the failure (the last section of this page).", "",
         "Equivalence margins (TOST):", "", to_markdown(margins),
     ]
 
@@ -155,9 +178,15 @@ def _table(found: Sequence[Finding], link: bool) -> pd.DataFrame:
 
 def render(root: str | Path, configs_dir: str | Path = "configs") -> dict[str, str]:
     """``findings.md`` and ``findings.csv`` (one line per claim, with the cell ids that test it)."""
-    found = findings(root, configs_dir)
-    page = "\n".join([*_header(found), "", to_markdown(_table(found, link=True))])
-    return {FINDINGS_FILE: page, FINDINGS_TABLE: _table(found, link=False).to_csv(index=False)}
+    boards = load_boards(root)
+    found = findings(root, configs_dir, boards)
+    lines = [*_header(found), "", to_markdown(_table(found, link=True))]
+    generators = generators_frame(boards)
+    if not generators.empty:
+        lines += ["## Did each track's generator learn its data?", "",
+                 f"{RULE} Each track's largest full-data generator is checked (a capacity track's smaller ones are on its "
+                 "board); a track whose generator fails is not graded.", "", to_markdown(generators)]
+    return {FINDINGS_FILE: "\n".join(lines), FINDINGS_TABLE: _table(found, link=False).to_csv(index=False)}
 
 
 def write(root: str | Path, directory: str | Path, configs_dir: str | Path = "configs") -> list[Path]:

@@ -21,6 +21,7 @@ from curbench.bench.records import ResultRecord
 from curbench.bench.suites import Suite, missing_cells, suite_configs
 from curbench.boards.capacity import capacity_frame, gain_trend, save_capacity_plot
 from curbench.boards.heldout import memorization_section, selection_space_section
+from curbench.boards.learned import RULE, checks_frame, generator_checks
 from curbench.boards.rows import (
     RECORDS_DIR,
     STEPS_TO_FULL_FID,
@@ -348,6 +349,12 @@ def render_track(
     lines += ["## Results", "", LEGEND, "", to_markdown(shown)]
     lines += selection_space_section(records, lambda selection_rows: results_frames(selection_rows)[0])
     lines += memorization_section(rows)
+    checks = generator_checks(rows)
+    if checks:
+        lines += ["## Has the generator learned the data?", "", RULE + (
+            " A capacity track's smaller generators may fall short by design; the findings grade a track only when its "
+            "largest full-data generator passes." if len(checks) > 1 else " The findings grade this track only if it passes."),
+            "", to_markdown(checks_frame(checks))]
     if sections:
         lines += ["## Bias audit", "", "Which instances curation removed, per group, and how well the generated samples "
                   "recall and cover each group of the real data (`audit.csv` has the intervals).", ""]
