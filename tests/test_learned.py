@@ -67,3 +67,11 @@ def test_a_capacity_track_is_graded_by_its_largest_generator():
     assert main is not None and main.parameters == 1000 and main.learned
     page = board.render_track("digits-capacity", small + large, None)[board.PAGE_FILE]
     assert "smaller generators may fall short by design" in page and page.count("| **no** (coverage") == 1
+
+
+def test_what_run_prints_warns_only_about_a_generator_that_failed():
+    healthy = board.results_markdown([_full(s, 0.9, 0.7) for s in range(3)])
+    collapsed = board.results_markdown([_full(s, 0.9, 0.1) for s in range(3)])
+    assert "has not learned" not in healthy
+    assert collapsed.splitlines()[-1].startswith("⚠ The full-data generator dcgan steps=100, width=32 has not learned")
+    assert "coverage 0.1 vs 0.96 for real data (10%)" in collapsed

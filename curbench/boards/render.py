@@ -471,4 +471,9 @@ PRINTED_LEGEND = (
 def results_markdown(records: Sequence[ResultRecord]) -> str:
     """The results table alone (with the spaces line and a one-line legend), as a sweep prints it."""
     rows = group_rows(records)
-    return "\n".join([*spaces_lines(rows), PRINTED_LEGEND, "", to_markdown(results_frames(rows)[0])]) if rows else ""
+    if not rows:
+        return ""
+    warnings = [f"⚠ The full-data generator {check.generator} has not learned its data ({check.reason}): the rows "
+                "trained with it compare failures, not curation methods." for check in generator_checks(rows) if not check.learned]
+    return "\n".join([*spaces_lines(rows), PRINTED_LEGEND, "", to_markdown(results_frames(rows)[0]),
+                      *(["", *warnings] if warnings else [])])
