@@ -371,7 +371,7 @@ def test_tracks_without_records_say_so(tmp_path):
     gpu = [f for f in found if f.track in ("cifar10", "imagenet64")]
     assert gpu and all(f.verdict == verdicts.NOT_RUN for f in gpu)
     glyphs = [f for f in found if f.track == "glyphs"]
-    assert len(glyphs) == 4 and all(f.verdict == verdicts.MISSING and "glyphs/records" in f.evidence for f in glyphs)
+    assert len(glyphs) == 8 and all(f.verdict == verdicts.MISSING and "glyphs/records" in f.evidence for f in glyphs)
 
 
 def test_the_cli_writes_the_findings_page_and_check_catches_a_stale_one(tmp_path, monkeypatch):

@@ -372,6 +372,13 @@ _LOWERS_CAPACITY = ("Selection lowers capacity requirements: the smallest genera
                     "as good as the largest generator on full data (FID).")
 
 
+_RANDOM_MATCHES_FULL = "A random 50% subset is as good as full data on FID."
+_DENSITY_COVERAGE = "Selection raises density and coverage (each density scorer vs the random 50% subset)."
+_SCORERS_DIFFER = "The density scorers differ in FID at retention 50 (pairwise, paired by seed)."
+_CONVERGES_FASTER = ("Curated training converges faster: fewer training steps until the FID reaches the full-data "
+                     "model's final FID (same seed) than the full-data model needs.")
+
+
 def _dose_response_claim(low: int) -> str:
     return (f"Dose-response: FID moves steadily with retention for each density scorer (linear trend of per-seed FID on "
             f"retention {low}–100, full data as 100).")
@@ -380,16 +387,14 @@ def _dose_response_claim(low: int) -> str:
 CLAIMS: tuple[ClaimSpec, ...] = (
     ClaimSpec("digits", _BEATS_FULL, _beats("full", "fid")),
     ClaimSpec("digits", _BEATS_RANDOM, _beats("random", "fid")),
-    ClaimSpec("digits", "A random 50% subset is as good as full data on FID.", _random_matches_full),
+    ClaimSpec("digits", _RANDOM_MATCHES_FULL, _random_matches_full),
     ClaimSpec("digits", _PRECISION_RECALL, _moves(("precision", 1), ("recall", -1))),
-    ClaimSpec("digits", "Selection raises density and coverage (each density scorer vs the random 50% subset).",
-              _moves(("density", 1), ("coverage", 1))),
+    ClaimSpec("digits", _DENSITY_COVERAGE, _moves(("density", 1), ("coverage", 1))),
     ClaimSpec("digits", _dose_response_claim(20), _dose_response),
-    ClaimSpec("digits", "The density scorers differ in FID at retention 50 (pairwise, paired by seed).", _scorers_differ),
+    ClaimSpec("digits", _SCORERS_DIFFER, _scorers_differ),
     ClaimSpec("digits-embedding", "Selection in a randomly initialised embedding (`random-cnn`) gives no FID gain over "
               "the random subset at retention 50.", _random_embedding),
-    ClaimSpec("digits", "Curated training converges faster: fewer training steps until the FID reaches the full-data "
-              "model's final FID (same seed) than the full-data model needs.", _converges_faster),
+    ClaimSpec("digits", _CONVERGES_FASTER, _converges_faster),
     ClaimSpec("digits-capacity", _CAPACITY, _capacity),
     ClaimSpec("digits-capacity", _CAPACITY_BEYOND_RANDOM, _capacity_beyond_random),
     ClaimSpec("digits-capacity", _LOWERS_CAPACITY, _lowers_capacity),
@@ -404,7 +409,11 @@ CLAIMS: tuple[ClaimSpec, ...] = (
               "of the samples equals its share of the data (full-data DCGAN, class 8 at 5%).", _replicates_bias, "000"),
     ClaimSpec("glyphs", _BEATS_FULL, _beats("full", "fid")),
     ClaimSpec("glyphs", _BEATS_RANDOM, _beats("random", "fid")),
+    ClaimSpec("glyphs", _RANDOM_MATCHES_FULL, _random_matches_full),
     ClaimSpec("glyphs", _PRECISION_RECALL, _moves(("precision", 1), ("recall", -1))),
+    ClaimSpec("glyphs", _DENSITY_COVERAGE, _moves(("density", 1), ("coverage", 1))),
+    ClaimSpec("glyphs", _SCORERS_DIFFER, _scorers_differ),
+    ClaimSpec("glyphs", _CONVERGES_FASTER, _converges_faster),
     ClaimSpec("glyphs", "The density scorers give the least typical images the lowest scores (AUROC above chance at "
               "finding the tenth of the training glyphs with the lowest true log-density).", _finds_atypical),
     ClaimSpec("glyphs-retention", _dose_response_claim(30), _dose_response),
