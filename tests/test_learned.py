@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 from pathlib import Path
 
 import pytest
@@ -11,7 +13,7 @@ from curbench import boards as board
 from curbench.bench.records import ResultRecord
 from curbench.bench.sweep import publish
 from curbench.boards import findings
-from curbench.boards.learned import LEARNED_FRACTION, NOT_LEARNED, generator_checks, main_check
+from curbench.boards.learned import LEARNED_FRACTION, NOT_LEARNED, checks_frame, generator_checks, main_check
 
 CEILING = {"precision": 0.96, "coverage": 0.96, "recall": 0.96}
 
@@ -75,3 +77,10 @@ def test_what_run_prints_warns_only_about_a_generator_that_failed():
     assert "has not learned" not in healthy
     assert collapsed.splitlines()[-1].startswith("⚠ The full-data generator dcgan steps=100, width=32 has not learned")
     assert "coverage 0.1 vs 0.96 for real data (10%)" in collapsed
+
+
+def test_full_data_rows_that_differ_beyond_the_generator_are_told_apart():
+    records = [_full(s, 0.9, 0.7) for s in range(2)]
+    other = [dataclasses.replace(r, config={**r.config, "embedder": "random-cnn"}) for r in records]
+    labels = list(checks_frame(generator_checks(board.group_rows(records + other)))["generator"])
+    assert labels == ["dcgan steps=100, width=32 · embedder classifier", "dcgan steps=100, width=32 · embedder random-cnn"]

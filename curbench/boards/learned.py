@@ -21,6 +21,7 @@ import pandas as pd
 from curbench.bench.cells import Role
 from curbench.boards.capacity import parameters
 from curbench.boards.rows import Row
+from curbench.boards.tables import show_value
 from curbench.boards.verdicts import row_mean, summary
 
 LEARNED_FRACTION = 0.5
@@ -85,10 +86,18 @@ def main_check(rows: Sequence[Row]) -> GeneratorCheck | None:
     return checks[-1] if checks else None
 
 
+def _distinguishing(checks: Sequence[GeneratorCheck]) -> list[str]:
+    """Config fields other than the generator's that differ between the checked rows (e.g. the embedder)."""
+    fields = dict.fromkeys(field for check in checks for field in check.full.config)
+    return [field for field in fields if field not in ("generator", "generator_options")
+            and len({json.dumps(check.full.config.get(field), sort_keys=True) for check in checks}) > 1]
+
+
 def checks_frame(checks: Sequence[GeneratorCheck]) -> pd.DataFrame:
     """The board's table: per generator, each shown metric as full data vs the ceiling, and the outcome."""
+    fields = _distinguishing(checks)
     return pd.DataFrame([{
-        "generator": check.generator,
+        "generator": check.generator + "".join(f" · {field} {show_value(check.full.config.get(field))}" for field in fields),
         "generator parameters": check.parameters or "—",
         "seeds": len(check.full.records),
         **{f"{metric}: full data / real data": f"{summary(check.full.metric_values(metric))} / "
