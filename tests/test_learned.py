@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import dataclasses
-
 from pathlib import Path
 
 import pytest
@@ -13,14 +12,14 @@ from curbench import boards as board
 from curbench.bench.records import ResultRecord
 from curbench.bench.sweep import publish
 from curbench.boards import findings
-from curbench.boards.learned import LEARNED_FRACTION, NOT_LEARNED, checks_frame, generator_checks, main_check
+from curbench.boards.learned import FLOORS, NOT_LEARNED, checks_frame, generator_checks, main_check
 
 CEILING = {"precision": 0.96, "coverage": 0.96, "recall": 0.96}
 
 
-def _full(seed: int, precision: float, coverage: float, width: int = 32, parameters: int = 1000) -> ResultRecord:
+def _full(seed: int, precision: float, recall: float, width: int = 32, parameters: int = 1000) -> ResultRecord:
     config = BASE.replace(scorer="random", retention=100.0, seed=seed, generator_options={"steps": 100, "width": width})
-    return record(config, 10.0 + seed, precision=precision, extra={"coverage": coverage}, parameters=parameters,
+    return record(config, 10.0 + seed, precision=precision, extra={"recall": recall, "coverage": 0.6}, parameters=parameters,
                   references={"real": {"fid": 1.0, **CEILING, "n_real": 900, "n_fake": 900}})
 
 
@@ -31,52 +30,55 @@ def _method_cells(width: int = 32, parameters: int = 1000) -> list[ResultRecord]
             for scorer in ("random", "knn", "gaussian", "ppca") for seed in range(3)]
 
 
-def test_the_floor_is_a_fraction_of_the_ceiling_and_a_missing_metric_counts_short():
-    at_floor = LEARNED_FRACTION * CEILING["precision"]
+def test_the_floors_are_fractions_of_the_ceiling_and_a_missing_metric_counts_short():
+    at_floor = FLOORS["precision"] * CEILING["precision"]
     (check,) = generator_checks(board.group_rows([_full(s, at_floor, 0.9) for s in range(3)]))
-    assert check.fraction("precision") == pytest.approx(LEARNED_FRACTION) and check.learned
-    (check,) = generator_checks(board.group_rows([_full(s, 0.9, at_floor - 0.01) for s in range(3)]))
-    assert not check.learned and check.short_of == ["coverage"]
-    assert check.reason == f"coverage {at_floor - 0.01:.3g} vs 0.96 for real data (49%)"
+    assert check.fraction("precision") == pytest.approx(FLOORS["precision"]) and check.learned
+    short = FLOORS["recall"] * CEILING["recall"] - 0.01
+    (check,) = generator_checks(board.group_rows([_full(s, 0.9, short) for s in range(3)]))
+    assert not check.learned and check.short_of == ["recall"]
+    assert check.reason == f"recall {short:.3g} vs 0.96 for real data ({short / 0.96:.0%})"
+    (check,) = generator_checks(board.group_rows([_full(s, at_floor - 0.01, short) for s in range(3)]))
+    assert check.short_of == ["precision", "recall"]
     without = [_full(s, 0.9, 0.9) for s in range(3)]
     for r in without:
-        del r.metrics["coverage"]
+        del r.metrics["recall"]
     (check,) = generator_checks(board.group_rows(without))
-    assert check.short_of == ["coverage"]  # nothing shows that it learned
+    assert check.short_of == ["recall"]  # nothing shows that it learned
 
 
 def test_a_track_whose_full_data_generator_collapsed_is_not_graded(tmp_path: Path):
-    publish([_full(s, 0.9, 0.1) for s in range(3)] + _method_cells(), tmp_path / "digits" / board.RECORDS_DIR)
+    publish([_full(s, 0.7, 0.9) for s in range(3)] + _method_cells(), tmp_path / "digits" / board.RECORDS_DIR)
     graded = [f for f in findings.findings(tmp_path, tmp_path / "no-configs") if f.track == "digits"]
     assert graded and all(f.verdict == NOT_LEARNED and not f.tested.parts for f in graded)
-    assert "coverage 0.1 vs 0.96 for real data (10%)" in graded[0].evidence
+    assert "precision 0.7 vs 0.96 for real data (73%)" in graded[0].evidence
     page = findings.render(tmp_path, tmp_path / "no-configs")[findings.FINDINGS_FILE]
-    assert "| **no** (coverage below 50% of real data) |" in page
-    board_page = board.render_track("digits", [*_method_cells(), *(_full(s, 0.9, 0.1) for s in range(3))], None)
+    assert "| **no** (precision below 80% of real data) |" in page
+    board_page = board.render_track("digits", [*_method_cells(), *(_full(s, 0.7, 0.9) for s in range(3))], None)
     assert "## Has the generator learned the data?" in board_page[board.PAGE_FILE]
 
-    publish([_full(s, 0.9, 0.7) for s in range(3)], tmp_path / "digits" / board.RECORDS_DIR)
+    publish([_full(s, 0.9, 0.7) for s in range(3)], tmp_path / "digits" / board.RECORDS_DIR)  # same cells, now learned
     regraded = [f for f in findings.findings(tmp_path, tmp_path / "no-configs") if f.track == "digits"]
     assert all(f.verdict != NOT_LEARNED for f in regraded) and any(f.tested.parts for f in regraded)
 
 
 def test_a_capacity_track_is_graded_by_its_largest_generator():
-    small = [_full(s, 0.9, 0.2, width=8, parameters=100) for s in range(3)] + _method_cells(8, 100)
+    small = [_full(s, 0.9, 0.2, width=8, parameters=100) for s in range(3)] + _method_cells(8, 100)  # recall 21%
     large = [_full(s, 0.9, 0.7, width=32, parameters=1000) for s in range(3)] + _method_cells(32, 1000)
     rows = board.group_rows(small + large)
     assert [check.learned for check in generator_checks(rows)] == [False, True]
     main = main_check(rows)
     assert main is not None and main.parameters == 1000 and main.learned
     page = board.render_track("digits-capacity", small + large, None)[board.PAGE_FILE]
-    assert "smaller generators may fall short by design" in page and page.count("| **no** (coverage") == 1
+    assert "smaller generators may fall short by design" in page and page.count("| **no** (recall") == 1
 
 
 def test_what_run_prints_warns_only_about_a_generator_that_failed():
     healthy = board.results_markdown([_full(s, 0.9, 0.7) for s in range(3)])
-    collapsed = board.results_markdown([_full(s, 0.9, 0.1) for s in range(3)])
+    collapsed = board.results_markdown([_full(s, 0.9, 0.1) for s in range(3)])  # recall 10% of real data
     assert "has not learned" not in healthy
     assert collapsed.splitlines()[-1].startswith("⚠ The full-data generator dcgan steps=100, width=32 has not learned")
-    assert "coverage 0.1 vs 0.96 for real data (10%)" in collapsed
+    assert "recall 0.1 vs 0.96 for real data (10%)" in collapsed
 
 
 def test_full_data_rows_that_differ_beyond_the_generator_are_told_apart():

@@ -1,13 +1,19 @@
 """Has the generator learned its data? Each full-data generator against the real-data ceiling of its cells.
 
 A board compares curation methods through generators; if the full-data generator has collapsed or
-never fit the data, every comparison on the board measures that failure instead. The check is
-deliberately a floor, not a quality bar: the full-data generator's precision (its samples look like
-the data) and coverage (its samples reach the data's neighbourhoods; Naeem et al. 2020 show coverage,
-unlike recall, is not inflated by outlying samples) must each be at least :data:`LEARNED_FRACTION` of
-what real data of the same sample count scores against the same reference. The 36k-parameter
-`digits-capacity` generator, which drops most modes (recall 0.05), reaches 22% of the ceiling's coverage;
-every main generator published so far reaches 61% or more.
+never fit the data, every comparison on the board measures that failure instead. The floors are
+fractions of what real data of the same sample count score against the same reference, so they carry
+over between feature spaces:
+
+* precision (the share of samples inside the data's k-NN balls) at least 80% of the real data's: below
+  it, more than a fifth of the samples look like no data, e.g. shapes between classes;
+* recall (the share of the data's neighbourhoods the samples reach) at least 40% of the real data's:
+  below it, the generator has dropped most of the data's variety (mode collapse).
+
+Measured on the committed tracks (docs/studies.md): the small generators of
+`digits-capacity` fail on recall by design (6% and 24%); the unconditional `digits-minority` DCGAN at
+5000 steps (precision 79%) and the `glyphs` DCGAN at 2500 steps (78%) failed, which is why those
+tracks train 12000 and 4000 steps.
 """
 
 from __future__ import annotations
@@ -24,9 +30,8 @@ from curbench.boards.rows import Row
 from curbench.boards.tables import show_value
 from curbench.boards.verdicts import row_mean, summary
 
-LEARNED_FRACTION = 0.5
-CHECKED_METRICS = ("precision", "coverage")  # both must reach the fraction of the ceiling
-SHOWN_METRICS = (*CHECKED_METRICS, "recall")  # recall shown for context: it drops first when modes are dropped
+FLOORS = {"precision": 0.8, "recall": 0.4}  # metric -> the fraction of the real-data value it must reach
+SHOWN_METRICS = (*FLOORS, "coverage")  # coverage for context
 NOT_LEARNED = "not graded: generator did not learn its data"
 
 
@@ -56,11 +61,11 @@ class GeneratorCheck:
     @property
     def short_of(self) -> list[str]:
         """The checked metrics below the floor; a metric the records lack counts as short (nothing shows it learned)."""
-        return [metric for metric in CHECKED_METRICS if not self.fraction(metric) >= LEARNED_FRACTION]
+        return [metric for metric, floor in FLOORS.items() if not self.fraction(metric) >= floor]
 
     @property
     def learned(self) -> bool:
-        """Whether every checked metric reaches :data:`LEARNED_FRACTION` of the ceiling."""
+        """Whether every checked metric reaches its :data:`FLOORS` fraction of the ceiling."""
         return not self.short_of
 
     @property
@@ -103,11 +108,12 @@ def checks_frame(checks: Sequence[GeneratorCheck]) -> pd.DataFrame:
         **{f"{metric}: full data / real data": f"{summary(check.full.metric_values(metric))} / "
                                                f"{summary(check.ceiling.metric_values(metric))} "
                                                f"({check.fraction(metric):.0%})" for metric in SHOWN_METRICS},
-        "learned its data": "yes" if check.learned else f"**no** ({', '.join(check.short_of)} below "
-                                                         f"{LEARNED_FRACTION:.0%} of real data)",
+        "learned its data": "yes" if check.learned else "**no** (" + ", ".join(
+            f"{metric} below {FLOORS[metric]:.0%} of real data" for metric in check.short_of) + ")",
     } for check in checks])
 
 
-RULE = (f"A full-data generator has learned its data when its precision and its coverage each reach "
-        f"{LEARNED_FRACTION:.0%} of what real data of the same sample count scores against the same reference "
-        "(recall is shown for context). It is a floor against collapse, not a quality bar.")
+RULE = (f"A full-data generator has learned its data when its precision reaches {FLOORS['precision']:.0%} and its "
+        f"recall {FLOORS['recall']:.0%} of what real data of the same sample count score against the same reference "
+        "(coverage is shown for context): below the first, more than a fifth of its samples look like no data; below "
+        "the second, it has dropped most of the data's variety.")
