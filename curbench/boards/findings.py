@@ -64,7 +64,7 @@ def findings(root: str | Path, configs_dir: str | Path = "configs", boards: dict
             total, missing = len(missing_cells(suite, [])), len(missing_cells(suite, records))
             evidence = Evidence(missing=f"{total - missing} of {total} cells recorded; graded once the grid is complete",
                                 unrun=IN_PROGRESS)
-        elif check is not None and not check.learned:
+        elif spec.about_generators and check is not None and not check.learned:
             evidence = Evidence(missing=f"the full-data generator ({check.generator}) did not learn its data: "
                                         f"{check.reason}; fix its recipe before the track is graded", unrun=NOT_LEARNED)
         elif board is not None and rows:
@@ -161,8 +161,9 @@ def _header(found: Sequence[Finding]) -> list[str]:
         "of (seed, setting) points for a slope.",
         "- **In progress**: a track whose sweep is published cell by cell (its suite says `in_progress: true`) is graded "
         "only once its grid is complete, so that no verdict is read off part of the seeds.",
-        f"- **{NOT_LEARNED.capitalize()}**: a track whose full-data generator has not learned its data is not graded "
-        "either, since its comparisons would measure the failure (the last section of this page).", "",
+        f"- **{NOT_LEARNED.capitalize()}**: on a track whose full-data generator has not learned its data, the claims "
+        "about generators are not graded either, since their comparisons would measure the failure (the last section "
+        "of this page); a claim about the scorers alone (AUROC against the known typicality) still is.", "",
         "Equivalence margins (TOST):", "", to_markdown(margins),
     ]
 
