@@ -23,7 +23,7 @@ from curbench.boards.render import (
     with_readme_section,
     write_board,
 )
-from curbench.boards.rows import RECORDS_DIR, group_rows, load_records
+from curbench.boards.rows import REACHED_FULL_FID, RECORDS_DIR, STEPS_TO_FULL_FID, group_rows, load_records
 from curbench.errors import CurbenchError
 from curbench.plugins import Registry
 from curbench.plugins.registry import default_registry
@@ -65,6 +65,9 @@ def record_problems(directory: str | Path, registry: Registry | None = None) -> 
     return problems
 
 
+CROSS_CELL_METRICS = frozenset({STEPS_TO_FULL_FID, REACHED_FULL_FID})  # derived from another cell's record
+
+
 def suite_problems(records: Sequence[ResultRecord], suite: Suite, track_dir: Path) -> list[str]:
     """Records that do not belong to the track's suite, and what the suite's grid lacks.
 
@@ -73,7 +76,8 @@ def suite_problems(records: Sequence[ResultRecord], suite: Suite, track_dir: Pat
       (``curbench submit``) differ only in the scorer and its options, which the suite's grid may vary.
     - *missing*: a cell of the suite's grid (with its baselines) without a record, once the track has any and
       unless the suite is ``in_progress`` (which, in turn, is a problem once the grid is complete).
-    - *uneven*: a row whose records do not all carry the same metrics (a mean over 4 of 5 seeds).
+    - *uneven*: a row whose records do not all carry the same metrics (a mean over 4 of 5 seeds); metrics derived
+      from another cell (steps to the full-data FID) are left to the *missing* check.
     """
     problems = []
     free = {"scorer", "scorer_options", *suite.varied}
@@ -96,7 +100,8 @@ def suite_problems(records: Sequence[ResultRecord], suite: Suite, track_dir: Pat
                         f"{suite.path or suite.track} --publish` (a sweep published part by part sets in_progress: true "
                         "in its suite until the grid is complete)")
     for row in group_rows(records):
-        keys = [set(record.metrics) for record in row.records]
+        # Steps to the full-data FID need the same seed's full-data record; one not yet there is reported as missing.
+        keys = [set(record.metrics) - CROSS_CELL_METRICS for record in row.records]
         uneven = sorted(keys[0].union(*keys[1:]) - keys[0].intersection(*keys[1:])) if keys else []
         if uneven:
             problems.append(f"{track_dir / RECORDS_DIR}: row {row.label} ({row.config.get('scorer')}, retention "
