@@ -71,7 +71,11 @@ def sweep(
             typer.echo(f"{len(adopted)} cells already published under {leaderboards}: not rerun")
     from curbench.boards.regenerate import Outputs, write_all
 
-    outputs = Outputs(root=leaderboards, configs=Path(config).parent, readme=leaderboards.parent / "README.md")
+    # The boards come from the track's registered suite (configs/ beside the leaderboards), as `leaderboard --check`
+    # regenerates them, even when this sweep runs a narrowed copy of it kept elsewhere.
+    registered = leaderboards.parent / "configs"
+    suites_dir = registered if (registered / f"{suite.track}.yaml").is_file() else Path(config).parent
+    outputs = Outputs(root=leaderboards, configs=suites_dir, readme=leaderboards.parent / "README.md")
 
     def publish_record(record: ResultRecord) -> None:
         """Each new record lands with its boards regenerated, so the tree passes --check whenever the sweep stops."""

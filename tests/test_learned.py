@@ -12,6 +12,7 @@ from curbench import boards as board
 from curbench.bench.records import ResultRecord
 from curbench.bench.sweep import publish
 from curbench.boards import findings
+from curbench.boards.capacity import capacity_frame, collapse_summary
 from curbench.boards.learned import FLOORS, NOT_LEARNED, checks_frame, generator_checks, main_check
 
 CEILING = {"precision": 0.96, "coverage": 0.96, "recall": 0.96}
@@ -86,3 +87,33 @@ def test_full_data_rows_that_differ_beyond_the_generator_are_told_apart():
     other = [dataclasses.replace(r, config={**r.config, "embedder": "random-cnn"}) for r in records]
     labels = list(checks_frame(generator_checks(board.group_rows(records + other)))["generator"])
     assert labels == ["dcgan steps=100, width=32 · embedder classifier", "dcgan steps=100, width=32 · embedder random-cnn"]
+
+
+def _capacity_cells(width: int, parameters: int, recalls: dict[str, list[float]]) -> list[ResultRecord]:
+    """Full data, the random half and the knn half of one generator size, with the recall of each seed."""
+    full = [_full(seed, 0.9, recall, width, parameters) for seed, recall in enumerate(recalls["full"])]
+    config = BASE.replace(generator_options={"steps": 100, "width": width}, retention=50.0)
+    return full + [record(config.replace(scorer=scorer, seed=seed), 12.0 + seed, extra={"recall": recall},
+                          parameters=parameters)
+                   for scorer in ("random", "knn") for seed, recall in enumerate(recalls[scorer])]
+
+
+def test_a_seed_has_collapsed_when_its_own_recall_is_below_the_floor(tmp_path: Path):
+    floor = FLOORS["recall"] * CEILING["recall"]
+    small = _capacity_cells(8, 100, {"full": [floor - 0.01, floor, 0.9], "random": [0.1, 0.9, 0.9],
+                                     "knn": [0.1, 0.2, floor - 1e-9]})
+    large = _capacity_cells(32, 1000, {"full": [0.9] * 3, "random": [0.9] * 3, "knn": [0.2, 0.9, 0.9]})
+    rows = board.group_rows(small + large)
+    collapsed = capacity_frame(rows).set_index(["method", "generator_parameters"])["collapsed seeds"]
+    assert collapsed[("knn", 100)] == "3/3 (full data 1/3)" and collapsed[("random subset", 100)] == "1/3 (full data 1/3)"
+    assert collapsed[("knn", 1000)] == "1/3 (full data 0/3)" and collapsed[("random subset", 1000)] == "0/3 (full data 0/3)"
+    assert collapse_summary(rows) == ("full data 1/3, knn · 50% 3/3, random subset · 50% 1/3 at 100 parameters; "
+                                      "knn · 50% 1/3 at 1,000 parameters")
+    # Without a real-data ceiling nothing says what collapse is.
+    without = [dataclasses.replace(r, references={}) for r in small + large]
+    assert set(capacity_frame(board.group_rows(without))["collapsed seeds"]) == {"—"}
+
+    publish(small + large, tmp_path / "digits-capacity" / board.RECORDS_DIR)
+    (finding,) = [f for f in findings.findings(tmp_path, tmp_path / "no-configs")
+                  if f.track == "digits-capacity" and f.tested.parts and f.tested.parts[0].difference.name == "interaction slope"]
+    assert f"Collapsed seeds: {collapse_summary(rows)}." in finding.evidence

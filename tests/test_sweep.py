@@ -198,6 +198,32 @@ def test_sweep_resumes_after_a_kill_and_reproduces_cells(tmp_path):
     assert (tmp_path / "report" / "leaderboard.md").read_text().split("## Results")[1] == page.split("## Results")[1]
 
 
+def test_publishing_a_narrowed_copy_of_a_suite_writes_the_registered_suites_boards(tmp_path):
+    import typer
+    from typer.testing import CliRunner
+
+    from curbench.boards import check
+    from curbench.cli_suites import sweep
+
+    app = typer.Typer()
+    app.command()(sweep)
+    settings = ("track: demo\ndataset: toy\ndataset_options: {n: 300}\nembedder: pixels\neval_embedder: pixels\n"
+                "generator: mlp\ngenerator_options: {steps: 30}\nsamples: 300\nbaselines: false\n")
+    (tmp_path / "configs").mkdir()
+    (tmp_path / "configs" / "demo.yaml").write_text(
+        settings + "description: The registered demo suite.\nin_progress: true\ngrid: {scorer: [knn], retention: [50], seed: [0, 1]}\n")
+    narrowed = tmp_path / "scratch" / "demo.yaml"
+    narrowed.parent.mkdir()
+    narrowed.write_text(settings + "grid: {scorer: [knn], retention: [50], seed: [0]}\n")
+    boards = tmp_path / "leaderboards"
+    result = CliRunner().invoke(app, ["--config", str(narrowed), "--output-dir", str(tmp_path / "runs"), "--executor",
+                                      "serial", "--leaderboards", str(boards), "--publish", "--quiet"])
+    assert result.exit_code == 0, result.output
+    assert len(list((boards / "demo" / "records").glob("*.json"))) == 1
+    assert "The registered demo suite." in (boards / "demo" / "leaderboard.md").read_text()
+    assert check(boards, ["demo"], tmp_path / "configs") == []
+
+
 def test_detection_scores_the_selection_scores_against_the_corrupted_items(tmp_path):
     from sklearn.metrics import roc_auc_score
     from sklearn.neighbors import NearestNeighbors

@@ -21,6 +21,7 @@ import numpy as np
 import pandas as pd
 
 from curbench.bench.cells import Role
+from curbench.boards.learned import FLOORS, ceilings, collapsed_seeds
 from curbench.boards.tables import comparison_mark, format_cell, format_estimate, plus_minus
 from curbench.stats import ALPHA, mean_ci, slope, welch_p
 
@@ -37,12 +38,6 @@ def _fid_by_seed(row: Row) -> dict[int, float]:
     return {r.config["seed"]: float(r.metrics.get("fid", math.nan)) for r in row.records}
 
 
-def parameters(row: Row) -> int:
-    """The row's generator parameter count (median over its records; 0 when unrecorded)."""
-    counts = [count for r in row.records if (count := r.model.get("generator_parameters"))]
-    return int(np.median(counts)) if counts else 0
-
-
 def _label(row: Row) -> str:
     return Role.RANDOM.label if row.role is Role.RANDOM else str(row.config["scorer"])
 
@@ -54,6 +49,8 @@ class Gain:
     generator_parameters: int
     gains: tuple[float, ...]
     p_value: float
+    collapsed: tuple[int, int]  # (collapsed seeds, seeds) of this row, see collapsed_seeds
+    full_collapsed: tuple[int, int]  # the same for the full-data row it is compared with
 
     @property
     def interval(self) -> Interval:
@@ -62,8 +59,11 @@ class Gain:
 
 
 def gains(rows: Sequence[Row]) -> list[Gain]:
-    """Per generator configuration with a full-data row, the paired FID gain of every other generator row."""
+    """Per generator configuration with a full-data row, the paired FID gain of every other generator row.
+
+    ``rows`` may include the reference rows: the real-data ceilings set the collapse floor."""
     full_rows = {_generator_key(row.config): row for row in rows if row.role is Role.FULL}
+    ceilings_of = ceilings(rows)
     result = []
     for row in rows:
         full = full_rows.get(_generator_key(row.config))
@@ -72,7 +72,9 @@ def gains(rows: Sequence[Row]) -> list[Gain]:
         full_fid, row_fid = _fid_by_seed(full), _fid_by_seed(row)
         paired = tuple(full_fid[s] - row_fid[s] for s in sorted(row_fid) if s in full_fid)
         p_value = welch_p(list(row_fid.values()), list(full_fid.values()))
-        result.append(Gain(_label(row), row.config["retention"], parameters(row), paired, p_value))
+        ceiling = ceilings_of.get(full.key)
+        result.append(Gain(_label(row), row.config["retention"], row.generator_parameters, paired, p_value,
+                           collapsed_seeds(row, ceiling), collapsed_seeds(full, ceiling)))
     return sorted(result, key=lambda g: (g.method, g.retention, g.generator_parameters))
 
 
@@ -90,7 +92,7 @@ def advantages(rows: Sequence[Row]) -> dict[tuple[str, float], list[tuple[int, f
         if row.role is not Role.METHOD or random is None or random.role is not Role.RANDOM:
             continue
         method_fid, random_fid = _fid_by_seed(row), _fid_by_seed(random)
-        points = [(parameters(row), random_fid[s] - method_fid[s]) for s in sorted(method_fid) if s in random_fid]
+        points = [(row.generator_parameters, random_fid[s] - method_fid[s]) for s in sorted(method_fid) if s in random_fid]
         found.setdefault((_label(row), row.config["retention"]), []).extend(points)
     return found
 
@@ -107,9 +109,33 @@ def capacity_frame(rows: Sequence[Row]) -> pd.DataFrame:
         lines.append({
             "method": g.method, "retention": g.retention, "generator_parameters": g.generator_parameters,
             "gain": f"{plus_minus(interval)} {mark}".strip(),
+            "collapsed seeds": _collapsed_text(g),
             "gain_mean": interval.mean, "gain_ci95": interval.half_width, "p_vs_full": g.p_value, "seeds": interval.n,
         })
     return pd.DataFrame(lines)
+
+
+def _collapsed_text(gain: Gain) -> str:
+    (row, row_seeds), (full, full_seeds) = gain.collapsed, gain.full_collapsed
+    return f"{row}/{row_seeds} (full data {full}/{full_seeds})" if row_seeds and full_seeds else "—"
+
+
+COLLAPSE_RULE = (f"A seed has collapsed when its recall is below {FLOORS['recall']:.0%} of the real data's (the "
+                 "learned-data floor applied per seed); where seeds collapse, a mean FID over seeds reports the collapse "
+                 "rate as much as the curation.")
+
+
+def collapse_summary(rows: Sequence[Row]) -> str:
+    """The rows with collapsed seeds per generator size, e.g. ``knn · 50% 3/5, full data 1/5 at 177,000 parameters``.
+
+    Empty when no seed collapsed (or no ceiling says what collapse is)."""
+    by_size: dict[int, dict[str, tuple[int, int]]] = {}
+    for g in gains(rows):
+        counts = by_size.setdefault(g.generator_parameters, {Role.FULL.label: g.full_collapsed})
+        counts[f"{g.method} · {format_cell(float(g.retention))}%"] = g.collapsed
+    return "; ".join(
+        ", ".join(f"{label} {k}/{n}" for label, (k, n) in counts.items() if k) + f" at {size:,} parameters"
+        for size, counts in sorted(by_size.items()) if any(k for k, _ in counts.values()))
 
 
 @dataclass(frozen=True)

@@ -12,7 +12,7 @@ import numpy as np
 from scipy.stats import norm
 
 from curbench.bench.cells import Role
-from curbench.boards.capacity import advantages, parameters
+from curbench.boards.capacity import COLLAPSE_RULE, advantages, collapse_summary
 from curbench.boards.rows import Row, generator_rows, number, steps_to_target
 from curbench.boards.tables import format_cell
 from curbench.boards.verdicts import (
@@ -134,7 +134,7 @@ def _faster(label: str, method: tuple[list[float], list[bool]], full: tuple[list
 
 
 def _sizes(rows: Sequence[Row]) -> dict[str, int]:
-    return {_generator(row): parameters(row) for row in rows}
+    return {_generator(row): row.generator_parameters for row in rows}
 
 
 def _generator(row: Row) -> str:
@@ -156,7 +156,8 @@ def _capacity(board: Board) -> Evidence:
         numbers = f"mean FID advantage over the random subset by generator parameters: {means}"
         parts.append(make_part(f"{method} · {format_cell(float(retention))}%", BETTER, result, numbers, sign=-1,
                            name="interaction slope", unit=" FID per ln(parameters)"))
-    return Evidence(parts, rows)
+    collapsed = collapse_summary(board.rows)
+    return Evidence(parts, rows, caveat=lambda _: f"Collapsed seeds: {collapsed}. {COLLAPSE_RULE}" if collapsed else "")
 
 
 def _smallest_and_largest(board: Board) -> tuple[list[Row], list[Row]] | None:
@@ -169,7 +170,7 @@ def _smallest_and_largest(board: Board) -> tuple[list[Row], list[Row]] | None:
 
 
 def _size_label(row: Row) -> str:
-    return f"{parameters(row):,} parameters"
+    return f"{row.generator_parameters:,} parameters"
 
 
 def _capacity_beyond_random(board: Board) -> Evidence:

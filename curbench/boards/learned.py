@@ -19,13 +19,13 @@ tracks train 12000 and 4000 steps.
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 import pandas as pd
 
 from curbench.bench.cells import Role
-from curbench.boards.capacity import parameters
 from curbench.boards.rows import Row
 from curbench.boards.tables import show_value
 from curbench.boards.verdicts import row_mean, summary
@@ -52,7 +52,7 @@ class GeneratorCheck:
     @property
     def parameters(self) -> int:
         """The generator's parameter count (0 when its records do not say)."""
-        return parameters(self.full)
+        return self.full.generator_parameters
 
     def fraction(self, metric: str) -> float:
         """The full-data mean of ``metric`` over the ceiling's mean (NaN when either is missing)."""
@@ -75,10 +75,27 @@ class GeneratorCheck:
                          f" for real data ({self.fraction(metric):.0%})" for metric in self.short_of)
 
 
+def ceilings(rows: Sequence[Row]) -> dict[str, Row]:
+    """The real-data ceiling rows, keyed by the full-data generator row each was derived from."""
+    return {row.source_key: row for row in rows if row.role is Role.REAL}
+
+
+def collapsed_seeds(row: Row, ceiling: Row | None) -> tuple[int, int]:
+    """(seeds below the recall floor, seeds with a recall): the :data:`FLOORS` recall check applied to each seed.
+
+    A mean over collapsed and healthy seeds reports the collapse rate more than the curation method, so tables
+    that average seeds of small generators show this count beside the mean. (0, 0) without a ceiling."""
+    floor = FLOORS["recall"] * row_mean(ceiling, "recall") if ceiling is not None else math.nan
+    if not math.isfinite(floor):
+        return 0, 0
+    recalls = [value for value in row.metric_values("recall") if math.isfinite(value)]
+    return sum(value < floor for value in recalls), len(recalls)
+
+
 def generator_checks(rows: Sequence[Row]) -> list[GeneratorCheck]:
     """One check per full-data generator row that has a real-data ceiling, smallest generator first."""
-    ceilings = {row.source_key: row for row in rows if row.role is Role.REAL}
-    checks = [GeneratorCheck(row, ceilings[row.key]) for row in rows if row.role is Role.FULL and row.key in ceilings]
+    ceilings_of = ceilings(rows)
+    checks = [GeneratorCheck(row, ceilings_of[row.key]) for row in rows if row.role is Role.FULL and row.key in ceilings_of]
     return sorted(checks, key=lambda check: check.parameters)
 
 

@@ -19,7 +19,7 @@ from curbench.bench.audit import group_order
 from curbench.bench.cells import GENERATOR_ROLES, Role
 from curbench.bench.records import ResultRecord
 from curbench.bench.suites import Suite, missing_cells, suite_configs
-from curbench.boards.capacity import capacity_frame, gain_trend, save_capacity_plot
+from curbench.boards.capacity import COLLAPSE_RULE, capacity_frame, gain_trend, save_capacity_plot
 from curbench.boards.heldout import memorization_section, selection_space_section
 from curbench.boards.learned import RULE, checks_frame, generator_checks
 from curbench.boards.rows import (
@@ -377,13 +377,13 @@ def render_track(
     }
     if share_tables:
         files[SHARES_FILE] = shares_long.to_csv(index=False, float_format="%.6g")
-    capacity = capacity_frame(generator_rows(rows))
+    capacity = capacity_frame(rows)
     if not capacity.empty:
         lines += ["## Capacity", "",
                   "Does selection's FID gain over full data grow as the generator shrinks? Gain = FID(full data) − "
                   "FID(row) with the same generator and seed, mean ± 95% CI over seeds; the mark is Welch's test of "
-                  "the row's FIDs against the full-data FIDs (▲ significantly better than full data).", "",
-                  to_markdown(capacity[["method", "retention", "generator_parameters", "gain", "seeds"]]), "",
+                  f"the row's FIDs against the full-data FIDs (▲ significantly better than full data). {COLLAPSE_RULE}", "",
+                  to_markdown(capacity[["method", "retention", "generator_parameters", "gain", "collapsed seeds", "seeds"]]), "",
                   "Whether selection's gain grows as capacity shrinks is the interaction with the random control: the "
                   "per-seed advantage FID(random subset) − FID(method), same generator and size, regressed on "
                   "ln(generator parameters).", "",
@@ -454,7 +454,7 @@ def write_board(
     training = _training_curves(rows)
     if training:
         paths += save_training_curves(training, curves_dir, title=track)
-    capacity = capacity_frame(generator_rows(rows))
+    capacity = capacity_frame(rows)
     if not capacity.empty:
         paths.append(save_capacity_plot(capacity, curves_dir / "capacity.png", title=track))
     return paths

@@ -8,6 +8,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
+import statistics
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -53,6 +54,12 @@ class Row:
     def values(self, get: Callable[[ResultRecord], Any]) -> list[float]:
         """``get`` of each record as a float (NaN where it is not a number)."""
         return [number(get(record)) for record in self.records]
+
+    @property
+    def generator_parameters(self) -> int:
+        """The generator's parameter count (median over the records; 0 when unrecorded)."""
+        counts = [count for r in self.records if (count := r.model.get("generator_parameters"))]
+        return int(statistics.median(counts)) if counts else 0
 
     def metric_values(self, metric: str) -> list[float]:
         """The metric per record (NaN where a record lacks it)."""
