@@ -9,7 +9,6 @@ left to existing engines (``concurrent.futures``, Ray); curbench only submits an
 from __future__ import annotations
 
 import concurrent.futures
-import contextlib
 import multiprocessing
 import os
 import signal
@@ -91,21 +90,6 @@ def _child_of(parent: int) -> None:
     _die_with_parent(parent)
 
 
-@contextlib.contextmanager
-def _new_processes_ignore_sigint() -> Iterator[None]:
-    """Processes started inside are born ignoring SIGINT (an ignored SIGINT survives exec, and Python keeps it):
-    a Ctrl-C while they still boot, before their initializer runs, must not kill them mid-import and leave the
-    pool hanging. Ctrl-C is the parent's to handle. Signals can only be set from the main thread."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGINT, previous)
-
-
 _running: Any = None  # in a worker: the managed dict of {worker pid: index of the item it runs}
 
 
@@ -177,8 +161,7 @@ class LocalExecutor:
             return
         context = multiprocessing.get_context("spawn")
         manager = SyncManager(ctx=context)
-        with _new_processes_ignore_sigint():
-            manager.start(_child_of, (os.getpid(),))
+        manager.start(_child_of, (os.getpid(),))
         self.status = manager.dict()
         running = manager.dict()
         remaining = list(range(len(items)))
@@ -219,8 +202,7 @@ class LocalExecutor:
         processes: dict[int, Any] = {}
         broken: list[int] = []
         try:
-            with _new_processes_ignore_sigint():  # submit starts the workers
-                futures = {pool.submit(_tracked_call, fn, items[index], index): index for index in todo}
+            futures = {pool.submit(_tracked_call, fn, items[index], index): index for index in todo}
             processes.update(pool._processes or {})
             for future in concurrent.futures.as_completed(futures):
                 index = futures[future]
