@@ -126,7 +126,7 @@ COLLAPSE_RULE = (f"A seed has collapsed when its recall is below {FLOORS['recall
 
 
 def collapse_summary(rows: Sequence[Row]) -> str:
-    """The rows with collapsed seeds per generator size, e.g. ``knn · 50% 3/5, full data 1/5 at 177,000 parameters``.
+    """The rows with collapsed seeds per generator size, e.g. ``full data 1/5, knn · 50% 3/5 at 176,113 parameters``.
 
     Empty when no seed collapsed (or no ceiling says what collapse is)."""
     by_size: dict[int, dict[str, tuple[int, int]]] = {}
