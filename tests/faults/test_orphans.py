@@ -82,6 +82,9 @@ def test_ctrl_c_stops_the_workers_and_says_so_in_one_line(tmp_path):
         [sys.executable, "-m", "curbench", "sweep", "--config", str(suite), "--output-dir", str(tmp_path / "runs"),
          "--workers", "2", "--quiet"],
         stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, start_new_session=True,
+        # A terminal's foreground job takes Ctrl-C; pytest run as a background job (`cmd &` in a script) passes on an
+        # ignored SIGINT, which Python keeps, and the sweep would never see the interrupt.
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )
     children: list[int] = []
     try:
