@@ -46,9 +46,16 @@ def _finite(values: Sequence[float] | np.ndarray) -> np.ndarray:
     return array[np.isfinite(array)]
 
 
+# Features are float32, so values that agree to a few float32 ulps are the same number computed in another
+# summation order (threads, batch order), not seeds that differ.
+FLOAT32_RESOLUTION = 16 * float(np.finfo(np.float32).eps)
+
+
 def _std(array: np.ndarray) -> float:
-    """Sample standard deviation (ddof = 1); exactly 0 for equal values, where rounding of the mean would leave ~1e-16."""
-    return 0.0 if np.ptp(array) == 0 else float(array.std(ddof=1))
+    """Sample standard deviation (ddof = 1); exactly 0 for values equal to float32 resolution (relative spread at
+    most ``FLOAT32_RESOLUTION``), where rounding would otherwise show as a spurious ``± 0.0000058``."""
+    same = np.ptp(array) <= FLOAT32_RESOLUTION * np.abs(array).max()
+    return 0.0 if same else float(array.std(ddof=1))
 
 
 def mean_ci(values: Sequence[float], confidence: float = CONFIDENCE) -> Interval:

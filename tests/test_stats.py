@@ -50,6 +50,17 @@ def test_mean_ci_edge_cases():
     assert mean_ci([1.0, float("nan"), 3.0]).n == 2  # a missing metric does not poison the row
 
 
+def test_values_equal_to_float32_resolution_count_as_one_value():
+    # Two FIDs of one kept subset, summed in another order: they differ in the 7th digit, 4.5 float32 ulps apart.
+    rounding = mean_ci([15.881398236942914, 15.881389747346475, 15.881398236942914])
+    assert rounding.half_width == 0.0 and rounding.std == 0.0
+    # A genuine spread of one part in 100 000 (ten times the threshold) is kept, as scipy computes it.
+    close = [15.8814, 15.8814 * (1 + 1e-5), 15.8814 * (1 - 1e-5)]
+    expected = stats.t.interval(0.95, 2, loc=np.mean(close), scale=stats.sem(close))
+    assert mean_ci(close).high == pytest.approx(expected[1], rel=1e-12)
+    assert mean_ci(close).half_width > 0
+
+
 def test_t_interval_covers_the_true_mean_at_the_nominal_rate():
     # With 3 seeds a normal (z) interval would cover only ~0.80; the t interval must cover ~0.95.
     rng = np.random.default_rng(0)

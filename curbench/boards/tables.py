@@ -63,7 +63,7 @@ INTERVAL_DIGITS = 2  # significant digits of a half-width
 ROUNDING_NOTE = (
     "Numbers are rounded to their uncertainty: the half-width to two significant digits and the mean to the same "
     "decimal place; a value without an interval has four significant digits, one that is the same on every seed "
-    "shows `± 0`; step counts are whole numbers; no number is written in scientific notation."
+    "(to float32 resolution) shows `± 0`; step counts are whole numbers; no number is written in scientific notation."
 )
 
 
