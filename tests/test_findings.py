@@ -315,6 +315,43 @@ def test_dose_response_is_a_slope_over_retention(tmp_path):
     assert finding.verdict == verdicts.SUPPORTED
 
 
+def _retention_track(root: Path, method_trend: float, random_trend: float, seeds: int) -> dict:
+    """knn and random subsets at retentions 90, 70, 50, 30 whose FID rises by the given amount per point removed."""
+    rng = np.random.default_rng(11)
+    base = 10 + rng.normal(0, 1.0, seeds)  # a seed's generator is better or worse at every retention alike
+    cells = {("random", 100.0): list(base + rng.normal(0, 0.1, seeds))}
+    for retention in (90.0, 70.0, 50.0, 30.0):
+        removed = 100 - retention
+        cells[("knn", retention)] = list(base + method_trend * removed + rng.normal(0, 0.1, seeds))
+        cells[("random", retention)] = list(base + random_trend * removed + rng.normal(0, 0.1, seeds))
+    _track(root, "glyphs-retention", cells)
+    return cells
+
+
+def test_dose_response_beyond_random_is_the_slope_of_the_per_seed_gap(tmp_path):
+    cells = _retention_track(tmp_path, method_trend=0.3, random_trend=0.02, seeds=5)
+    claim = _claim("glyphs-retention", claims._dose_response_beyond_random)
+    finding = _found(tmp_path)[("glyphs-retention", claim)]
+    retentions = (90.0, 70.0, 50.0, 30.0)
+    x = [r for r in retentions for _ in range(5)]
+    gaps = [k - r for ret in retentions for k, r in zip(cells[("knn", ret)], cells[("random", ret)], strict=True)]
+    interaction, control = finding.tested.parts
+    assert interaction.difference.p == pytest.approx(stats.linregress(x, gaps).pvalue, rel=1e-9) and interaction.n == 20
+    random_x = [100.0] * 5 + x
+    random_y = cells[("random", 100.0)] + [v for ret in retentions for v in cells[("random", ret)]]
+    assert control.difference.p == pytest.approx(stats.linregress(random_x, random_y).pvalue, rel=1e-9)
+    assert not control.decides and finding.verdict == verdicts.SUPPORTED
+
+
+def test_a_trend_the_random_subset_shares_is_no_dose_response_beyond_random(tmp_path):
+    # Both subsets worsen alike as retention falls: the method's own trend is steep, the gap is flat.
+    _retention_track(tmp_path, method_trend=0.3, random_trend=0.3, seeds=10)
+    found = _found(tmp_path)
+    assert found[("glyphs-retention", _claim("glyphs-retention", claims._dose_response))].verdict == verdicts.SUPPORTED
+    beyond = found[("glyphs-retention", _claim("glyphs-retention", claims._dose_response_beyond_random))]
+    assert beyond.verdict == verdicts.CONTRADICTED
+
+
 def test_sample_time_rows_get_no_ceiling_row_nor_training_curve_columns_of_their_own():
     # A truncation cell samples the full-data generator: its real-data ceiling and training curve are that cell's.
     curve = [{"step": step, "fid": fid} for step, fid in ((50, 30.0), (100, 12.0), (150, 11.0), (200, 10.0))]

@@ -276,19 +276,61 @@ def _dose_response(board: Board) -> Evidence:
         series = [full, *(r for r in board.rows if r.role is Role.METHOD and r.config["scorer"] == scorer)]
         if len(series) < 3:
             continue
-        retentions = [float(row.config["retention"]) for row in series]
-        x = [retention for row, retention in zip(series, retentions, strict=True) for _ in row.records]
-        y = [value for row in series for value in by_seed(row, "fid").values()]
-        # The FID margin spread over the range: a line that moves less than it from end to end is flat.
-        margin = MARGINS["fid"].of(row_mean(full, "fid")) / (max(retentions) - min(retentions))
-        result = slope(x, y, margin)
-        means = ", ".join(f"{format_cell(ret)}: {format_cell(row_mean(row, 'fid'))}"
-                          for row, ret in sorted(zip(series, retentions, strict=True), key=lambda pair: pair[1]))
-        parts.append(make_part(scorer, DIFFER, result, f"mean FID by retention {means}", name="trend slope",
-                           unit=" FID per retention point"))
+        parts.append(_retention_trend(scorer, series, row_mean(full, "fid")))
         rows += series[1:]
     if not parts:
         return Evidence(missing="fewer than two retentions per scorer")
+    return Evidence(parts, rows)
+
+
+def _flat_margin(baseline_fid: float, retentions: Sequence[float]) -> float:
+    """The FID margin spread over the retention range: a line that moves less than it from end to end is flat."""
+    return MARGINS["fid"].of(baseline_fid) / (max(retentions) - min(retentions))
+
+
+def _retention_trend(label: str, series: Sequence[Row], baseline_fid: float, decides: bool = True) -> Part:
+    """The slope of per-seed FID on retention over ``series`` (one row per retention), TOST against a flat line."""
+    retentions = [float(row.config["retention"]) for row in series]
+    x = [retention for row, retention in zip(series, retentions, strict=True) for _ in row.records]
+    y = [value for row in series for value in by_seed(row, "fid").values()]
+    result = slope(x, y, _flat_margin(baseline_fid, retentions))
+    means = ", ".join(f"{format_cell(ret)}: {format_cell(row_mean(row, 'fid'))}"
+                      for row, ret in sorted(zip(series, retentions, strict=True), key=lambda pair: pair[1]))
+    return make_part(label, DIFFER, result, f"mean FID by retention {means}", name="trend slope",
+                     unit=" FID per retention point", decides=decides)
+
+
+def _dose_response_beyond_random(board: Board) -> Evidence:
+    """Interaction: per density scorer, the slope on retention of the per-seed gap FID(method) − FID(random subset of
+    the same size and seed); the random subset's own trend (full data as 100) is the contrast."""
+    randoms = {row.config["retention"]: row for row in board.rows if row.role is Role.RANDOM}
+    full = board.find("full")
+    parts, rows = [], []
+    for scorer in DENSITY_SCORERS:
+        methods = [r for r in board.rows
+                   if r.role is Role.METHOD and r.config["scorer"] == scorer and r.config["retention"] in randoms]
+        if len(methods) < 2:
+            continue
+        x, gaps, mean_gaps = [], [], []
+        for method in sorted(methods, key=lambda row: row.config["retention"]):
+            retention = float(method.config["retention"])
+            random_fid = by_seed(randoms[method.config["retention"]], "fid")
+            seeded = [fid - random_fid[seed] for seed, fid in by_seed(method, "fid").items() if seed in random_fid]
+            x += [retention] * len(seeded)
+            gaps += seeded
+            mean_gaps.append(f"{format_cell(retention)}: {format_cell(float(np.nanmean(seeded)))}")
+        baseline = float(np.nanmean([row_mean(randoms[m.config["retention"]], "fid") for m in methods]))
+        result = slope(x, gaps, _flat_margin(baseline, sorted(set(x))))
+        numbers = f"mean FID gap to the random subset by retention {', '.join(mean_gaps)}"
+        parts.append(make_part(f"{scorer} − random", DIFFER, result, numbers, name="interaction slope",
+                               unit=" FID per retention point"))
+        rows += [*methods, *(randoms[m.config["retention"]] for m in methods)]
+    if not parts:
+        return Evidence(missing="fewer than two retentions with both a density scorer and the random subset")
+    if full is not None:
+        control = [full, *randoms.values()]
+        parts.append(_retention_trend("random subset", control, row_mean(full, "fid"), decides=False))
+        rows.append(full)
     return Evidence(parts, rows)
 
 
@@ -381,6 +423,11 @@ _CONVERGES_FASTER = ("Curated training converges faster: fewer training steps un
                      "model's final FID (same seed) than the full-data model needs.")
 
 
+_DOSE_RESPONSE_BEYOND_RANDOM = ("Dose-response beyond training on less data: the FID gap between each density "
+                                "scorer's subset and the random subset of the same size changes steadily with retention "
+                                "(linear trend of the per-seed gap; the random subset's own trend is the contrast).")
+
+
 def _dose_response_claim(low: int) -> str:
     return (f"Dose-response: FID moves steadily with retention for each density scorer (linear trend of per-seed FID on "
             f"retention {low}–100, full data as 100).")
@@ -420,6 +467,7 @@ CLAIMS: tuple[ClaimSpec, ...] = (
               "finding the tenth of the training glyphs with the lowest true log-density).", _finds_atypical,
               about_generators=False),
     ClaimSpec("glyphs-retention", _dose_response_claim(30), _dose_response),
+    ClaimSpec("glyphs-retention", _DOSE_RESPONSE_BEYOND_RANDOM, _dose_response_beyond_random),
     ClaimSpec("glyphs-capacity", _CAPACITY, _capacity),
     ClaimSpec("glyphs-capacity", _CAPACITY_BEYOND_RANDOM, _capacity_beyond_random),
     ClaimSpec("glyphs-capacity", _LOWERS_CAPACITY, _lowers_capacity),
