@@ -440,6 +440,7 @@ CLAIMS: tuple[ClaimSpec, ...] = (
     ClaimSpec("digits", _PRECISION_RECALL, _moves(("precision", 1), ("recall", -1))),
     ClaimSpec("digits", _DENSITY_COVERAGE, _moves(("density", 1), ("coverage", 1))),
     ClaimSpec("digits", _dose_response_claim(20), _dose_response),
+    ClaimSpec("digits", _DOSE_RESPONSE_BEYOND_RANDOM, _dose_response_beyond_random),
     ClaimSpec("digits", _SCORERS_DIFFER, _scorers_differ),
     ClaimSpec("digits-embedding", "Selection in a randomly initialised embedding (`random-cnn`) gives no FID gain over "
               "the random subset at retention 50.", _random_embedding),
