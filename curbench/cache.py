@@ -61,7 +61,8 @@ def key_digest(**parts: object) -> str:
     return hashlib.sha256(text.encode()).hexdigest()
 
 
-def _checksum(arrays: Mapping[str, np.ndarray]) -> str:
+def arrays_checksum(arrays: Mapping[str, np.ndarray]) -> str:
+    """A sha256 over named arrays, in name order: the same arrays under the same names give the same checksum."""
     digest = hashlib.sha256()
     for name in sorted(arrays):
         digest.update(name.encode())
@@ -72,7 +73,7 @@ def _checksum(arrays: Mapping[str, np.ndarray]) -> str:
 def save_verified(path: str | os.PathLike[str], arrays: Mapping[str, np.ndarray]) -> None:
     """Write ``arrays`` atomically as one ``.npz`` with a checksum of their contents beside them."""
     arrays = {name: np.asarray(value) for name, value in arrays.items()}
-    atomic.save_npz(path, **arrays, **{_CHECKSUM_FIELD: np.array(_checksum(arrays))})
+    atomic.save_npz(path, **arrays, **{_CHECKSUM_FIELD: np.array(arrays_checksum(arrays))})
 
 
 def load_verified(path: str | os.PathLike[str]) -> dict[str, np.ndarray] | None:
@@ -83,7 +84,7 @@ def load_verified(path: str | os.PathLike[str]) -> dict[str, np.ndarray] | None:
         expected = str(arrays.pop(_CHECKSUM_FIELD))
     except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile):
         return None
-    return arrays if expected == _checksum(arrays) else None
+    return arrays if expected == arrays_checksum(arrays) else None
 
 
 class ArrayCache:

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import platform
+from pathlib import Path
+
 from curbench.errors import InvalidInputError
 
 
@@ -18,3 +21,16 @@ def resolve_device(requested: str = "auto") -> str:
     except RuntimeError:
         raise InvalidInputError(f"unknown device '{requested}'; use auto, cpu, cuda or cuda:N") from None
     return requested
+
+
+def cpu_model() -> str:
+    """The processor's model name (Linux's /proc/cpuinfo, else ``platform.processor()``); '' where unknown."""
+    try:
+        lines = Path("/proc/cpuinfo").read_text().splitlines()
+    except OSError:
+        lines = []
+    for line in lines:
+        key, _, value = line.partition(":")
+        if key.strip() == "model name":
+            return value.strip()
+    return platform.processor()

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import re
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -112,6 +114,12 @@ def test_records_roundtrip_and_cell_hash_ignores_execution_fields(tmp_path):
     path = record.write(tmp_path)
     assert read_record(path) == record == read_record(path, config.cell())
     assert "numpy" in record.provenance.packages
+    cpuinfo = Path("/proc/cpuinfo")
+    if cpuinfo.exists():  # the processor, as Linux names it: trained embedders differ across CPU types
+        assert record.provenance.cpu == re.search(r"^model name\s*:\s*(.*)$", cpuinfo.read_text(), re.M).group(1).strip()
+    older = record.to_dict()
+    del older["provenance"]["cpu"]  # records written before the field existed still load
+    assert ResultRecord.from_dict(older).provenance.cpu == ""
     # Another cell's record (copied or misplaced) or one without metrics is not a finished cell of this config.
     assert read_record(path, config.replace(seed=1).cell()) is None
     record.metrics = {}

@@ -165,3 +165,24 @@ def test_lenet_is_a_different_space_from_the_selection_classifier():
 def test_too_small_classes_give_no_held_out_accuracy():
     ds = Dataset("tiny", _images(12, 1, 8), labels=np.arange(12) % 3)
     assert np.isnan(LeNetEmbedder(epochs=1, device="cpu").fit(ds).heldout_accuracy)
+
+
+def test_weights_checksum_is_the_sha256_of_the_fitted_parameters(tmp_path, monkeypatch):
+    """Independent of curbench's hashing helpers: sha256 over name, dtype, shape and bytes of each tensor."""
+    import hashlib
+
+    monkeypatch.setenv("CURBENCH_CACHE_DIR", str(tmp_path))
+    ds = Dataset("tiny", _images(20, 1, 28), labels=np.arange(20) % 2)
+    embedder = ClassifierEmbedder(epochs=1, width=4, feature_size=8, seed=3, device="cpu")
+    assert embedder.weights_checksum() is None
+    embedder.fit(ds)
+    outer = hashlib.sha256()
+    for name, tensor in sorted(embedder._network.state_dict().items()):
+        array = np.ascontiguousarray(tensor.numpy())
+        inner = hashlib.sha256(f"{array.dtype.str}{array.shape}".encode() + array.tobytes()).hexdigest()
+        outer.update(name.encode() + inner.encode())
+    assert embedder.weights_checksum() == outer.hexdigest()[:16]
+    cached = ClassifierEmbedder(epochs=1, width=4, feature_size=8, seed=3, device="cpu").fit(ds)
+    assert cached.weights_checksum() == embedder.weights_checksum()  # loaded weights, same checksum
+    reseeded = ClassifierEmbedder(epochs=1, width=4, feature_size=8, seed=4, device="cpu").fit(ds)
+    assert reseeded.weights_checksum() != embedder.weights_checksum()

@@ -46,6 +46,9 @@ def test_digits_run_with_baselines_is_recorded_and_reused(tmp_path):
         assert metrics["fid"] >= 0 and 0 <= metrics["precision"] <= 1 and 0 <= metrics["coverage"] <= 1
         assert record["provenance"]["wall_time_s"] > 0 and "torch" in record["provenance"]["packages"]
         assert set(record["selection"]["retention_by_group"]["class"]) == {str(c) for c in range(10)}
+    # Every cell is measured with the same trained evaluator: one checksum of its weights.
+    assert len({r["spaces"]["evaluation"]["weights"] for r in records.values()}) == 1
+    assert len(method["spaces"]["selection"]["weights"]) == 16
     method_id = next(cell for cell, r in records.items() if r["config"]["scorer"] == "knn")
     assert (out / "comparisons" / f"{method_id}.md").exists() and "random subset" in first.stdout
     for cell in records:

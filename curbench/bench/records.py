@@ -16,6 +16,7 @@ from typing import Any, TypeGuard, TypeVar
 
 from curbench import __version__, atomic
 from curbench.cache import key_digest
+from curbench.device import cpu_model
 from curbench.progress import warn
 
 RECORD_FILE = "result.json"
@@ -38,6 +39,8 @@ class Provenance:
     device: str
     wall_time_s: float
     finished_at: str
+    # The processor: run-time-trained embedders (classifier, lenet) are bit-reproducible on one CPU type only.
+    cpu: str = ""
 
     @classmethod
     def collect(cls, device: str, wall_time_s: float) -> Provenance:
@@ -56,6 +59,7 @@ class Provenance:
             device=device,
             wall_time_s=round(wall_time_s, 3),
             finished_at=datetime.now(timezone.utc).isoformat(timespec="seconds"),
+            cpu=cpu_model(),
         )
 
 
@@ -153,7 +157,7 @@ CORE_METRIC_BOUNDS: dict[str, dict[str, tuple[float | None, float | None]]] = {
 COUNT_BOUNDS: dict[str, tuple[float | None, float | None]] = {"n_real": (0.0, None), "n_fake": (0.0, None)}
 _PROVENANCE_TYPES: dict[str, Any] = {
     "curbench_version": str, "packages": dict, "git_commit": (str, type(None)), "python": str, "device": str,
-    "wall_time_s": (int, float), "finished_at": str,
+    "wall_time_s": (int, float), "finished_at": str, "cpu": str,
 }
 
 

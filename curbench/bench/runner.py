@@ -21,7 +21,7 @@ from curbench.device import resolve_device
 from curbench.errors import InvalidInputError
 from curbench.generators.lifecycle import TrainingHooks
 from curbench.plugins import Kind, Registry, ScorerRecord, check_options, load_registry
-from curbench.plugins.contracts import HasNetworks, HasTrainingLength, ReportsQuality
+from curbench.plugins.contracts import HasNetworks, HasTrainingLength, ReportsQuality, ReportsWeights
 from curbench.progress import note, stage
 from curbench.scorers.context import ScoringContext
 
@@ -347,9 +347,11 @@ def _model_size(generator: Any) -> dict[str, int]:
 
 
 def _space(name: str, embedder: Any) -> dict[str, Any]:
-    """How a record names a feature space: the embedder, and what is known of its quality."""
+    """How a record names a feature space: the embedder, what is known of its quality, and its trained weights."""
     quality = embedder.quality() if isinstance(embedder, ReportsQuality) else {}
-    return {"embedder": name, **{key: value for key, value in quality.items() if value == value}}  # drop NaN
+    space = {"embedder": name, **{key: value for key, value in quality.items() if value == value}}  # drop NaN
+    checksum = embedder.weights_checksum() if isinstance(embedder, ReportsWeights) else None
+    return space if checksum is None else {**space, "weights": checksum}
 
 
 def _distinct_selection_space(config: RunConfig, dataset: Dataset) -> bool:

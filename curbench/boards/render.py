@@ -7,6 +7,7 @@ Columns and their directions come from the records (each metric plugin declares
 from __future__ import annotations
 
 import math
+from collections import Counter
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
@@ -297,10 +298,23 @@ def _space_text(records: Sequence[ResultRecord], which: str) -> str:
     names = sorted({r.spaces[which]["embedder"] for r in records if which in r.spaces})
     parts = []
     for name in names:
-        accuracy = mean_ci([r.spaces[which].get("heldout_accuracy", math.nan) for r in records
-                            if r.spaces.get(which, {}).get("embedder") == name])
-        parts.append(f"`{name}`" + (f" (held-out accuracy {accuracy.mean:.1%})" if accuracy.n else ""))
+        spaces = [r.spaces[which] for r in records if r.spaces.get(which, {}).get("embedder") == name]
+        accuracy = mean_ci([space.get("heldout_accuracy", math.nan) for space in spaces])
+        parts.append(f"`{name}`" + (f" (held-out accuracy {accuracy.mean:.1%})" if accuracy.n else "")
+                     + _weights_note(name, spaces))
     return ", ".join(parts)
+
+
+def _weights_note(name: str, spaces: Sequence[dict[str, Any]]) -> str:
+    """A warning when a run-time-trained space's records were measured with more than one set of trained weights."""
+    counts = Counter(space["weights"] for space in spaces if "weights" in space)
+    if len(counts) < 2:
+        return ""
+    sets = ", ".join(f"`{checksum}` {n}" for checksum, n in counts.most_common())
+    unrecorded = len(spaces) - sum(counts.values())
+    return (f" ⚠ {len(counts)} differently trained `{name}` weights among the records ({sets}"
+            + (f"; {unrecorded} predate the checksum" if unrecorded else "")
+            + "): training is bit-reproducible on one CPU type only, see each record's provenance.cpu")
 
 
 def spaces_lines(rows: Sequence[Row]) -> list[str]:

@@ -15,7 +15,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from curbench.cache import ArrayCache, key_digest
+from curbench.cache import ArrayCache, arrays_checksum, key_digest
 from curbench.embedders.base import Embedder
 from curbench.errors import InvalidInputError
 from curbench.progress import progress
@@ -213,6 +213,7 @@ class ClassifierEmbedder(Embedder):
             "epochs": epochs, "width": width, "feature_size": feature_size, "lr": lr, "seed": seed
         }
         self._trained_key: str | None = None
+        self._checksum: str | None = None
         self._network: SmallCNN | LeNet | None = None
         self.heldout_accuracy = math.nan
 
@@ -228,6 +229,14 @@ class ClassifierEmbedder(Embedder):
     def weights_digest(self) -> str | None:
         """The training key (dataset hash, architecture, options) of the fitted weights; None before :meth:`fit`."""
         return self._trained_key
+
+    def weights_checksum(self) -> str | None:
+        """SHA-256 (16 hex) of the fitted parameters themselves; None before :meth:`fit`.
+
+        Training is bit-reproducible on one CPU type but not across them (other SIMD kernels), so the
+        same training key can yield other weights, and with them another feature space, on another machine.
+        """
+        return self._checksum
 
     def quality(self) -> dict[str, float]:
         """Held-out accuracy measured at training time (NaN before :meth:`fit` or with too few examples per class)."""
@@ -270,6 +279,9 @@ class ClassifierEmbedder(Embedder):
             accuracy = float(state.pop(_ACCURACY_KEY, math.nan))
             network.load_state_dict({name: torch.from_numpy(a) for name, a in state.items()})
         self._network, self._trained_key, self._model = network, key, None
+        self._checksum = arrays_checksum(
+            {name: t.detach().cpu().numpy() for name, t in network.state_dict().items()}
+        )[:16]
         self.heldout_accuracy = accuracy
         return self
 

@@ -106,6 +106,14 @@ class ReportsQuality(Protocol):
 
 
 @runtime_checkable
+class ReportsWeights(Protocol):
+    """An embedder whose weights are trained at run time: the checksum of the weights it ended up with, recorded per cell."""
+
+    def weights_checksum(self) -> str | None:
+        """A digest of the fitted parameters, or None before fitting."""
+
+
+@runtime_checkable
 class HasTrainingLength(Protocol):
     """A generator whose ``options["steps"]`` is its training length, so that a training curve can be recorded."""
 
