@@ -273,15 +273,13 @@ class ClassifierEmbedder(Embedder):
         if state is None:
             accuracy = self._heldout_accuracy(dataset.data, targets, len(classes))
             self._train(network, dataset.data, targets)
-            weights = {name: t.detach().cpu().numpy() for name, t in network.state_dict().items()}
-            store.put(key, {**weights, _ACCURACY_KEY: np.array(accuracy)})
+            state = {name: t.detach().cpu().numpy() for name, t in network.state_dict().items()}
+            store.put(key, {**state, _ACCURACY_KEY: np.array(accuracy)})
         else:
             accuracy = float(state.pop(_ACCURACY_KEY, math.nan))
             network.load_state_dict({name: torch.from_numpy(a) for name, a in state.items()})
         self._network, self._trained_key, self._model = network, key, None
-        self._checksum = arrays_checksum(
-            {name: t.detach().cpu().numpy() for name, t in network.state_dict().items()}
-        )[:16]
+        self._checksum = arrays_checksum(state)[:16]
         self.heldout_accuracy = accuracy
         return self
 
