@@ -21,7 +21,7 @@ from curbench.bench.suites import missing_cells
 from curbench.boards.check import track_suite, tracks
 from curbench.boards.claims import CLAIMS
 from curbench.boards.learned import NOT_LEARNED, RULE, checks_frame, main_check
-from curbench.boards.rows import RECORDS_DIR, group_rows, load_records
+from curbench.boards.rows import RECORDS_DIR, generator_records, group_rows, load_records
 from curbench.boards.tables import to_markdown
 from curbench.boards.verdicts import (
     IN_PROGRESS,
@@ -60,8 +60,7 @@ def findings(root: str | Path, configs_dir: str | Path = "configs", boards: dict
         suite = track_suite(spec.track, configs_dir) if rows else None
         check = main_check(rows)
         if suite is not None and suite.in_progress:
-            records = [record for row in rows for record in row.records]
-            total, missing = len(missing_cells(suite, [])), len(missing_cells(suite, records))
+            total, missing = len(missing_cells(suite, [])), len(missing_cells(suite, generator_records(rows)))
             evidence = Evidence(missing=f"{total - missing} of {total} cells recorded; graded once the grid is complete",
                                 unrun=IN_PROGRESS)
         elif spec.about_generators and check is not None and not check.learned:

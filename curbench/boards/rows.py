@@ -189,6 +189,11 @@ def generator_rows(rows: Sequence[Row]) -> list[Row]:
     return [row for row in rows if row.role in GENERATOR_ROLES]
 
 
+def generator_records(rows: Sequence[Row]) -> list[ResultRecord]:
+    """Each record once: the reference rows are derived from the generator rows' records."""
+    return [record for row in generator_rows(rows) for record in row.records]
+
+
 def varying_fields(rows: Sequence[Row]) -> list[str]:
     """Retention, scorer, and the config fields that differ between rows (columns; the rest go in the page header)."""
     fields = list(dict.fromkeys([*_LEADING_FIELDS, *RUN_FIELDS, *(f for r in rows for f in r.config)]))
