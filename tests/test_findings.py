@@ -313,6 +313,7 @@ def test_dose_response_is_a_slope_over_retention(tmp_path):
     part = finding.tested.parts[0]
     assert part.difference.p == pytest.approx(fit.pvalue, rel=1e-9) and part.n == 24
     assert finding.verdict == verdicts.SUPPORTED
+    assert part.numbers.endswith("; FID rises as retention falls")  # the slope on retention is negative
 
 
 def _retention_track(root: Path, method_trend: float, random_trend: float, seeds: int) -> dict:
@@ -341,6 +342,13 @@ def test_dose_response_beyond_random_is_the_slope_of_the_per_seed_gap(tmp_path):
     random_y = cells[("random", 100.0)] + [v for ret in retentions for v in cells[("random", ret)]]
     assert control.difference.p == pytest.approx(stats.linregress(random_x, random_y).pvalue, rel=1e-9)
     assert not control.decides and finding.verdict == verdicts.SUPPORTED
+    assert interaction.numbers.endswith("; the gap rises as retention falls")
+
+
+def test_a_dose_response_where_keeping_less_helps_says_fid_falls(tmp_path):
+    _retention_track(tmp_path, method_trend=-0.05, random_trend=0.0, seeds=5)  # knn gets better as it keeps less
+    trend = _found(tmp_path)[("glyphs-retention", _claim("glyphs-retention", claims._dose_response))].tested.parts[0]
+    assert trend.numbers.endswith("; FID falls as retention falls")
 
 
 def test_a_trend_the_random_subset_shares_is_no_dose_response_beyond_random(tmp_path):
@@ -350,6 +358,7 @@ def test_a_trend_the_random_subset_shares_is_no_dose_response_beyond_random(tmp_
     assert found[("glyphs-retention", _claim("glyphs-retention", claims._dose_response))].verdict == verdicts.SUPPORTED
     beyond = found[("glyphs-retention", _claim("glyphs-retention", claims._dose_response_beyond_random))]
     assert beyond.verdict == verdicts.CONTRADICTED
+    assert "as retention falls" not in beyond.tested.parts[0].numbers  # a flat gap has no direction to state
 
 
 def test_sample_time_rows_get_no_ceiling_row_nor_training_curve_columns_of_their_own():

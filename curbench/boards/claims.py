@@ -39,7 +39,7 @@ from curbench.boards.verdicts import (
     summary,
     versus,
 )
-from curbench.stats import Survival, compare, kaplan_meier, logrank, slope
+from curbench.stats import Comparison, Survival, compare, kaplan_meier, logrank, slope
 
 
 def _baseline(board: Board, against: str) -> Row | None:
@@ -288,6 +288,13 @@ def _flat_margin(baseline_fid: float, retentions: Sequence[float]) -> float:
     return MARGINS["fid"].of(baseline_fid) / (max(retentions) - min(retentions))
 
 
+def _as_retention_falls(result: Comparison, what: str) -> str:
+    """The fitted direction in words, once the slope's 95% CI excludes zero: a slope per retention point is easy to misread."""
+    if not result.low > 0 and not result.high < 0:
+        return ""
+    return f"; {what} {'rises' if result.high < 0 else 'falls'} as retention falls"
+
+
 def _retention_trend(label: str, series: Sequence[Row], baseline_fid: float, decides: bool = True) -> Part:
     """The slope of per-seed FID on retention over ``series`` (one row per retention), TOST against a flat line."""
     retentions = [float(row.config["retention"]) for row in series]
@@ -296,7 +303,8 @@ def _retention_trend(label: str, series: Sequence[Row], baseline_fid: float, dec
     result = slope(x, y, _flat_margin(baseline_fid, retentions))
     means = ", ".join(f"{format_cell(ret)}: {format_cell(row_mean(row, 'fid'))}"
                       for row, ret in sorted(zip(series, retentions, strict=True), key=lambda pair: pair[1]))
-    return make_part(label, DIFFER, result, f"mean FID by retention {means}", name="trend slope",
+    numbers = f"mean FID by retention {means}{_as_retention_falls(result, 'FID')}"
+    return make_part(label, DIFFER, result, numbers, name="trend slope",
                      unit=" FID per retention point", decides=decides)
 
 
@@ -321,7 +329,8 @@ def _dose_response_beyond_random(board: Board) -> Evidence:
             mean_gaps.append(f"{format_cell(retention)}: {format_cell(float(np.nanmean(seeded)))}")
         baseline = float(np.nanmean([row_mean(randoms[m.config["retention"]], "fid") for m in methods]))
         result = slope(x, gaps, _flat_margin(baseline, sorted(set(x))))
-        numbers = f"mean FID gap to the random subset by retention {', '.join(mean_gaps)}"
+        numbers = (f"mean FID gap to the random subset by retention {', '.join(mean_gaps)}"
+                   + _as_retention_falls(result, "the gap"))
         parts.append(make_part(f"{scorer} − random", DIFFER, result, numbers, name="interaction slope",
                                unit=" FID per retention point"))
         rows += [*methods, *(randoms[m.config["retention"]] for m in methods)]

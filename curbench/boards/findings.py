@@ -144,7 +144,9 @@ def _header(found: Sequence[Finding]) -> list[str]:
         "inside ±margin; else *inconclusive*. The dose-response row tests the slope of per-seed FID on retention, and "
         "its margin is the FID margin spread over the retention range; where the random subset runs at each retention, "
         "a second row tests the interaction, the slope of the per-seed gap FID(method) − FID(random subset of the same "
-        "size), with the random subset's own slope as the contrast.",
+        "size), with the random subset's own slope as the contrast. Either is direction-free: *supported* says FID "
+        "moves with retention, and the row's numbers say which way once the slope's 95% CI excludes zero (\"FID rises "
+        "as retention falls\" means keeping less hurts).",
         "- **Mechanism** (capacity): the interaction, not the method's own trend. The per-seed advantage over the random "
         "subset of the same size and generator, d = FID(random) − FID(method), is regressed on ln(generator "
         "parameters): *supported* only if the slope is significantly negative, *contradicted* if significantly positive.",
