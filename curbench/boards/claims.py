@@ -290,7 +290,7 @@ def _flat_margin(baseline_fid: float, retentions: Sequence[float]) -> float:
 
 def _as_retention_falls(result: Comparison, what: str) -> str:
     """The fitted direction in words, once the slope's 95% CI excludes zero: a slope per retention point is easy to misread."""
-    if not result.low > 0 and not result.high < 0:
+    if not (result.low > 0 or result.high < 0):  # NaN bounds state nothing
         return ""
     return f"; {what} {'rises' if result.high < 0 else 'falls'} as retention falls"
 
