@@ -238,6 +238,10 @@ LEGEND = (
     f"α = {ALPHA}: **≈** not distinguishable (p ≥ {ALPHA}), **▲** significantly better, **▼** significantly worse. "
     "↓ lower is better, ↑ higher is better. `kept` = training instances kept / dataset size; "
     "`samples real/fake` = reference (full dataset) and generated samples per metric evaluation. "
+    "A `kept data, no generator` row varies over seeds only as far as its selection does: a deterministic scorer "
+    "in a selection space that does not depend on the seed keeps the same instances every seed (± 0), and a ± "
+    "other than 0 on such a row means the selection space itself differs between records (see **Feature "
+    "spaces**), so it is not a sampling interval. "
     + report.KID_NOTE + " " + ROUNDING_NOTE
 )
 
