@@ -117,3 +117,18 @@ def test_a_seed_has_collapsed_when_its_own_recall_is_below_the_floor(tmp_path: P
     (finding,) = [f for f in findings.findings(tmp_path, tmp_path / "no-configs")
                   if f.track == "digits-capacity" and f.tested.parts and f.tested.parts[0].difference.name == "interaction slope"]
     assert f"Collapsed seeds: {collapse_summary(rows)}." in finding.evidence
+
+
+@pytest.mark.parametrize("knn_recalls", [[0.9, 0.1, 0.9], [0.9, 0.9, 0.9]])
+def test_a_dose_response_names_the_collapsed_seeds_its_means_average(tmp_path: Path, knn_recalls: list[float]):
+    healthy = [0.9] * 3
+    cells = _capacity_cells(32, 1000, {"full": healthy, "random": healthy, "knn": knn_recalls})
+    at_90 = BASE.replace(generator_options={"steps": 100, "width": 32}, retention=90.0)
+    cells += [record(at_90.replace(scorer=scorer, seed=seed), 11.0 + seed, extra={"recall": 0.9}, parameters=1000)
+              for scorer in ("random", "knn") for seed in range(3)]
+    publish(cells, tmp_path / "glyphs-retention" / board.RECORDS_DIR)
+    evidence = {f.claim: f.evidence for f in findings.findings(tmp_path, tmp_path / "no-configs")
+                if f.track == "glyphs-retention" and f.claim.startswith("Dose-response")}
+    assert len(evidence) == 2  # the method's own trend and its gap to the random subset
+    caveat = "Collapsed seeds: knn · 50% 1/3 at 1,000 parameters."
+    assert all((caveat in text) == (min(knn_recalls) < FLOORS["recall"] * CEILING["recall"]) for text in evidence.values())

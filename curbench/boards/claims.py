@@ -156,8 +156,14 @@ def _capacity(board: Board) -> Evidence:
         numbers = f"mean FID advantage over the random subset by generator parameters: {means}"
         parts.append(make_part(f"{method} · {format_cell(float(retention))}%", BETTER, result, numbers, sign=-1,
                            name="interaction slope", unit=" FID per ln(parameters)"))
-    collapsed = collapse_summary(board.rows)
-    return Evidence(parts, rows, caveat=lambda _: f"Collapsed seeds: {collapsed}. {COLLAPSE_RULE}" if collapsed else "")
+    return Evidence(parts, rows, caveat=_collapse_caveat(board, rows))
+
+
+def _collapse_caveat(board: Board, rows: Sequence[Row | None]) -> Callable[[list[Part]], str]:
+    """Which of the claim's ``rows`` average collapsed seeds into their FID (the real-data ceilings set the floor)."""
+    shown = {row.key for row in rows if row is not None}
+    collapsed = collapse_summary([row for row in board.rows if row.key in shown or row.role is Role.REAL])
+    return lambda _: f"Collapsed seeds: {collapsed}. {COLLAPSE_RULE}" if collapsed else ""
 
 
 def _smallest_and_largest(board: Board) -> tuple[list[Row], list[Row]] | None:
@@ -280,7 +286,7 @@ def _dose_response(board: Board) -> Evidence:
         rows += series[1:]
     if not parts:
         return Evidence(missing="fewer than two retentions per scorer")
-    return Evidence(parts, rows)
+    return Evidence(parts, rows, caveat=_collapse_caveat(board, rows))
 
 
 def _flat_margin(baseline_fid: float, retentions: Sequence[float]) -> float:
@@ -340,7 +346,7 @@ def _dose_response_beyond_random(board: Board) -> Evidence:
         control = [full, *randoms.values()]
         parts.append(_retention_trend("random subset", control, row_mean(full, "fid"), decides=False))
         rows.append(full)
-    return Evidence(parts, rows)
+    return Evidence(parts, rows, caveat=_collapse_caveat(board, rows))
 
 
 def _finds_atypical(board: Board) -> Evidence:

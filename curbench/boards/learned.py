@@ -83,8 +83,9 @@ def ceilings(rows: Sequence[Row]) -> dict[str, Row]:
 def collapsed_seeds(row: Row, ceiling: Row | None) -> tuple[int, int]:
     """(seeds below the recall floor, seeds with a recall): the :data:`FLOORS` recall check applied to each seed.
 
-    A mean over collapsed and healthy seeds reports the collapse rate more than the curation method, so tables
-    that average seeds of small generators show this count beside the mean. (0, 0) without a ceiling."""
+    A mean over collapsed and healthy seeds reports the collapse rate more than the curation method, so the
+    capacity table and the capacity and dose-response findings show this count beside the mean. (0, 0) without
+    a ceiling."""
     floor = FLOORS["recall"] * row_mean(ceiling, "recall") if ceiling is not None else math.nan
     if not math.isfinite(floor):
         return 0, 0
