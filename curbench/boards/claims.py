@@ -159,9 +159,9 @@ def _capacity(board: Board) -> Evidence:
     return Evidence(parts, rows, caveat=_collapse_caveat(board, rows))
 
 
-def _collapse_caveat(board: Board, rows: Sequence[Row | None]) -> Callable[[list[Part]], str]:
+def _collapse_caveat(board: Board, rows: Sequence[Row]) -> Callable[[list[Part]], str]:
     """Which of the claim's ``rows`` average collapsed seeds into their FID (the real-data ceilings set the floor)."""
-    shown = {row.key for row in rows if row is not None}
+    shown = {row.key for row in rows}
     collapsed = collapse_summary([row for row in board.rows if row.key in shown or row.role is Role.REAL])
     return lambda _: f"Collapsed seeds: {collapsed}. {COLLAPSE_RULE}" if collapsed else ""
 
